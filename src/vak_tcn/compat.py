@@ -1,0 +1,103 @@
+"""Everything that differs between the supported vak versions, in one place.
+
+Supported: vak 1.0.x (Python 3.11) and vak 1.1.x (Python 3.12).  No other
+module of vak-tcn may branch on vak's version; they ask this module instead.
+
+Differences handled here:
+
+* vak 1.1 added a boundary metric (``precision_recall_fscore_rval``) to its
+  own TweetyNet definition; vak-tcn's models use vak-tcn's metrics on both
+  versions, so eval CSVs have the same columns on 1.0 and 1.1
+  (:data:`VAK_BOUNDARY_METRIC`, :func:`standard_metrics`).
+* vak 1.1 puts ``frame_times`` in validation batches; vak 1.0 does not, so
+  frame durations are read from the prepared dataset's metadata on both
+  (:func:`dataset_frame_dur`).
+
+Also here: the calls that write into vak's registries, which are vak's
+internal API (:func:`register_family`, :func:`register_model`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+
+import vak
+import vak.models
+from vak.models import registry as _registry
+
+VAK_VERSION: tuple[int, int] = tuple(int(p) for p in vak.__version__.split(".")[:2])
+SUPPORTED = ((1, 0), (1, 1))
+if VAK_VERSION not in SUPPORTED:  # pragma: no cover - depends on the environment
+    import warnings
+
+    warnings.warn(
+        f"vak-tcn supports vak 1.0.x and 1.1.x; found vak {vak.__version__}. Models may not work.",
+        stacklevel=2,
+    )
+
+#: name of vak's built-in boundary metric (vak >= 1.1 only), or None
+VAK_BOUNDARY_METRIC: str | None = (
+    "precision_recall_fscore_rval" if VAK_VERSION >= (1, 1) else None
+)
+
+#: the model family name vak's ``train/eval/predict/learncurve`` dispatch on
+FRAME_CLASSIFICATION_FAMILY = "FrameClassificationModel"
+
+
+def base_family() -> type:
+    """vak's frame classification family class."""
+    return vak.models.FrameClassificationModel
+
+
+def standard_metrics() -> dict[str, type]:
+    """The metrics vak's frame classification family computes by name."""
+    return {
+        "acc": vak.metrics.Accuracy,
+        "levenshtein": vak.metrics.Levenshtein,
+        "character_error_rate": vak.metrics.CharacterErrorRate,
+    }
+
+
+def model_names() -> list[str]:
+    """Names of all registered models, vak's and plugins'."""
+    return list(_registry.MODEL_NAMES)
+
+
+def register_family(family: type) -> None:
+    """Make ``family`` a registered vak model family.
+
+    vak keys its family registry by class name and dispatches commands on that
+    name, so a family that vak must run as a frame classification model is
+    named ``FrameClassificationModel`` like vak's own.  Such a family is stored
+    under its qualified name, which vak never looks up.
+    """
+    families = _registry.MODEL_FAMILY_REGISTRY
+    if family in families.values():
+        return
+    if family.__name__ not in families:
+        vak.models.model_family(family)
+    else:
+        families[f"{family.__module__}.{family.__qualname__}"] = family
+
+
+def register_model(definition: type, family: type):
+    """Register a model definition with vak under ``definition.__name__``."""
+    register_family(family)
+    name = definition.__name__
+    if name in _registry.MODEL_REGISTRY:
+        raise ValueError(
+            f"a model named '{name}' is already registered with vak; "
+            f"registered models: {model_names()}"
+        )
+    return vak.models.model(family=family)(definition)
+
+
+@functools.lru_cache(maxsize=64)
+def dataset_frame_dur(dataset_path: str) -> float | None:
+    """Frame duration in seconds of a prepared vak dataset, from its metadata.json."""
+    metadata = pathlib.Path(dataset_path) / "metadata.json"
+    if not metadata.exists():
+        return None
+    return float(json.loads(metadata.read_text())["frame_dur"])

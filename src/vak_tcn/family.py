@@ -1,0 +1,230 @@
+"""vak-tcn's model family: frame classification with input-aware losses and any metric.
+
+vak's :class:`vak.models.FrameClassificationModel` calls ``loss(logits, target)``
+and computes only the metrics it knows by name (``loss``, ``acc``,
+``levenshtein``, ``character_error_rate``).  This subclass
+
+* passes the input spectrogram to losses that need it (GS-TMSE), in training
+  and validation;
+* runs every other metric in the model definition, e.g. the boundary and
+  segment metrics registered through the plugin hooks, on the raw and on the
+  post-processed predictions;
+* honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
+  smoke tests and demos by optimizer steps rather than epochs.
+
+The class is deliberately named ``FrameClassificationModel``: vak's
+``train``/``eval``/``predict``/``learncurve`` dispatch on the family's class
+*name*, so this family runs through exactly vak's frame classification code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import pathlib
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from . import compat
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS_ENV = "VAK_TCN_MAX_STEPS"
+
+
+def max_steps_from_env() -> int | None:
+    """Optimizer-step cap from ``VAK_TCN_MAX_STEPS`` (unset or empty: no cap)."""
+    value = os.environ.get(MAX_STEPS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        steps = int(value)
+    except ValueError:
+        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}") from None
+    if steps < 1:
+        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}")
+    return steps
+
+
+def _multi_frame_labels(batch: Mapping) -> torch.Tensor:
+    if "multi_frame_labels" not in batch:
+        raise ValueError(
+            "vak-tcn models predict one class per frame and need 'multi_frame_labels' in the "
+            f"batch; this batch has {sorted(batch.keys())}. Prepare the dataset with "
+            "vak prep (frame classification, multi-class labels)."
+        )
+    return batch["multi_frame_labels"]
+
+
+def _windows_to_sequence(x: torch.Tensor) -> torch.Tensor:
+    """(windows, ..., window) -> (1, ..., windows * window): concatenate windows in time."""
+    dims = list(range(1, x.ndim - 1))
+    return torch.flatten(x.permute(*dims, 0, x.ndim - 1), start_dim=x.ndim - 2).unsqueeze(0)
+
+
+@functools.lru_cache(maxsize=16)
+def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Ground-truth segments of a prepared dataset, by frames file name.
+
+    Maps the name of each frames file to ``(onsets_s, offsets_s, labels)``
+    from its annotation (read with vak's own reader).  Empty if the dataset has
+    no annotations or they cannot be read.
+    """
+    import pandas as pd
+    from vak.common import annotation
+
+    dataset_dir = pathlib.Path(dataset_dir)
+    try:
+        metadata = json.loads((dataset_dir / "metadata.json").read_text())
+        df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
+        annots = annotation.from_df(df)
+    except Exception as e:  # no annotation, moved files: fall back to frame labels
+        logger.info(f"no reference annotations for dataset {dataset_dir}: {e}")
+        return {}
+    if annots is None:
+        return {}
+    return {
+        pathlib.Path(frames_path).name: (
+            np.asarray(annot.seq.onsets_s, dtype=float),
+            np.asarray(annot.seq.offsets_s, dtype=float),
+            np.asarray(annot.seq.labels).astype(str),
+        )
+        for frames_path, annot in zip(df["frames_path"], annots)
+    }
+
+
+def _frame_times(frames_path: pathlib.Path) -> np.ndarray | None:
+    """Times of the frames (spectrogram time bins) stored with a prepared dataset's frames."""
+    from vak.common.constants import TIMEBINS_KEY
+
+    if frames_path.suffix != ".npz" or not frames_path.exists():
+        return None
+    with np.load(frames_path) as npz:
+        return np.asarray(npz[TIMEBINS_KEY]) if TIMEBINS_KEY in npz else None
+
+
+def _call_metric(metric: Callable, y_pred: np.ndarray, y_true: np.ndarray, **context) -> dict[str, float]:
+    value = metric(y_pred, y_true, **context)
+    if isinstance(value, Mapping):
+        return {key: float(val) for key, val in value.items()}
+    return {"": float(value)}
+
+
+class FrameClassificationModel(compat.base_family()):
+    """Frame classification family of vak-tcn (see the module docstring)."""
+
+    def training_step(self, batch: dict, batch_idx: int):
+        frames = batch["frames"]
+        target = _multi_frame_labels(batch)
+        logits = self.network(frames)
+        loss = self._compute_loss(logits, target, frames)
+        self.log("train_loss", loss, on_step=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        cap = max_steps_from_env()
+        if cap is not None and self.global_step >= cap:
+            logger.info(f"{MAX_STEPS_ENV}={cap} reached: stopping training")
+            self.trainer.should_stop = True
+
+    def _compute_loss(self, logits, target, frames, loss_fn=None):
+        loss_fn = self.loss if loss_fn is None else loss_fn
+        if getattr(loss_fn, "needs_inputs", False):
+            return loss_fn(logits, target, inputs=frames)
+        return loss_fn(logits, target)
+
+    def _log(self, name: str, value) -> None:
+        # the same call vak's family makes, so metric names match vak's exactly
+        self.log(name, value, batch_size=1, on_step=True, sync_dist=True)
+
+    def _background_index(self) -> int:
+        from vak.common.constants import DEFAULT_BACKGROUND_LABEL
+
+        return int(self.labelmap.get(DEFAULT_BACKGROUND_LABEL, 0))
+
+    @staticmethod
+    def _frames_file(batch: Mapping) -> tuple[pathlib.Path, pathlib.Path] | None:
+        """(frames file, prepared dataset directory) of a validation batch, if known."""
+        paths = batch.get("frames_path")
+        if not paths:
+            return None
+        path = pathlib.Path(paths[0] if isinstance(paths, (list, tuple)) else paths)
+        # prepared datasets keep frames in <dataset>/<split>/, metadata.json in <dataset>
+        for parent in path.parents[:3]:
+            if (parent / "metadata.json").exists():
+                return path, parent
+        return None
+
+    def _context(self, batch: Mapping) -> dict[str, Any]:
+        """What plugin metrics get besides the frame labels (see docs/plugins.md)."""
+        frame_dur, reference, frame_times = None, None, None
+        if self.post_tfm is not None and hasattr(self.post_tfm, "timebin_dur"):
+            frame_dur = float(self.post_tfm.timebin_dur)
+        located = self._frames_file(batch)
+        if located is not None:
+            path, dataset_dir = located
+            if frame_dur is None:
+                frame_dur = compat.dataset_frame_dur(str(dataset_dir))
+            frame_times = _frame_times(path)
+            segments = dataset_references(str(dataset_dir)).get(path.name)
+            if segments is not None:
+                onsets, offsets, labels = segments
+                ints = np.array([self.labelmap.get(lbl, -1) for lbl in labels], dtype=int)
+                reference = {"onsets_s": onsets, "offsets_s": offsets, "labels": ints}
+        return {
+            "frame_dur": frame_dur,
+            "frame_times": frame_times,
+            "background": self._background_index(),
+            "reference": reference,
+        }
+
+    def validation_step(self, batch: dict, batch_idx: int):
+        frames = batch["frames"]
+        if frames.ndim in (5, 4) and frames.shape[0] == 1:  # batch dim added by collate
+            frames = torch.squeeze(frames, dim=0)
+        elif frames.ndim not in (4, 3):
+            raise ValueError(f"invalid shape for frames: {tuple(frames.shape)}")
+        target = _multi_frame_labels(batch)
+
+        class_logits = _windows_to_sequence(self.network(frames))  # (1, classes, time)
+        frames_seq = _windows_to_sequence(frames)  # (1, channels, freqbins, time)
+        if "padding_mask" in batch:
+            mask = batch["padding_mask"]
+            if mask.ndim == 2 and mask.shape[0] == 1:
+                mask = torch.squeeze(mask, dim=0)
+            class_logits = class_logits[..., mask]
+            frames_seq = frames_seq[..., mask]
+        class_preds = torch.argmax(class_logits, dim=1)  # (1, time)
+
+        y_true = target.cpu().numpy()
+        y_pred = class_preds.cpu().numpy()
+        # copy: vak 1.0's post-processing edits its input in place (vak issue #821),
+        # which would corrupt the raw predictions scored below
+        y_pred_tfm = np.atleast_2d(self.post_tfm(np.copy(y_pred))) if self.post_tfm else None
+        true_str = self.to_labels_eval(y_true)
+        context = self._context(batch)
+        standard = compat.standard_metrics()
+
+        for name, metric in self.metrics.items():
+            if name == "loss":
+                # validation loss is the training objective, inputs included
+                self._log("val_loss", self._compute_loss(class_logits, target, frames_seq))
+            elif name == "acc":
+                self._log("val_acc", metric(class_preds, target))
+                if y_pred_tfm is not None:
+                    tfm = torch.from_numpy(y_pred_tfm).to(self.device)
+                    self._log("val_acc_tfm", metric(tfm, target))
+            elif name in standard:  # levenshtein, character_error_rate: label strings
+                self._log(f"val_{name}", float(metric(self.to_labels_eval(y_pred), true_str)))
+                if y_pred_tfm is not None:
+                    self._log(f"val_{name}_tfm", float(metric(self.to_labels_eval(y_pred_tfm), true_str)))
+            else:  # plugin metrics: numpy frame labels in, named values out
+                for variant, preds in (("", y_pred), ("_tfm", y_pred_tfm)):
+                    if preds is None:
+                        continue
+                    for key, val in _call_metric(metric, preds[0], y_true[0], **context).items():
+                        self._log(f"val_{key or name}{variant}", val)

@@ -1,0 +1,180 @@
+"""Plugin host for vak: discover packages that add models, losses and metrics.
+
+Stock vak 1.x has registries for models but no way to discover packages that
+fill them.  This module brings the mechanism, built on pluggy_ and entry points:
+
+* A package declares an entry point in the group :data:`ENTRY_POINT_GROUP`
+  (``"vak.plugins"``) that names a module (or any object) with hook
+  implementations marked with :data:`hookimpl`.
+* :func:`load_plugins` loads every such entry point and calls its hooks, in this
+  order: :meth:`HookSpecs.vak_register_metrics`,
+  :meth:`HookSpecs.vak_register_losses`, :meth:`HookSpecs.vak_register_models`.
+  Each hook receives a ``register`` callback.
+
+A plugin that fails to import, or whose hook raises, is reported by name
+(logging and stderr) and skipped; the others still load.
+
+The host knows nothing about vak-tcn's own models (vak-tcn registers them
+through the same entry point as any third party), so vak could adopt it
+upstream by calling ``load_plugins()`` at the end of ``vak/__init__.py``.
+
+.. _pluggy: https://pluggy.readthedocs.io
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import logging
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+PROJECT_NAME = "vak"
+ENTRY_POINT_GROUP = "vak.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+logger = logging.getLogger(__name__)
+
+
+class HookSpecs:
+    """The hooks a vak plugin can implement (all optional)."""
+
+    @hookspec
+    def vak_register_metrics(self, register: Callable[[str, type], None]) -> None:
+        """Register metrics: call ``register(name, metric_class)``.
+
+        ``metric_class(**kwargs)`` is built with the keyword arguments of the
+        config table ``[vak.<command>.model.<MODEL>.metrics.<name>]``; the
+        instance is called by the model family during validation.  See
+        docs/plugins.md for the call signature vak-tcn's family uses.
+        """
+
+    @hookspec
+    def vak_register_losses(self, register: Callable[[str, type], None]) -> None:
+        """Register losses: call ``register(name, loss_class)``.
+
+        ``loss_class`` is a :class:`torch.nn.Module` subclass; its keyword
+        arguments come from the config table ``[...model.<MODEL>.loss]``.
+        """
+
+    @hookspec
+    def vak_register_models(self, register: Callable[..., Any]) -> None:
+        """Register models: call ``register(definition, family)``.
+
+        ``definition`` is a vak model definition (a class with ``network``,
+        ``loss``, ``optimizer``, ``metrics`` and ``default_config``), ``family``
+        a LightningModule class (a vak model family). The model's name is the
+        definition's class name, the name a config's model table uses.
+        """
+
+
+@dataclasses.dataclass
+class PluginError:
+    """A plugin that could not be loaded or whose hook raised."""
+
+    plugin: str
+    stage: str
+    error: BaseException
+
+    def __str__(self) -> str:
+        return f"plugin '{self.plugin}' failed while {self.stage}: {type(self.error).__name__}: {self.error}"
+
+
+@dataclasses.dataclass
+class Registry:
+    """What the loaded plugins registered, and which of them failed."""
+
+    metrics: dict[str, type] = dataclasses.field(default_factory=dict)
+    losses: dict[str, type] = dataclasses.field(default_factory=dict)
+    models: dict[str, str] = dataclasses.field(default_factory=dict)  # model name -> plugin name
+    plugins: dict[str, str] = dataclasses.field(default_factory=dict)  # plugin name -> distribution
+    errors: list[PluginError] = dataclasses.field(default_factory=list)
+    loaded: bool = False
+
+
+REGISTRY = Registry()
+_PLUGIN_MANAGER: pluggy.PluginManager | None = None
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide :class:`pluggy.PluginManager` for vak plugins."""
+    global _PLUGIN_MANAGER
+    if _PLUGIN_MANAGER is None:
+        _PLUGIN_MANAGER = pluggy.PluginManager(PROJECT_NAME)
+        _PLUGIN_MANAGER.add_hookspecs(HookSpecs)
+    return _PLUGIN_MANAGER
+
+
+def _report(error: PluginError) -> None:
+    REGISTRY.errors.append(error)
+    # with no logging configured, Python's last-resort handler prints this on stderr
+    logger.error(f"vak plugins: {error}; continuing without it")
+
+
+def _register_named(table: dict[str, type], kind: str, plugin: str):
+    def register(name: str, obj: type) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"{kind} name must be a Python identifier, got {name!r}")
+        if name in table and table[name] is not obj:
+            raise ValueError(f"a {kind} named '{name}' is already registered ({table[name]!r})")
+        table[name] = obj
+
+    return register
+
+
+def _register_model(plugin: str):
+    def register(definition: type, family: type) -> Any:
+        from vak_tcn import compat  # the only module that touches vak's registries
+
+        factory = compat.register_model(definition, family)
+        REGISTRY.models[definition.__name__] = plugin
+        return factory
+
+    return register
+
+
+def _call_each(hook_name: str, make_register: Callable[[str], Callable]) -> None:
+    """Call one hook plugin by plugin, so one failing plugin does not stop the rest."""
+    pm = get_plugin_manager()
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's own call order
+        try:
+            impl.function(register=make_register(impl.plugin_name))
+        except Exception as e:
+            _report(PluginError(impl.plugin_name, f"running {hook_name}", e))
+
+
+def _entry_points(group: str) -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=group)
+
+
+def load_plugins(group: str = ENTRY_POINT_GROUP) -> Registry:
+    """Discover, load and register all vak plugins (idempotent).
+
+    Returns the :data:`REGISTRY`, whose ``errors`` list names any plugin that
+    failed; failures never propagate.
+    """
+    if REGISTRY.loaded:
+        return REGISTRY
+    REGISTRY.loaded = True
+    pm = get_plugin_manager()
+    seen = set()
+    for ep in _entry_points(group):
+        if ep.name in seen or pm.has_plugin(ep.name):  # same package on sys.path twice
+            continue
+        seen.add(ep.name)
+        dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as e:
+            _report(PluginError(ep.name, f"loading entry point '{ep.value}' of {dist}", e))
+            continue
+        REGISTRY.plugins[ep.name] = dist
+    _call_each("vak_register_metrics", lambda p: _register_named(REGISTRY.metrics, "metric", p))
+    _call_each("vak_register_losses", lambda p: _register_named(REGISTRY.losses, "loss", p))
+    _call_each("vak_register_models", _register_model)
+    return REGISTRY

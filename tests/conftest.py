@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+DATA = pathlib.Path(__file__).parent / "data"
+REAL_BOUT = DATA / "bengalese-finch-bout"
+
+
+def vak_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAK_TCN_")}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def console_script(name: str) -> str:
+    """The console script installed next to this interpreter (as a user runs it)."""
+    script = pathlib.Path(sys.executable).parent / name
+    if script.exists():
+        return str(script)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"console script {name!r} not found next to {sys.executable} or on PATH")
+    return found
+
+
+def run_cli(args: list[str], cwd: pathlib.Path | None = None, timeout: int = 900, **env) -> subprocess.CompletedProcess:
+    """Run a console script (``vak``, ``vak-tcn``); fail with its output if it fails."""
+    cmd = [console_script(args[0]), *map(str, args[1:])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=vak_env(**env), cwd=cwd, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def song_dir(tmp_path_factory) -> pathlib.Path:
+    """A small synthetic annotated corpus (WAV + simple-seq CSV): 8 bouts of ~1-1.5 s."""
+    from vak_tcn.corpus import make_corpus
+
+    out = tmp_path_factory.mktemp("song")
+    make_corpus(out, n_bouts=8, syllables_per_bout=(10, 14), n_types=4, seed=1)
+    return out

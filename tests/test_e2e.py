@@ -1,0 +1,165 @@
+"""End to end through the stock vak CLI, as a user runs it.
+
+``vak prep`` and ``vak learncurve``/``train``/``eval``/``predict`` run as
+subprocesses (the installed console scripts); vak finds the plugin models
+through the start-up hook alone.  Training is bounded by steps
+(``VAK_TCN_MAX_STEPS``), not epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+import crowsetta
+import numpy as np
+import pandas as pd
+import pytest
+
+from vak_tcn import configs
+
+from .conftest import REAL_BOUT, run_cli
+
+pytestmark = pytest.mark.slow
+
+SMALL_TCN = {"out_channels": 16, "num_layers": 4}
+GS_TMSE = {"tmse_weight": 0.15, "similarity": "gaussian", "sigma": 1.0, "normalize": "none"}
+SEGMENT_COLUMNS = ["precision", "recall", "fscore", "rvalue", "overseg", "edit", "f1_10", "f1_25", "f1_50"]
+
+
+def learncurve_config(tmp_path: pathlib.Path, song_dir: pathlib.Path, model: str, **kwargs) -> pathlib.Path:
+    doc = configs.vak_config(
+        command="learncurve",
+        model=model,
+        data_dir=song_dir,
+        prep_output_dir=tmp_path / "prep",
+        results_dir=tmp_path / "results",
+        labelset="abcd",
+        train_dur=4,
+        val_dur=2,
+        test_dur=2,
+        train_set_durs=[3],
+        num_replicates=1,
+        window_size=64,
+        batch_size=8,
+        val_step=10,
+        ckpt_step=10,
+        **kwargs,
+    )
+    return configs.write_config(doc, tmp_path / f"{model}.toml")
+
+
+def read_learning_curve(results: pathlib.Path) -> pd.DataFrame:
+    csvs = sorted(results.glob("**/learning_curve.csv"))
+    assert len(csvs) == 1, csvs
+    return pd.read_csv(csvs[0])
+
+
+@pytest.mark.parametrize("model", ["TCN", "ConvTCN"])
+def test_stock_vak_learncurve_with_plugin_model_and_gs_tmse(tmp_path, song_dir, model):
+    cfg = learncurve_config(tmp_path, song_dir, model, network=SMALL_TCN, loss=GS_TMSE)
+    run_cli(["vak", "prep", cfg])
+    assert configs.dataset_path(cfg) is not None  # vak prep wrote the dataset into the config
+    run_cli(["vak", "learncurve", cfg], VAK_TCN_MAX_STEPS=20)
+    df = read_learning_curve(tmp_path / "results")
+    assert len(df) == 1
+    for metric in ["acc", "loss", "levenshtein", "character_error_rate", *SEGMENT_COLUMNS]:
+        for suffix in ("", "_tfm") if metric != "loss" else ("",):
+            column = f"avg_val_{metric}{suffix}_epoch"
+            assert column in df.columns, (column, list(df.columns))
+            assert np.isfinite(df[column]).all(), (column, df[column])
+    assert 0.0 <= df["avg_val_acc_epoch"].iloc[0] <= 1.0
+    assert 0.0 <= df["avg_val_precision_epoch"].iloc[0] <= 1.0
+
+
+def test_stock_tweetynet_unchanged_by_plugin(tmp_path, song_dir):
+    """Installing vak-tcn changes nothing for vak's own models: same seed, same numbers."""
+    prep_cfg = learncurve_config(tmp_path, song_dir, "TweetyNet", train_set_durs=[1])
+    run_cli(["vak", "prep", prep_cfg], VAK_TCN_DISABLE=1)
+    dataset = configs.dataset_path(prep_cfg)
+    # seed everything, then the stock CLI, exactly as `vak learncurve` runs it
+    seeded = (
+        "import sys, lightning; lightning.seed_everything(0, workers=True);"
+        "from vak.__main__ import main; sys.argv = ['vak', 'learncurve', sys.argv[1]]; main()"
+    )
+    results = {}
+    for disabled in ("1", "0"):
+        run_dir = tmp_path / f"disabled{disabled}"
+        cfg = learncurve_config(run_dir, song_dir, "TweetyNet", train_set_durs=[1], dataset_path=dataset)
+        run_cli(["python", "-c", seeded, cfg], VAK_TCN_DISABLE=disabled)
+        results[disabled] = read_learning_curve(run_dir / "results")
+    with_plugin, without = results["0"], results["1"]
+    assert list(with_plugin.columns) == list(without.columns)
+    pd.testing.assert_frame_equal(with_plugin, without, check_exact=True)
+
+
+def test_vak_rejects_unregistered_model_listing_plugin_models(tmp_path, song_dir):
+    cfg = learncurve_config(tmp_path, song_dir, "NotAModel")
+    import subprocess
+
+    from .conftest import console_script, vak_env
+
+    proc = subprocess.run([console_script("vak"), "prep", str(cfg)], capture_output=True, text=True, env=vak_env(), timeout=300)
+    assert proc.returncode != 0
+    assert "NotAModel" in proc.stderr and "TCN" in proc.stderr and "ConvTCN" in proc.stderr
+
+
+def test_real_bout_prep_train_eval_predict(tmp_path):
+    """One real Bengalese finch bout (.not.mat annotation): prep, train a few steps, eval, predict."""
+    common = dict(
+        model="TCN",
+        data_dir=REAL_BOUT,
+        labelset="abcdefghijkn",
+        annot_format="notmat",
+        window_size=176,
+        batch_size=4,
+        network=SMALL_TCN,
+        loss=GS_TMSE,
+    )
+    train_cfg = configs.write_config(
+        configs.vak_config(
+            command="train", prep_output_dir=tmp_path / "prep-train", results_dir=tmp_path / "results",
+            ckpt_step=10, patience=None, **common,
+        ),
+        tmp_path / "train.toml",
+    )
+    run_cli(["vak", "prep", train_cfg])
+    run_cli(["vak", "train", train_cfg], VAK_TCN_MAX_STEPS=10)
+    (run_dir,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
+    ckpt = run_dir / "TCN" / "checkpoints" / "checkpoint.pt"
+    assert ckpt.exists(), sorted(run_dir.rglob("*"))
+    artifacts = dict(
+        checkpoint_path=ckpt,
+        labelmap_path=run_dir / "labelmap.json",
+        frames_standardizer_path=run_dir / "FramesStandardizer",
+    )
+
+    eval_cfg = configs.write_config(
+        configs.vak_config(command="eval", prep_output_dir=tmp_path / "prep-eval", output_dir=tmp_path / "eval", **artifacts, **common),
+        tmp_path / "eval.toml",
+    )
+    run_cli(["vak", "prep", eval_cfg])
+    run_cli(["vak", "eval", eval_cfg])
+    (eval_csv,) = (tmp_path / "eval").glob("eval_TCN_*.csv")
+    row = pd.read_csv(eval_csv).iloc[0]
+    for metric in ["acc", "character_error_rate", "precision", "recall", "fscore", "f1_50"]:
+        assert math.isfinite(row[f"avg_val_{metric}_epoch"]), metric
+
+    predict_cfg = configs.write_config(
+        configs.vak_config(
+            command="predict", prep_output_dir=tmp_path / "prep-predict", output_dir=tmp_path / "predict",
+            annot_csv_filename="bout_1.annot.csv", **artifacts, **common,
+        ),
+        tmp_path / "predict.toml",
+    )
+    run_cli(["vak", "prep", predict_cfg])
+    run_cli(["vak", "predict", predict_cfg])
+    annot_csv = tmp_path / "predict" / "bout_1.annot.csv"
+    assert annot_csv.exists(), sorted((tmp_path / "predict").rglob("*"))
+    annots = crowsetta.Transcriber(format="generic-seq").from_file(annot_csv).to_annot()
+    annots = annots if isinstance(annots, list) else [annots]
+    assert len(annots) == 1 and pathlib.Path(annots[0].notated_path).name.startswith("bout_1.wav")
+    seq = annots[0].seq
+    assert np.all(np.diff(seq.onsets_s) >= 0) and np.all(seq.offsets_s > seq.onsets_s)
+    assert seq.offsets_s.max() <= 8.6  # the bout is 8.5 s long
+    assert set(seq.labels) <= set("abcdefghijkn")

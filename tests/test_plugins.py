@@ -1,0 +1,216 @@
+"""The plugin host and the start-up hook, exercised as a user's Python would.
+
+Each test runs a fresh interpreter (subprocess): plugin discovery happens once
+per process, at ``import vak``.  Third-party plugins are real distributions on
+``sys.path`` (a ``.dist-info`` with ``entry_points.txt``), found through
+importlib.metadata like any installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import vak_tcn
+
+SRC = pathlib.Path(vak_tcn.__file__).parent
+
+
+def make_dist(site: pathlib.Path, name: str, module_source: str) -> None:
+    """Install a tiny plugin distribution ``name`` into directory ``site``."""
+    (site / f"{name}.py").write_text(textwrap.dedent(module_source))
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[vak.plugins]\n{name} = {name}\n")
+
+
+def run_python(code: str, site: pathlib.Path | None = None, **env) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAK_TCN_")}
+    if site is not None:
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), environ.get("PYTHONPATH")]))
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=environ, timeout=300
+    )
+
+
+REPORT = """
+import json, vak
+from vak.models import registry
+from vak_tcn import plugins
+print(json.dumps({"models": registry.MODEL_NAMES, "plugins": list(plugins.REGISTRY.plugins),
+                  "metrics": list(plugins.REGISTRY.metrics), "losses": list(plugins.REGISTRY.losses),
+                  "errors": [str(e) for e in plugins.REGISTRY.errors]}))
+"""
+
+GOOD_PLUGIN = """
+import torch, vak
+from vak_tcn.plugins import hookimpl
+
+class Dummy(torch.nn.Module):
+    def __init__(self, num_classes, num_input_channels=1, num_freqbins=8):
+        super().__init__()
+        self.fc = torch.nn.Conv1d(num_input_channels * num_freqbins, num_classes, 1)
+    def forward(self, x):
+        return self.fc(x.flatten(1, 2))
+
+class FrameCount:
+    def __call__(self, y_pred, y_true, **context):
+        return {"n_frames": len(y_pred)}
+
+@hookimpl
+def vak_register_metrics(register):
+    register("frame_count", FrameCount)
+
+@hookimpl
+def vak_register_models(register):
+    class ThirdPartyNet:
+        network = Dummy
+        loss = torch.nn.CrossEntropyLoss
+        optimizer = torch.optim.Adam
+        metrics = {"acc": vak.metrics.Accuracy}
+        default_config = {}
+    register(ThirdPartyNet, vak.models.FrameClassificationModel)
+"""
+
+BROKEN_IMPORT = "raise RuntimeError('broken at import')\n"
+
+BROKEN_HOOK = """
+from vak_tcn.plugins import hookimpl
+
+@hookimpl
+def vak_register_models(register):
+    raise RuntimeError('broken in hook')
+"""
+
+
+def report(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_stock_vak_sees_plugin_models_without_importing_vak_tcn():
+    got = report(run_python(REPORT))
+    assert {"TCN", "ConvTCN", "TweetyNetPlugin", "TweetyNet"} <= set(got["models"])
+    assert "vak_tcn" in got["plugins"]
+    assert "segmentation" in got["metrics"] and "smoothed_cross_entropy" in got["losses"]
+    assert got["errors"] == []
+
+
+def test_disable_env_var_switches_hook_off():
+    code = "import json, sys, vak; from vak.models import registry; print(json.dumps([registry.MODEL_NAMES, 'vak_tcn.plugins' in sys.modules]))"
+    proc = run_python(code, VAK_TCN_DISABLE="1")
+    assert proc.returncode == 0, proc.stderr
+    names, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "TCN" not in names and "TweetyNet" in names
+    assert loaded is False
+
+
+def test_third_party_plugin_registers_model_and_metric(tmp_path):
+    make_dist(tmp_path, "thirdparty_plugin", GOOD_PLUGIN)
+    got = report(run_python(REPORT, site=tmp_path))
+    assert "ThirdPartyNet" in got["models"] and "TCN" in got["models"]
+    assert "frame_count" in got["metrics"]
+    assert got["errors"] == []
+
+
+def test_plugin_metrics_reach_vak_tcn_models(tmp_path):
+    make_dist(tmp_path, "thirdparty_plugin", GOOD_PLUGIN)
+    code = "import vak; from vak.models import registry; print(sorted(registry.MODEL_REGISTRY['TCN'].definition.metrics))"
+    proc = run_python(code, site=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "frame_count" in proc.stdout and "segmentation" in proc.stdout
+
+
+@pytest.mark.parametrize("source, stage", [(BROKEN_IMPORT, "loading"), (BROKEN_HOOK, "vak_register_models")])
+def test_failing_plugin_is_named_and_others_still_load(tmp_path, source, stage):
+    make_dist(tmp_path, "broken_plugin", source)
+    make_dist(tmp_path, "thirdparty_plugin", GOOD_PLUGIN)
+    proc = run_python(REPORT, site=tmp_path)
+    got = report(proc)
+    assert "ThirdPartyNet" in got["models"] and "TCN" in got["models"]
+    assert len(got["errors"]) == 1 and "broken_plugin" in got["errors"][0] and stage in got["errors"][0]
+    assert "broken_plugin" in proc.stderr  # the user sees it
+
+
+def test_duplicate_model_name_is_reported_not_raised(tmp_path):
+    make_dist(
+        tmp_path,
+        "dup_plugin",
+        GOOD_PLUGIN.replace("class ThirdPartyNet:", "class TweetyNet:").replace("register(ThirdPartyNet", "register(TweetyNet"),
+    )
+    got = report(run_python(REPORT, site=tmp_path))
+    assert any("dup_plugin" in e and "TweetyNet" in e for e in got["errors"])
+
+
+def _bare_site(tmp_path: pathlib.Path, with_package: bool) -> pathlib.Path:
+    """A site dir holding vak_tcn.pth, with or without the vak_tcn package itself."""
+    site = tmp_path / "site"
+    site.mkdir()
+    pth = SRC.parent / "vak_tcn.pth"  # src/ in a checkout, site-packages when installed
+    (site / "vak_tcn.pth").write_text(pth.read_text())
+    if with_package:
+        (site / "vak_tcn").symlink_to(SRC)
+    return site
+
+
+@pytest.mark.parametrize("with_package", [False, True])
+def test_startup_hook_never_breaks_python(tmp_path, with_package):
+    """Half-uninstalled (package gone) or vak absent: Python still starts and runs."""
+    site = _bare_site(tmp_path, with_package)
+    # -S: no site-packages, so neither vak nor an installed vak_tcn is importable
+    code = f"import site; site.addsitedir({str(site)!r}); print('started')\ntry:\n import vak\nexcept ImportError:\n print('no vak')"
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["started", "no vak"]
+    if not with_package:
+        assert "vak-tcn: start-up hook skipped" in proc.stderr
+        assert "VAK_TCN_DISABLE" in proc.stderr  # says how to silence it
+
+
+def test_startup_hook_is_silent_when_disabled(tmp_path):
+    site = _bare_site(tmp_path, with_package=False)
+    code = f"import site; site.addsitedir({str(site)!r}); print('started')"
+    env = {**os.environ, "VAK_TCN_DISABLE": "1"}
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "started" and proc.stderr == ""
+
+
+def test_startup_hook_does_not_import_heavy_modules():
+    """A process that never imports vak pays for nothing but a tiny finder."""
+    code = "import sys; print(sorted(m for m in sys.modules if m.startswith(('vak', 'torch', 'pluggy', 'importlib.metadata'))))"
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['vak_tcn', 'vak_tcn._startup']"
+
+
+def test_vak_tcn_console_script_lists_plugins():
+    proc = subprocess.run([sys.executable, "-m", "vak_tcn", "plugins"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "TCN" in proc.stdout and "ConvTCN" in proc.stdout and "segmentation" in proc.stdout
+
+
+def test_only_compat_branches_on_vak_version():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "compat.py":
+            continue
+        text = path.read_text()
+        if "vak.__version__" in text or "VAK_VERSION" in text:
+            offenders.append(path.name)
+    assert offenders == [] or offenders == ["cli.py"], offenders  # cli only prints it
+
+
+@pytest.mark.parametrize("first_import", ["vak_tcn.family", "vak_tcn.compat", "vak_tcn.models"])
+def test_plugins_load_when_first_import_is_a_vak_tcn_module(first_import):
+    """vak imported from inside a vak-tcn import: loading waits for that import to finish."""
+    code = f"import {first_import}\n" + REPORT
+    got = report(run_python(code))
+    assert {"TCN", "ConvTCN", "TweetyNetPlugin"} <= set(got["models"]) and got["errors"] == []
