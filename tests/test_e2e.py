@@ -18,7 +18,7 @@ import pytest
 
 from vak_tcn import configs
 
-from .conftest import REAL_BOUT, run_cli
+from conftest import REAL_BOUT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_vak_rejects_unregistered_model_listing_plugin_models(tmp_path, song_dir
     cfg = learncurve_config(tmp_path, song_dir, "NotAModel")
     import subprocess
 
-    from .conftest import console_script, vak_env
+    from conftest import console_script, vak_env
 
     proc = subprocess.run([console_script("vak"), "prep", str(cfg)], capture_output=True, text=True, env=vak_env(), timeout=300)
     assert proc.returncode != 0

@@ -91,7 +91,7 @@ def vak_config(
     prep = {
         "data_dir": str(data_dir),
         "output_dir": str(prep_output_dir),
-        "dataset_type": "frame_classification",
+        "dataset_type": "frame classification",
         "input_type": "spect",
         "audio_format": audio_format,
         "annot_format": annot_format,
@@ -150,10 +150,18 @@ def vak_config(
     return doc
 
 
+#: directories vak requires to exist before it runs
+_OUTPUT_DIR_KEYS = ("output_dir", "root_results_dir")
+
+
 def write_config(doc: tomlkit.TOMLDocument, path: str | pathlib.Path) -> pathlib.Path:
-    """Write a config to ``path`` (parents created); return the path."""
+    """Write a config to ``path``; create its parent and the output directories vak expects."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for table in doc.get("vak", {}).values():
+        for key in _OUTPUT_DIR_KEYS:
+            if key in table:
+                pathlib.Path(str(table[key])).mkdir(parents=True, exist_ok=True)
     path.write_text(tomlkit.dumps(doc))
     return path
 
