@@ -26,6 +26,17 @@ DEFAULT_SPECT_PARAMS = {
     "transform_type": "log_spect",
 }
 
+#: keys of each command table that this template writes (a subset of vak's valid keys)
+_COMMON_KEYS = {"batch_size", "num_workers", "frames_standardizer_path"}
+_TRAINING_KEYS = {"root_results_dir", "num_epochs", "standardize_frames", "val_step", "ckpt_step", "patience"}
+_COMMAND_KEYS = {
+    "train": _COMMON_KEYS | _TRAINING_KEYS | {"checkpoint_path"},
+    "learncurve": _COMMON_KEYS | _TRAINING_KEYS | {"post_tfm_kwargs"},
+    "eval": _COMMON_KEYS | {"checkpoint_path", "labelmap_path", "output_dir", "post_tfm_kwargs"},
+    "predict": _COMMON_KEYS
+    | {"checkpoint_path", "labelmap_path", "output_dir", "annot_csv_filename", "majority_vote", "min_segment_dur"},
+}
+
 #: the SfN 2023 poster's post-processing
 DEFAULT_POST_TFM = {"majority_vote": True, "min_segment_dur": 0.01}
 
@@ -108,7 +119,7 @@ def vak_config(
     vak_table["prep"] = prep_table
 
     cmd = {
-        "root_results_dir": str(results_dir) if results_dir is not None and command in ("train", "learncurve") else None,
+        "root_results_dir": str(results_dir) if results_dir is not None else None,
         "checkpoint_path": str(checkpoint_path) if checkpoint_path is not None else None,
         "labelmap_path": str(labelmap_path) if labelmap_path is not None else None,
         "frames_standardizer_path": str(frames_standardizer_path) if frames_standardizer_path is not None else None,
@@ -132,7 +143,11 @@ def vak_config(
             majority_vote=bool(post_tfm_kwargs.get("majority_vote", False)),
             min_segment_dur=post_tfm_kwargs.get("min_segment_dur"),
         )
-    cmd_table = _table({k: v for k, v in cmd.items() if v is not None})
+    given = {k: v for k, v in cmd.items() if v is not None}
+    misplaced = sorted(set(given) - _COMMAND_KEYS[command])
+    if misplaced:
+        raise ValueError(f"vak's [vak.{command}] table has no key(s) {misplaced}; valid: {sorted(_COMMAND_KEYS[command])}")
+    cmd_table = _table(given)
     dataset = {"params": {"window_size": window_size}}
     if dataset_path is not None:
         dataset["path"] = str(dataset_path)

@@ -20,8 +20,9 @@ Matching (same as :func:`vocalpy.metrics.segmentation.ir.precision_recall_fscore
     recall = F-score = 1; exactly one empty: 0.
 Frames to segments (vak's convention, ``vak.transforms.frame_labels.to_segments``)
     A run of equal non-background frame labels is a segment from
-    ``frame_times[first] - frame_dur / 2`` to ``frame_times[last] + frame_dur / 2``;
-    without ``frame_times``, frame ``j`` is centred at ``(j + 0.5) * frame_dur``.
+    ``frame_times[first] - frame_dur / 2`` to ``frame_times[last] + frame_dur / 2``,
+    clipped to ``[0, frame_times[-1]]`` as vak does; without ``frame_times``,
+    frame ``j`` is centred at ``(j + 0.5) * frame_dur``.
 Segment scores (MS-TCN's evaluation code)
     Edit score ``(1 - levenshtein / max(len)) * 100`` over the sequences of
     segment labels; F1@k: each predicted segment is matched to the same-label
@@ -79,7 +80,7 @@ def boundaries_from_segments(onsets, offsets, merge_tol: float = 1e-6) -> np.nda
 def frame_labels_to_segments(frame_labels, frame_dur: float, background: int = 0, frame_times=None):
     """``(onsets_s, offsets_s, labels)`` of the runs of non-background frame labels.
 
-    >>> on, off, lbl = frame_labels_to_segments(np.array([0, 3, 3, 0, 1]), frame_dur=0.5)
+    >>> on, off, lbl = frame_labels_to_segments(np.array([0, 3, 3, 0, 1, 0]), frame_dur=0.5)
     >>> on.tolist(), off.tolist(), lbl.tolist()
     ([0.5, 2.0], [1.5, 2.5], [3, 1])
     """
@@ -93,11 +94,14 @@ def frame_labels_to_segments(frame_labels, frame_dur: float, background: int = 0
     keep = labels != background
     starts, lasts, labels = starts[keep], lasts[keep], labels[keep]
     if frame_times is None:
-        centres_first, centres_last = (starts + 0.5) * frame_dur, (lasts + 0.5) * frame_dur
-    else:
-        frame_times = np.asarray(frame_times, dtype=float).ravel()
-        centres_first, centres_last = frame_times[starts], frame_times[lasts]
-    return centres_first - frame_dur / 2, centres_last + frame_dur / 2, labels
+        frame_times = (np.arange(y.size) + 0.5) * frame_dur
+    frame_times = np.asarray(frame_times, dtype=float).ravel()
+    onsets = frame_times[starts] - frame_dur / 2
+    offsets = frame_times[lasts] + frame_dur / 2
+    # vak clips the first onset at 0 and the last offset at the last frame's time
+    np.maximum(onsets, 0.0, out=onsets)
+    np.minimum(offsets, frame_times[-1], out=offsets)
+    return onsets, offsets, labels
 
 
 def _match(hyp: np.ndarray, ref: np.ndarray, tolerance: float) -> int:
