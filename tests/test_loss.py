@@ -110,8 +110,8 @@ def test_padded_frames_are_ignored(similarity):
 
 def test_gaussian_needs_inputs():
     with pytest.raises(ValueError, match="spectrogram"):
-        SmoothedCrossEntropy(similarity="gaussian")(LOGITS, TARGET)
-    assert SmoothedCrossEntropy(similarity="gaussian").needs_inputs
+        SmoothedCrossEntropy(similarity="gaussian", tmse_weight=0.15)(LOGITS, TARGET)
+    assert SmoothedCrossEntropy(similarity="gaussian", tmse_weight=0.15).needs_inputs
     assert not SmoothedCrossEntropy(similarity="gaussian", tmse_weight=0).needs_inputs
     assert not SmoothedCrossEntropy(similarity="none").needs_inputs
 
@@ -130,3 +130,10 @@ def test_gaussian_needs_inputs():
 def test_bad_loss_config_names_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SmoothedCrossEntropy(**kwargs)
+
+
+def test_default_is_plain_cross_entropy():
+    """No loss table in a config: the same objective as vak's TweetyNet."""
+    torch.manual_seed(2)
+    logits, target = torch.randn(2, 3, 12), torch.randint(0, 3, (2, 12))
+    assert torch.equal(SmoothedCrossEntropy()(logits, target), F.cross_entropy(logits, target))

@@ -1,8 +1,10 @@
 """The ``vak-tcn`` command (also ``python -m vak_tcn``).
 
-``vak-tcn prep|train|eval|predict|learncurve CONFIG`` runs the stock vak
-command with plugins loaded explicitly, for environments that ignore ``.pth``
-files (the start-up hook).  ``vak-tcn plugins`` lists what is registered.
+* ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
+  plugins loaded explicitly, for environments that ignore ``.pth`` files;
+* ``vak-tcn plugins``: what is registered;
+* ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``: the poster's
+  experiments (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -49,6 +51,54 @@ def _plugins(args: argparse.Namespace) -> int:
     return 1 if registry.errors else 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, steps=args.steps, n_bouts=args.bouts, window_size=args.window_size, seed=args.seed)
+    return 0
+
+
+def _configs(args: argparse.Namespace) -> int:
+    from .grid import poster_grid
+
+    paths = poster_grid(
+        args.out,
+        data_dir=args.data_dir,
+        labelset=args.labelset,
+        annot_format=args.annot_format,
+        audio_format=args.audio_format,
+        prep_dir=args.prep_dir,
+        results_dir=args.results_dir,
+        accelerator=args.accelerator,
+    )
+    print(f"wrote {len(paths)} configs to {args.out}")
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from .grid import run_grid
+
+    env = {"VAK_TCN_MAX_STEPS": str(args.max_steps)} if args.max_steps else None
+    run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env)
+    return 0
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from .summary import summarize
+
+    df = summarize(args.results, args.out)
+    print(f"wrote {len(df)} rows ({df['Model'].nunique()} model(s)) to {args.out}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import plot
+
+    for path in plot(args.csv, args.out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vak-tcn",
@@ -64,12 +114,56 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_run_vak)
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
+
+    from .demo import default_out
+
+    p = sub.add_parser("demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures")
+    p.add_argument("--out", type=pathlib.Path, default=default_out(), help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)")
+    p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
+    p.add_argument("--bouts", type=int, default=45, help="synthetic bouts to generate (default 45, ~1.5 min of song)")
+    p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("configs", help="write the poster's grid of learncurve configs (models x window sizes x losses)")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the configs")
+    p.add_argument("--data-dir", type=pathlib.Path, default=pathlib.Path("data/bfsongrepo/bird1"), help="audio + annotations of one bird")
+    p.add_argument("--labelset", default="iabcdefghjk", help="labels to keep (default: BFSongRepo bird gy6or6's)")
+    p.add_argument("--annot-format", default="notmat")
+    p.add_argument("--audio-format", default="cbin")
+    p.add_argument("--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default OUT/prep)")
+    p.add_argument("--results-dir", type=pathlib.Path, default=None, help="root of results (default OUT/results)")
+    p.add_argument("--accelerator", default="gpu", choices=["gpu", "cpu"])
+    p.set_defaults(func=_configs)
+
+    p = sub.add_parser("grid", help="run many configs: vak prep once per dataset, then each run; resumable")
+    p.add_argument("configs", nargs="+", type=pathlib.Path, help="learncurve or train configs")
+    p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None, help="local workers (default: one per GPU, else 1)")
+    p.add_argument("--max-steps", type=int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)")
+    p.set_defaults(func=_grid)
+
+    p = sub.add_parser("summarize", help="results directories -> one tidy CSV in the poster's schema")
+    p.add_argument("results", nargs="+", type=pathlib.Path, help="directories searched for learning_curve.csv")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="CSV to write")
+    p.set_defaults(func=_summarize)
+
+    p = sub.add_parser("plot", help="draw the poster's figures from a summary CSV (PNG + SVG)")
+    p.add_argument("csv", type=pathlib.Path)
+    p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the figures")
+    p.set_defaults(func=_plot)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as e:  # user errors: one clear line, no traceback
+        if args.command in VAK_COMMANDS:
+            raise
+        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -169,14 +169,21 @@ def vak_config(
 _OUTPUT_DIR_KEYS = ("output_dir", "root_results_dir")
 
 
-def write_config(doc: tomlkit.TOMLDocument, path: str | pathlib.Path) -> pathlib.Path:
-    """Write a config to ``path``; create its parent and the output directories vak expects."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def make_output_dirs(doc: tomlkit.TOMLDocument) -> None:
+    """Create the output directories a config names, which vak requires to exist."""
     for table in doc.get("vak", {}).values():
         for key in _OUTPUT_DIR_KEYS:
             if key in table:
                 pathlib.Path(str(table[key])).mkdir(parents=True, exist_ok=True)
+
+
+def write_config(doc: tomlkit.TOMLDocument, path: str | pathlib.Path, make_dirs: bool = True) -> pathlib.Path:
+    """Write a config to ``path`` (creating its parent); with ``make_dirs``, also the output
+    directories vak expects (:func:`make_output_dirs`)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_dirs:
+        make_output_dirs(doc)
     path.write_text(tomlkit.dumps(doc))
     return path
 

@@ -116,7 +116,8 @@ class SmoothedCrossEntropy(torch.nn.Module):
     Parameters (keys of ``[vak.<command>.model.<MODEL>.loss]``)
     ----------
     tmse_weight : float
-        Weight of the smoothing term; 0 gives plain cross-entropy (default 0.15).
+        Weight of the smoothing term; 0 (the default) gives plain cross-entropy.
+        The SfN 2023 poster used 0.15.
     tmse_threshold : float
         ``tau``: squared log-probability differences are clamped to ``tau**2`` (default 4.0).
     similarity : {"none", "gaussian"}
@@ -135,7 +136,7 @@ class SmoothedCrossEntropy(torch.nn.Module):
 
     def __init__(
         self,
-        tmse_weight: float = 0.15,
+        tmse_weight: float = 0.0,
         tmse_threshold: float = 4.0,
         similarity: str = "none",
         sigma: float = 1.0,

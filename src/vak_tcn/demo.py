@@ -1,0 +1,118 @@
+"""The demo: the poster's comparison, small enough for a laptop (~15 minutes on 2 CPU cores).
+
+1. generate a synthetic annotated corpus (:mod:`vak_tcn.corpus`);
+2. write stock vak learncurve configs for TweetyNet (vak's network in vak-tcn's family),
+   TCN and ConvTCN, the TCNs with and without GS-TMSE (:mod:`vak_tcn.configs`);
+3. run them with the grid runner (``vak prep`` once, then ``vak learncurve`` per config,
+   resumable: run the demo again to finish an interrupted one) (:mod:`vak_tcn.grid`);
+4. summarize the results in the poster's schema and draw the figures
+   (:mod:`vak_tcn.summary`, :mod:`vak_tcn.plots`).
+
+Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+from . import configs, corpus, grid, plots, summary
+
+#: (config name, model, loss table, network table)
+DEMO_RUNS = (
+    ("TweetyNet_CE", "TweetyNetPlugin", grid.LOSSES["CE"], None),
+    ("TCN_CE", "TCN", grid.LOSSES["CE"], {"num_layers": 7}),
+    ("TCN_GS-TMSE", "TCN", grid.LOSSES["CE+gsTMSE"], {"num_layers": 7}),
+    ("ConvTCN_CE", "ConvTCN", grid.LOSSES["CE"], {"num_layers": 7}),
+    ("ConvTCN_GS-TMSE", "ConvTCN", grid.LOSSES["CE+gsTMSE"], {"num_layers": 7}),
+)
+
+
+def write_demo_configs(
+    out: pathlib.Path, data_dir: pathlib.Path, labelset: str, window_size: int, steps: int, accelerator: str
+) -> list[pathlib.Path]:
+    val_step = max(1, steps // 3)
+    paths = []
+    for name, model, loss, network in DEMO_RUNS:
+        doc = configs.vak_config(
+            command="learncurve",
+            model=model,
+            data_dir=data_dir,
+            prep_output_dir=out / "prep",
+            results_dir=out / "results" / name,
+            labelset=labelset,
+            train_dur=40,
+            val_dur=10,
+            test_dur=20,
+            train_set_durs=[40],
+            num_replicates=1,
+            window_size=window_size,
+            batch_size=8,
+            num_epochs=1,
+            val_step=val_step,
+            ckpt_step=val_step,
+            patience=4,
+            network=network,
+            optimizer={"lr": 0.001},
+            loss=loss,
+            metrics={"segmentation": {"tolerance": 0.004}},
+            accelerator=accelerator,
+            header=f"vak-tcn demo: {model}, loss {summary.loss_label(loss)}. Run by `vak-tcn demo`.",
+        )
+        paths.append(configs.write_config(doc, out / "configs" / f"{name}.toml"))
+    return paths
+
+
+def run_demo(out: str | pathlib.Path, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0) -> dict:
+    """Run the whole demo into ``out``; return the paths of its products."""
+    out = pathlib.Path(out).resolve()
+    started = time.time()
+    data_dir = out / "corpus"
+    if not any(data_dir.glob("*.wav")):
+        print(f"[1/4] generating synthetic song: {n_bouts} bouts -> {data_dir}", flush=True)
+        corpus.make_corpus(data_dir, n_bouts=n_bouts, n_types=6, seed=seed, progress=True)
+    else:
+        print(f"[1/4] using the synthetic song already in {data_dir}", flush=True)
+    labelset = "abcdef"
+    try:
+        import torch
+
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    except Exception:
+        accelerator = "cpu"
+    config_paths = sorted((out / "configs").glob("*.toml"))
+    if len(config_paths) != len(DEMO_RUNS):
+        config_paths = write_demo_configs(out, data_dir, labelset, window_size, steps, accelerator)
+    print(f"[2/4] {len(config_paths)} vak configs in {out / 'configs'}", flush=True)
+    print(f"[3/4] vak prep + vak learncurve ({steps} training steps per model)", flush=True)
+    grid.run_grid(config_paths, workers=1, env={"VAK_TCN_MAX_STEPS": str(steps)})
+    print("[4/4] summary and figures", flush=True)
+    csv = out / "summary.csv"
+    df = summary.summarize([out / "results"], csv)
+    figures = plots.plot(csv, out / "figures")
+    table = _overview(df)
+    print(table)
+    (out / "overview.txt").write_text(table + "\n")
+    print(f"\ndemo finished in {(time.time() - started) / 60:.1f} min")
+    print(f"  results:  {out / 'results'}")
+    print(f"  summary:  {csv}")
+    print(f"  overview: {out / 'overview.txt'}")
+    print(f"  figures:  {', '.join(str(p) for p in figures if p.suffix == '.png')}")
+    return {"summary": csv, "figures": figures, "results": out / "results"}
+
+
+def _overview(df) -> str:
+    """Mean of each metric per model and loss, raw and post-processed (a terminal table)."""
+    pivot = df.pivot_table(index=["Model", "Loss"], columns=["Metric", "Post-processing"], values="value", aggfunc="mean")
+    keep = [m for m in ("Frame Error (%)", "Character Error Rate (%)", "Precision (%)", "Recall (%)", "$F$-score (%)", "F1@50") if m in pivot.columns.get_level_values(0)]
+    pivot = pivot[keep]
+    pivot.columns = [f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in pivot.columns]
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
+        return "Mean over replicates (%; edit/F1 0-100):\n" + pivot.to_string()
+
+
+def default_out() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("VAK_TCN_DEMO_OUT", "demo-out"))

@@ -1,0 +1,157 @@
+"""The poster's figures from a tidy summary CSV (:mod:`vak_tcn.summary`), with matplotlib.
+
+* ``window-size``: each metric vs window size, one line per model (mean ± SD over
+  replicates), raw and post-processed side by side — from rows with the CE loss.
+* ``loss``: each metric per loss, one marker per model (mean ± SD), raw and post-processed —
+  from rows at the window size where several losses were run.
+* ``post-processing``: raw vs post-processed per model and metric (means over all runs).
+
+Works on the poster's own CSVs (which have only ``Window Size`` or only ``Loss``) and on
+vak-tcn's (which have both).  Each figure is written as PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+POST_LABELS = {False: "raw", True: "post-processed"}
+
+
+def _matplotlib():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _metrics(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(df["Metric"]))  # order of first appearance
+
+
+def _as_bool(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: v if isinstance(v, (bool, np.bool_)) else str(v).strip().lower() == "true")
+
+
+def load(csv: str | pathlib.Path) -> pd.DataFrame:
+    csv = pathlib.Path(csv)
+    if not csv.exists():
+        raise FileNotFoundError(f"summary CSV not found: {csv}")
+    df = pd.read_csv(csv)
+    missing = {"Model", "value", "Post-processing", "Metric"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{csv} is not a summary CSV: missing column(s) {sorted(missing)}")
+    df["Post-processing"] = _as_bool(df["Post-processing"])
+    return df
+
+
+def _save(fig, out_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
+    paths = []
+    for ext in ("png", "svg"):
+        path = out_dir / f"{name}.{ext}"
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _grid(plt, n_rows: int, title: str):
+    fig, axes = plt.subplots(n_rows, 2, figsize=(9, 2.6 * n_rows), squeeze=False, sharex="row")
+    fig.suptitle(title)
+    return fig, axes
+
+
+def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    plt = _matplotlib()
+    data = df[df["Loss"] == "CE"] if "Loss" in df.columns else df
+    metrics = _metrics(data)
+    fig, axes = _grid(plt, len(metrics), "Effect of training window size")
+    for row, metric in enumerate(metrics):
+        for col, post in enumerate((False, True)):
+            ax = axes[row, col]
+            sub = data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
+            for model, by_model in sub.groupby("Model", sort=True):
+                stats = by_model.groupby("Window Size")["value"].agg(["mean", "std"]).sort_index()
+                ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(data["Window Size"].unique()))
+            ax.set_xticklabels([str(int(w)) for w in sorted(data["Window Size"].unique())])
+            ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
+            ax.set_xlabel("window size (frames)")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    paths = _save(fig, out_dir, "window-size")
+    plt.close(fig)
+    return paths
+
+
+def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    plt = _matplotlib()
+    data = df
+    if "Window Size" in df.columns:  # the window where the loss experiment ran
+        n_losses = df.groupby("Window Size")["Loss"].nunique()
+        data = df[df["Window Size"] == n_losses.idxmax()]
+    losses = [loss for loss in ("CE", "CE+TMSE", "CE+gsTMSE") if loss in set(data["Loss"])]
+    losses += sorted(set(data["Loss"]) - set(losses))
+    models = sorted(data["Model"].unique())
+    metrics = _metrics(data)
+    fig, axes = _grid(plt, len(metrics), "Effect of smoothing losses")
+    offsets = np.linspace(-0.2, 0.2, len(models)) if len(models) > 1 else [0.0]
+    for row, metric in enumerate(metrics):
+        for col, post in enumerate((False, True)):
+            ax = axes[row, col]
+            sub = data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
+            for offset, model in zip(offsets, models):
+                stats = sub[sub["Model"] == model].groupby("Loss")["value"].agg(["mean", "std"]).reindex(losses)
+                ax.errorbar(np.arange(len(losses)) + offset, stats["mean"], yerr=stats["std"].fillna(0), fmt="o", capsize=3, label=model)
+            ax.set_xticks(range(len(losses)))
+            ax.set_xticklabels(losses)
+            ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    paths = _save(fig, out_dir, "loss")
+    plt.close(fig)
+    return paths
+
+
+def postprocessing_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    plt = _matplotlib()
+    metrics = _metrics(df)
+    models = sorted(df["Model"].unique())
+    n_cols = min(3, len(metrics))
+    n_rows = int(np.ceil(len(metrics) / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.8 * n_rows), squeeze=False)
+    fig.suptitle("Raw vs post-processed predictions")
+    x = np.arange(len(models))
+    for ax, metric in zip(axes.flat, metrics):
+        sub = df[df["Metric"] == metric]
+        for shift, post in ((-0.18, False), (0.18, True)):
+            means = sub[sub["Post-processing"] == post].groupby("Model")["value"].mean().reindex(models)
+            ax.bar(x + shift, means, width=0.36, label=POST_LABELS[post])
+        ax.set_xticks(x)
+        ax.set_xticklabels(models, fontsize=7, rotation=20)
+        ax.set_title(metric, fontsize=9)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    paths = _save(fig, out_dir, "post-processing")
+    plt.close(fig)
+    return paths
+
+
+def plot(csv: str | pathlib.Path, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    """Draw every figure the CSV has data for; return the files written."""
+    df = load(csv)
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if "Window Size" in df.columns and df["Window Size"].nunique() > 1:
+        paths += window_size_figure(df, out_dir)
+    if "Loss" in df.columns and df["Loss"].nunique() > 1:
+        paths += loss_figure(df, out_dir)
+    paths += postprocessing_figure(df, out_dir)
+    return paths

@@ -1,0 +1,106 @@
+"""Turn vak results directories into one tidy CSV in the SfN 2023 poster's schema.
+
+Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
+value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
+``Loss``; this one has both, so one file holds a whole grid).  One row per model run,
+metric and post-processing setting; values in percent, like the poster's.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Iterable
+
+import pandas as pd
+import tomlkit
+
+#: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale to percent)
+METRICS = {
+    "acc": ("frame_error", "Frame Error (%)", None),  # 100 * (1 - acc)
+    "character_error_rate": ("character_error_rate", "Character Error Rate (%)", 100.0),
+    "precision": ("precision", "Precision (%)", 100.0),
+    "recall": ("recall", "Recall (%)", 100.0),
+    "fscore": ("fscore", "$F$-score (%)", 100.0),
+    "rvalue": ("rvalue", "R-value (%)", 100.0),
+    "overseg": ("overseg", "Over-segmentation (%)", 100.0),
+    "edit": ("edit", "Edit score", 1.0),
+    "f1_10": ("f1_10", "F1@10", 1.0),
+    "f1_25": ("f1_25", "F1@25", 1.0),
+    "f1_50": ("f1_50", "F1@50", 1.0),
+}
+#: model names as the poster's figures show them
+DISPLAY_NAMES = {"TweetyNetPlugin": "TweetyNet"}
+COLUMNS = ["Model", "Training set size (s)", "replicate_num", "Window Size", "Loss", "variable", "value", "Post-processing", "Metric"]
+
+
+def loss_label(loss_table: dict | None) -> str:
+    """The poster's label of a loss table: CE, CE+TMSE or CE+gsTMSE (no table: CE)."""
+    loss_table = loss_table or {}
+    if float(loss_table.get("tmse_weight", 0.0)) == 0:
+        return "CE"
+    return "CE+gsTMSE" if loss_table.get("similarity", "none") == "gaussian" else "CE+TMSE"
+
+
+def _run_info(results: pathlib.Path) -> dict:
+    """Model, window size and loss of a results directory, from the config vak copied into it."""
+    tomls = sorted(results.glob("*.toml"))
+    if not tomls:
+        raise FileNotFoundError(f"no config file in results directory {results} (vak copies the config there)")
+    doc = tomlkit.parse(tomls[0].read_text()).unwrap()
+    for command in ("learncurve", "train", "eval"):
+        table = doc.get("vak", {}).get(command)
+        if table is not None:
+            (model, model_tables), = table["model"].items()
+            return {
+                "Model": DISPLAY_NAMES.get(model, model),
+                "Window Size": int(table.get("dataset", {}).get("params", {}).get("window_size", 0)) or None,
+                "Loss": loss_label(model_tables.get("loss")),
+            }
+    raise ValueError(f"{tomls[0]}: no [vak.learncurve], [vak.train] or [vak.eval] table")
+
+
+def tidy(learning_curve: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """Long-format rows for one learning_curve.csv."""
+    rows = []
+    for _, row in learning_curve.iterrows():
+        for stem, (variable, label, scale) in METRICS.items():
+            for post, suffix in ((False, ""), (True, "_tfm")):
+                column = f"avg_val_{stem}{suffix}_epoch"
+                if column not in row or pd.isna(row[column]):
+                    continue
+                value = 100.0 * (1.0 - row[column]) if scale is None else row[column] * scale
+                rows.append(
+                    {
+                        **info,
+                        "Training set size (s)": float(row.get("train_dur", float("nan"))),
+                        "replicate_num": int(row.get("replicate_num", 1)),
+                        "variable": variable + suffix,
+                        "value": value,
+                        "Post-processing": post,
+                        "Metric": label,
+                    }
+                )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def find_learning_curves(roots: Iterable[str | pathlib.Path]) -> list[pathlib.Path]:
+    found = []
+    for root in roots:
+        root = pathlib.Path(root)
+        if not root.exists():
+            raise FileNotFoundError(f"results directory not found: {root}")
+        found += [p for p in root.rglob("learning_curve.csv") if not any(part.startswith("interrupted-") for part in p.parts)]
+    return sorted(set(found))
+
+
+def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) -> pd.DataFrame:
+    """Walk results directories, write the tidy CSV, return it."""
+    curves = find_learning_curves(roots)
+    if not curves:
+        raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
+    frames = [tidy(pd.read_csv(path), _run_info(path.parent)) for path in curves]
+    df = pd.concat(frames, ignore_index=True)
+    out_csv = pathlib.Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out_csv, index=False)
+    return df

@@ -1,0 +1,180 @@
+"""The poster's experiments: corpus, grid configs, resumable grid runner, summary, figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import crowsetta
+import numpy as np
+import pandas as pd
+import pytest
+import tomlkit
+
+from vak_tcn import configs, corpus, grid, plots, summary
+
+from conftest import console_script, run_cli, vak_env
+
+REPO = pathlib.Path(__file__).parents[1]
+POSTER = REPO.parent / "shared" / "poster-results"  # the poster's results, beside the checkout
+
+
+# ---- corpus -----------------------------------------------------------------------------
+
+
+def test_corpus_is_reproducible_and_readable_by_crowsetta(tmp_path):
+    a = corpus.make_corpus(tmp_path / "a", n_bouts=2, syllables_per_bout=(5, 8), seed=7)
+    b = corpus.make_corpus(tmp_path / "b", n_bouts=2, syllables_per_bout=(5, 8), seed=7)
+    for wa, wb in zip(a, b):
+        assert wa.read_bytes() == wb.read_bytes()
+        assert pathlib.Path(f"{wa}.csv").read_text() == pathlib.Path(f"{wb}.csv").read_text()
+    annot = crowsetta.Transcriber(format="simple-seq").from_file(f"{a[0]}.csv").to_annot()
+    seq = annot.seq
+    assert 5 <= len(seq.labels) <= 8 and set(seq.labels) <= set("abcdef")
+    assert np.all(seq.offsets_s > seq.onsets_s) and np.all(seq.onsets_s[1:] >= seq.offsets_s[:-1])
+
+
+def test_corpus_syllable_pairs_share_pitch():
+    rep = corpus.make_repertoire(6, seed=0)
+    assert rep[0].f0 == rep[1].f0 and rep[2].f0 == rep[3].f0  # confusable pairs
+    with pytest.raises(ValueError, match="n_types"):
+        corpus.make_repertoire(0)
+
+
+# ---- poster grid configs ----------------------------------------------------------------
+
+
+def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
+    import vak.config
+
+    paths = grid.poster_grid(tmp_path, data_dir=tmp_path / "data", labelset="iabcdefghjk")
+    names = {p.stem for p in paths}
+    assert len(paths) == 21
+    for model in grid.GRID_MODELS:
+        for window in grid.WINDOW_SIZES:
+            assert f"{model}_window{window}_CE" in names
+        assert {f"{model}_window2000_CE-TMSE", f"{model}_window2000_CE-GS-TMSE"} <= names
+    for path in paths:
+        doc = tomlkit.parse(path.read_text())
+        doc["vak"]["learncurve"]["dataset"]["path"] = str(tmp_path)
+        path.write_text(tomlkit.dumps(doc))
+        cfg = vak.config.Config.from_toml_path(path)
+        lc = cfg.learncurve
+        assert (lc.batch_size, lc.num_epochs, lc.val_step, lc.ckpt_step, lc.patience) == (16, 15, 1000, 500, 4)
+        assert lc.post_tfm_kwargs == {"majority_vote": True, "min_segment_dur": 0.01}
+        assert cfg.prep.train_set_durs == [1800] and cfg.prep.num_replicates == 5
+        assert lc.model.optimizer == {"lr": 0.001}
+        if lc.model.name != "TweetyNetPlugin":
+            assert lc.model.network["out_channels"] == 64 and lc.model.network["num_layers"] == 8
+
+
+def test_committed_poster_grid_matches_generator(tmp_path):
+    """configs/poster-grid/ is `vak-tcn configs` output: regenerate and compare."""
+    committed = REPO / "configs" / "poster-grid"
+    run_cli(["vak-tcn", "configs", "--out", tmp_path, "--data-dir", "data/bfsongrepo/gy6or6", "--prep-dir", "data/prep/gy6or6",
+             "--results-dir", "results/poster-grid"])
+    fresh = sorted(p.name for p in tmp_path.glob("*.toml"))
+    assert fresh == sorted(p.name for p in committed.glob("*.toml"))
+    for name in fresh:
+        assert (tmp_path / name).read_text() == (committed / name).read_text(), name
+
+
+# ---- summary and figures on the poster's own results ---------------------------------------
+
+
+@pytest.mark.skipif(not POSTER.exists(), reason="../shared/poster-results not present")
+@pytest.mark.parametrize("name, figure", [("window-size", "window-size.png"), ("loss-function", "loss.png")])
+def test_figures_render_from_the_posters_csvs(tmp_path, name, figure):
+    csv = POSTER / f"summary-data-{name}-experiments.csv"
+    run_cli(["vak-tcn", "plot", csv, "--out", tmp_path])
+    for produced in (figure, figure.replace(".png", ".svg"), "post-processing.png"):
+        assert (tmp_path / produced).stat().st_size > 10_000, produced
+    assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_reports_a_bad_csv_clearly(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    proc = subprocess.run([console_script("vak-tcn"), "plot", str(bad), "--out", str(tmp_path)], capture_output=True, text=True, env=vak_env())
+    assert proc.returncode == 2 and "bad.csv" in proc.stderr and "Metric" in proc.stderr
+
+
+def test_summary_conversions():
+    lc = pd.DataFrame({"train_dur": [30.0], "replicate_num": [2], "avg_val_acc_epoch": [0.9], "avg_val_acc_tfm_epoch": [0.95],
+                       "avg_val_character_error_rate_epoch": [0.12], "avg_val_precision_epoch": [0.5], "avg_val_edit_epoch": [80.0]})
+    df = summary.tidy(lc, {"Model": "TCN", "Window Size": 176, "Loss": "CE+gsTMSE"})
+    values = dict(zip(df["variable"], df["value"]))
+    assert values["frame_error"] == pytest.approx(10.0) and values["frame_error_tfm"] == pytest.approx(5.0)
+    assert values["character_error_rate"] == pytest.approx(12.0) and values["precision"] == pytest.approx(50.0)
+    assert values["edit"] == 80.0
+    assert list(df.columns) == summary.COLUMNS
+    assert summary.loss_label(None) == "CE" and summary.loss_label({"tmse_weight": 0}) == "CE"
+    assert summary.loss_label({"tmse_weight": 0.15}) == "CE+TMSE"
+    assert summary.loss_label({"tmse_weight": 0.15, "similarity": "gaussian"}) == "CE+gsTMSE"
+
+
+# ---- the grid runner: local cluster, interruption, resume ----------------------------------
+
+
+def tiny_config(tmp_path, song_dir, name, model) -> pathlib.Path:
+    doc = configs.vak_config(
+        command="learncurve", model=model, data_dir=song_dir, prep_output_dir=tmp_path / "prep",
+        results_dir=tmp_path / "results" / name, labelset="abcd", train_dur=4, val_dur=2, test_dur=2,
+        train_set_durs=[3], num_replicates=1, window_size=64, batch_size=8, val_step=5, ckpt_step=5,
+        network={"out_channels": 8, "num_layers": 3}, loss=grid.LOSSES["CE+gsTMSE"] if model == "TCN" else grid.LOSSES["CE"],
+    )
+    return configs.write_config(doc, tmp_path / "configs" / f"{name}.toml")
+
+
+def _results(tmp_path, name):
+    return sorted((tmp_path / "results" / name).glob("results_*/learning_curve.csv"))
+
+
+@pytest.mark.slow
+def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir):
+    a = tiny_config(tmp_path, song_dir, "A", "TCN")
+    b = tiny_config(tmp_path, song_dir, "B", "ConvTCN")
+    steps = {"VAK_TCN_MAX_STEPS": "10"}
+
+    # 1. run A alone to completion
+    run_cli(["vak-tcn", "grid", a, "--workers", "2"], **steps)
+    (a_curve,) = _results(tmp_path, "A")
+    a_mtime = a_curve.stat().st_mtime
+
+    # 2. run A + B on 2 workers; kill everything as soon as B has started training
+    proc = subprocess.Popen([console_script("vak-tcn"), "grid", str(a), str(b), "--workers", "2"], env=vak_env(**steps),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and not list((tmp_path / "results" / "B").glob("results_*/B.toml")):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (b_partial,) = list((tmp_path / "results" / "B").glob("results_*"))
+    assert not (b_partial / "learning_curve.csv").exists()
+
+    # 3. rerun: A is skipped untouched, B's partial results are kept aside and B is redone
+    out = run_cli(["vak-tcn", "grid", a, b, "--workers", "2"], **steps).stdout
+    assert "A.toml: already finished" in out and "B.toml: done in" in out
+    assert _results(tmp_path, "A") == [a_curve] and a_curve.stat().st_mtime == a_mtime
+    assert (b_partial.parent / f"interrupted-{b_partial.name}").is_dir()
+    (b_curve,) = _results(tmp_path, "B")
+    state = json.loads((tmp_path / "results" / "B" / ".vak-tcn" / "B.json").read_text())
+    assert state["status"] == "done" and pathlib.Path(state["results"]) == b_curve.parent
+    # prep ran once for both configs: one dataset, written into both
+    assert configs.dataset_path(a) == configs.dataset_path(b)
+    assert len([p for p in (tmp_path / "prep").iterdir() if p.is_dir()]) == 1
+
+    # 4. summary + figures from this real run
+    csv = tmp_path / "summary.csv"
+    run_cli(["vak-tcn", "summarize", tmp_path / "results", "--out", csv])
+    df = pd.read_csv(csv)
+    assert set(df["Model"]) == {"TCN", "ConvTCN"} and set(df["Loss"]) == {"CE+gsTMSE", "CE"}
+    assert set(df["Window Size"]) == {64} and np.isfinite(df["value"]).all()
+    assert {"Precision (%)", "F1@50", "Frame Error (%)"} <= set(df["Metric"])
+    paths = plots.plot(csv, tmp_path / "figures")
+    assert (tmp_path / "figures" / "loss.png").exists() and all(p.stat().st_size > 5000 for p in paths)
