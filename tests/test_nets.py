@@ -123,3 +123,22 @@ def test_check_window_warns_when_receptive_field_exceeds_window(caplog):
     assert "511" in caplog.text and "176" in caplog.text
     caplog.clear()
     assert net.check_window(2000) is True and caplog.text == ""
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_inference_copy_gives_same_outputs_and_leaves_original(cls):
+    from torch.nn.utils import parametrize
+
+    from vak_tcn.networks import inference_copy
+
+    net = make(cls, out_channels=8, num_layers=3).float()
+    with torch.no_grad():  # non-trivial weight-norm gains
+        for module in net.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                module.parametrizations.weight.original0.mul_(1.7)
+    x = torch.randn(2, 1, FREQBINS, 45)
+    fast = inference_copy(net)
+    assert not any(parametrize.is_parametrized(m) for m in fast.modules())
+    assert any(parametrize.is_parametrized(m) for m in net.modules())
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-5, atol=1e-5)

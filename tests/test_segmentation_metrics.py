@@ -46,20 +46,16 @@ def test_boundaries_count_shared_offset_onset_once():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=60), st.booleans())
-def test_frames_to_segments_agree_with_vak(labels, with_times):
-    """Same onsets, offsets and labels as vak's own frame_labels.to_segments."""
+@given(st.lists(st.integers(0, 3), min_size=2, max_size=60))
+def test_frames_to_segments_agree_with_vak(labels):
+    """Given the frame times, the same onsets, offsets and labels as vak's own to_segments."""
     from vak.transforms.frame_labels import functional as vakF
 
     y = np.array(labels)
     frame_dur = 0.002
     frame_times = (np.arange(y.size) + 0.5) * frame_dur + 0.008  # vak's spectrogram bin centres are offset
     labelmap = {"background": 0, "a": 1, "b": 2, "c": 3}
-    on, off, lbl = metrics.frame_labels_to_segments(y, frame_dur, 0, frame_times if with_times else None)
-    if not with_times:
-        frame_times = (np.arange(y.size) + 0.5) * frame_dur
-    if y.size < 2:
-        return  # vak needs two frames to estimate the frame duration
+    on, off, lbl = metrics.frame_labels_to_segments(y, frame_dur, 0, frame_times)
     v_lbl, v_on, v_off = vakF.to_segments(y, labelmap, frame_times)
     if v_lbl is None:
         assert lbl.size == 0
@@ -104,9 +100,11 @@ def test_f1_at_k_hand_computed():
 
 
 def test_r_value_and_overseg_hand_computed():
-    assert metrics.r_value(1.0, 0.0) == 1.0
+    assert metrics.r_value(1.0, 1.0) == 1.0
     # HR 0.8, OS 0.25: r1 = sqrt(0.04 + 0.0625) = 0.3202, r2 = (-0.25 + 0.8 - 1)/sqrt2 = -0.3182
-    assert metrics.r_value(0.8, 0.25) == pytest.approx(1 - (math.sqrt(0.1025) + 0.45 / math.sqrt(2)) / 2)
+    expected = 1 - (math.sqrt(0.1025) + 0.45 / math.sqrt(2)) / 2
+    assert metrics.r_value(0.64, 0.8, overseg=0.25) == pytest.approx(expected)
+    assert metrics.r_value(0.64, 0.8) == pytest.approx(expected)  # OS = recall / precision - 1 = 0.25
     assert metrics.over_segmentation(15, 10) == pytest.approx(0.5)
     assert metrics.over_segmentation(3, 0) == 3.0
 

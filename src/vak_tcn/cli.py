@@ -99,6 +99,12 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main_bench
+
+    return main_bench(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vak-tcn",
@@ -152,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", type=pathlib.Path)
     p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the figures")
     p.set_defaults(func=_plot)
+
+    from .bench import add_arguments
+
+    p = sub.add_parser("bench", help="speed and memory of TweetyNet, TCN, ConvTCN; plugin overheads (table + JSON/CSV)")
+    add_arguments(p)
+    p.set_defaults(func=_bench)
     return parser
 
 

@@ -131,6 +131,19 @@ class FrameClassificationModel(compat.base_family()):
             logger.info(f"{MAX_STEPS_ENV}={cap} reached: stopping training")
             self.trainer.should_stop = True
 
+    def on_predict_start(self) -> None:
+        self._use_inference_network()
+
+    def on_validation_start(self) -> None:
+        if self.trainer is not None and self.trainer.state.fn == "validate":  # `vak eval`, not validation during fit
+            self._use_inference_network()
+
+    def _use_inference_network(self) -> None:
+        """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs)."""
+        from .networks import inference_copy
+
+        self.network = inference_copy(self.network)
+
     def _compute_loss(self, logits, target, frames, loss_fn=None):
         loss_fn = self.loss if loss_fn is None else loss_fn
         if getattr(loss_fn, "needs_inputs", False):

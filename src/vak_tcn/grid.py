@@ -171,9 +171,22 @@ def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> No
     with log.open("a") as fh:
         fh.write(f"\n==== {datetime.datetime.now().isoformat(timespec='seconds')} vak {command} {config}\n")
         fh.flush()
-        proc = subprocess.run([sys.executable, "-m", "vak_tcn", command, str(config)], stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "vak_tcn", command, str(config)],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"vak {command} {config} failed (exit {proc.returncode}); see {log}")
+
+
+def _die_with_parent() -> None:
+    """Linux: stop the vak process if the worker running it dies (runner killed or
+    interrupted), so no orphaned training goes on writing into a run that will be redone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _worker_env(extra: dict | None) -> dict:
@@ -282,7 +295,7 @@ def run_grid(
     heartbeat: float = 30.0,
 ) -> list[dict]:
     """Run configs (see module docs); returns the state of each run, in input order."""
-    from distributed import Client, LocalCluster, wait
+    from distributed import Client, LocalCluster
 
     runs = [read_run(p) for p in config_paths]
     if not runs:
@@ -321,12 +334,16 @@ def run_grid(
         }
         states: dict[pathlib.Path, dict] = {}
         failures = []
-        waiting, started, n_done = set(futures), time.time(), 0
+        waiting, started, n_done, last_report = set(futures), time.time(), 0, time.time()
         while waiting:
-            finished, waiting = wait(waiting, timeout=heartbeat, return_when="FIRST_COMPLETED")
+            finished = {f for f in waiting if f.done()}
             if not finished:
-                report(f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed")
+                if time.time() - last_report >= heartbeat:
+                    report(f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed")
+                    last_report = time.time()
+                time.sleep(0.5)
                 continue
+            waiting -= finished
             for future in finished:
                 n_done += 1
                 run = futures[future]

@@ -1,0 +1,333 @@
+"""vak_tcn.networks: TemporalBlock, TCNStack, TCN, ConvTCN.
+
+Shapes (odd and even lengths), causality, the receptive field measured from
+gradients, the padding convention, ConvTCN's front end being TweetyNet's, and
+argument validation.  Small tensors: the whole file runs in seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.nn.utils import parametrize
+
+from vak_tcn.networks import TCN, ConvTCN, TCNStack, TemporalBlock, receptive_field
+
+FREQ_TCN = 16  # TCN: any number of frequency bins
+FREQ_CONV = 64  # ConvTCN: the default (8, 1) pools twice need >= 64 bins
+SMALL_FRONT = {"conv1_filters": 4, "conv2_filters": 4}  # keeps ConvTCN cheap where the front end's width is irrelevant
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: intra-op threads only add synchronisation (and stall on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make(cls, num_classes=5, num_input_channels=1, **kwargs):
+    torch.manual_seed(0)
+    if cls is ConvTCN:
+        kwargs = {**SMALL_FRONT, **kwargs}
+        freq = FREQ_CONV
+    else:
+        freq = FREQ_TCN
+    net = cls(num_classes=num_classes, num_input_channels=num_input_channels, num_freqbins=freq, **kwargs)
+    return net.double().eval()
+
+
+def spectrogram(net, time, batch=1, seed=0, positive=False):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (batch, net.num_input_channels, net.num_freqbins, time)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64)
+    return x + 0.1 if positive else x * 2 - 1
+
+
+def positive_parameters(net):
+    """Every parameter (weight-norm g and v, biases) positive: with a positive input no ReLU is ever 0,
+    so no gradient vanishes by accident and the gradient's support is exactly the receptive field."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.rand(p.shape, generator=gen, dtype=p.dtype) * 0.1 + 0.01)
+
+
+def influence(net, time, t):
+    """Input frames with a non-zero gradient of output frame ``t``: (first, last, count)."""
+    x = spectrogram(net, time, positive=True).requires_grad_(True)
+    net(x)[0, :, t].sum().backward()
+    frames = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 2))).flatten()
+    return frames.min().item(), frames.max().item(), frames.numel()
+
+
+# ---------------------------------------------------------------- shapes
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("time", [37, 64])
+@pytest.mark.parametrize("num_layers, kernel_size", [(1, 2), (3, 3), (4, 2), (2, 4)])
+def test_output_shape_keeps_time_length(cls, causal, time, num_layers, kernel_size):
+    net = make(cls, out_channels=8, num_layers=num_layers, kernel_size=kernel_size, causal=causal)
+    x = spectrogram(net, time, batch=2)
+    with torch.no_grad():
+        assert net(x).shape == (2, 5, time)
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("time", [1, 2, 7])
+def test_windows_shorter_than_receptive_field_still_keep_length(cls, time):
+    net = make(cls, out_channels=4, num_layers=5, kernel_size=3, causal=False)
+    assert net.receptive_field > time
+    with torch.no_grad():
+        assert net(spectrogram(net, time)).shape == (1, 5, time)
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_multichannel_input_and_train_mode_backward(cls):
+    net = make(cls, num_classes=3, num_input_channels=2, out_channels=8, num_layers=3).train()
+    x = spectrogram(net, 33, batch=3)
+    out = net(x)
+    assert out.shape == (3, 3, 33)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("kernel_size, dilation", [(2, 1), (2, 4), (3, 1), (3, 8), (4, 1), (5, 2)])
+@pytest.mark.parametrize("time", [9, 20])
+def test_temporal_block_matches_reference_padding(causal, kernel_size, dilation, time):
+    """Output == conv of the input zero-padded (total, 0) if causal, else (total // 2, total - total // 2)."""
+    torch.manual_seed(0)
+    block = TemporalBlock(3, 6, kernel_size, dilation, dropout=0.0, causal=causal).double().eval()
+    total = (kernel_size - 1) * dilation
+    pad = (total, 0) if causal else (total // 2, total - total // 2)
+    assert block.padding == pad
+    x = torch.randn(2, 3, time, dtype=torch.float64)
+    with torch.no_grad():
+        out = F.relu(F.conv1d(F.pad(x, pad), block.conv1.weight, block.conv1.bias, dilation=dilation))
+        out = F.relu(F.conv1d(F.pad(out, pad), block.conv2.weight, block.conv2.bias, dilation=dilation))
+        expected = F.relu(out + block.downsample(x))
+        got = block(x)
+    assert got.shape == (2, 6, time)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_temporal_block_structure():
+    wide = TemporalBlock(4, 8, 3, 2)
+    assert isinstance(wide.downsample, torch.nn.Conv1d) and wide.downsample.kernel_size == (1,)
+    assert TemporalBlock(8, 8, 3, 2).downsample is None  # identity residual
+    for conv in (wide.conv1, wide.conv2):
+        assert parametrize.is_parametrized(conv, "weight")  # weight norm (parametrizations API)
+        assert conv.dilation == (2,) and conv.kernel_size == (3,)
+    assert wide.dropout.p == 0.2
+
+
+def test_tcn_stack_dilations_and_receptive_field():
+    stack = TCNStack(3, out_channels=8, num_layers=5, kernel_size=3)
+    assert len(stack) == 5
+    assert [block.conv1.dilation[0] for block in stack] == [1, 2, 4, 8, 16]
+    assert stack[0].downsample is not None and all(block.downsample is None for block in stack[1:])
+    assert stack.receptive_field == 1 + 2 * 2 * (2**5 - 1) == receptive_field(5, 3)
+
+
+# ---------------------------------------------------------------- causality
+@pytest.mark.parametrize("num_layers, kernel_size", [(3, 2), (2, 3), (4, 2)])
+def test_causal_tcn_never_looks_ahead(num_layers, kernel_size):
+    net = make(TCN, out_channels=8, num_layers=num_layers, kernel_size=kernel_size, causal=True)
+    assert net.lookahead == 0
+    x = spectrogram(net, 50)
+    with torch.no_grad():
+        out = net(x)
+        for t in (0, 7, 24, 48):
+            changed = x.clone()
+            changed[..., t + 1 :] = torch.randn_like(changed[..., t + 1 :]) * 5
+            new = net(changed)
+            assert torch.equal(new[..., : t + 1], out[..., : t + 1])  # tolerance 0
+            assert not torch.equal(new[..., t + 1 :], out[..., t + 1 :])
+
+
+def test_non_causal_tcn_does_look_ahead():
+    """The causality test above can fail: centred padding lets the future reach the past."""
+    net = make(TCN, out_channels=8, num_layers=3, kernel_size=2, causal=False)
+    assert net.lookahead > 0
+    x = spectrogram(net, 40)
+    changed = x.clone()
+    changed[..., 21:] += 1.0
+    with torch.no_grad():
+        assert not torch.equal(net(changed)[..., :21], net(x)[..., :21])
+
+
+def test_causal_convtcn_looks_ahead_only_through_its_front_end():
+    net = make(ConvTCN, out_channels=8, num_layers=3, kernel_size=2, causal=True)
+    assert net.lookahead == 4  # two centred 5-wide SAME convs
+    x = spectrogram(net, 40)
+    with torch.no_grad():
+        out = net(x)
+        for t in (5, 20):
+            changed = x.clone()
+            changed[..., t + 1 + net.lookahead :] += 3.0
+            assert torch.equal(net(changed)[..., : t + 1], out[..., : t + 1])
+
+
+# ---------------------------------------------------------------- receptive field, from gradients
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("num_layers, kernel_size", [(1, 2), (3, 2), (2, 3), (4, 3), (2, 5)])
+def test_tcn_receptive_field_matches_gradient_support(causal, num_layers, kernel_size):
+    net = make(TCN, out_channels=4, num_layers=num_layers, kernel_size=kernel_size, causal=causal, dropout=0.0)
+    positive_parameters(net)
+    rf = 1 + 2 * (kernel_size - 1) * (2**num_layers - 1)
+    assert net.receptive_field == net.tcn.receptive_field == receptive_field(num_layers, kernel_size) == rf
+    time = 2 * rf + 6
+    for t in (rf + 2, time // 2):
+        first, last, count = influence(net, time, t)
+        assert count == last - first + 1 == rf  # contiguous span of exactly rf frames
+        assert last == t + net.lookahead
+        if causal:
+            assert last == t
+        else:
+            # centred: per conv, total // 2 frames behind and the rest ahead
+            behind = sum(2 * block.padding[0] for block in net.tcn)
+            ahead = sum(2 * block.padding[1] for block in net.tcn)
+            assert (t - first, last - t) == (behind, ahead)
+            assert 0 <= ahead - behind <= 2  # only the kernel-2, dilation-1 block is uneven
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("num_layers, kernel_size", [(2, 2), (3, 3)])
+def test_convtcn_receptive_field_includes_front_end(causal, num_layers, kernel_size):
+    net = make(ConvTCN, out_channels=4, num_layers=num_layers, kernel_size=kernel_size, causal=causal, dropout=0.0)
+    positive_parameters(net)
+    assert net.receptive_field == receptive_field(num_layers, kernel_size) + 8  # two 5-wide SAME convs
+    time = 2 * net.receptive_field + 6
+    t = net.receptive_field + 2
+    first, last, count = influence(net, time, t)
+    assert count == last - first + 1 == net.receptive_field
+    assert last == t + net.lookahead
+
+
+# ---------------------------------------------------------------- ConvTCN's front end is TweetyNet's
+@pytest.mark.parametrize(
+    "front_kwargs",
+    [
+        {},
+        {"conv1_kernel_size": (3, 3), "conv2_filters": 16, "pool1_size": (4, 1), "pool1_stride": (4, 1)},
+    ],
+)
+def test_convtcn_front_end_is_tweetynets(front_kwargs):
+    from vak.nets import TweetyNet
+
+    torch.manual_seed(0)
+    tweety = TweetyNet(num_classes=5, num_input_channels=1, num_freqbins=FREQ_CONV, **front_kwargs)
+    # TOML gives lists: the same front end from lists
+    as_lists = {k: list(v) if isinstance(v, tuple) else v for k, v in front_kwargs.items()}
+    net = ConvTCN(num_classes=5, num_input_channels=1, num_freqbins=FREQ_CONV, **as_lists)
+    assert [type(m) for m in net.cnn] == [type(m) for m in tweety.cnn]
+    for ours, theirs in zip(net.cnn, tweety.cnn):
+        for attr in ("in_channels", "out_channels", "kernel_size", "padding", "stride", "dilation"):
+            assert getattr(ours, attr, None) == getattr(theirs, attr, None), attr
+    ours_shapes = {k: v.shape for k, v in net.cnn.state_dict().items()}
+    assert ours_shapes == {k: v.shape for k, v in tweety.cnn.state_dict().items()}
+    net.cnn.load_state_dict(tweety.cnn.state_dict())
+    x = torch.randn(2, 1, FREQ_CONV, 37)
+    with torch.no_grad():
+        features = net.cnn(x)
+        assert torch.equal(features, tweety.cnn(x))
+    assert features.shape[-1] == 37  # SAME padding and (., 1) pools keep time
+    assert net.cnn_out_features == tweety.rnn_input_size == features.shape[1] * features.shape[2]
+    assert net.input_proj.in_channels == net.cnn_out_features
+
+
+def test_convtcn_kernel_sizes_as_ints_or_lists():
+    a = ConvTCN(num_classes=3, num_freqbins=FREQ_CONV, conv1_kernel_size=3, **SMALL_FRONT)
+    b = ConvTCN(num_classes=3, num_freqbins=FREQ_CONV, conv1_kernel_size=[3, 3], pool2_size=[8, 1], **SMALL_FRONT)
+    assert a.cnn[0].kernel_size == b.cnn[0].kernel_size == (3, 3)
+    assert b.cnn[5].kernel_size == (8, 1)
+    assert a.receptive_field == b.receptive_field == receptive_field(8, 2) + 2 + 4
+
+
+def test_tcn_is_a_1x1_projection_over_stacked_channels_and_bins():
+    net = make(TCN, num_input_channels=2, out_channels=8, num_layers=2)
+    assert net.input_proj.in_channels == 2 * FREQ_TCN and net.input_proj.kernel_size == (1,)
+    assert net.fc.kernel_size == (1,) and net.fc.out_channels == 5
+    assert net.tcn[0].conv1.in_channels == 8
+
+
+def test_accepts_numpy_integers_from_vak():
+    net = TCN(num_classes=np.int64(4), num_input_channels=np.int64(1), num_freqbins=np.int64(FREQ_TCN), num_layers=2)
+    assert net(torch.randn(1, 1, FREQ_TCN, 10)).shape == (1, 4, 10)
+
+
+# ---------------------------------------------------------------- argument validation
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_layers": 0}, "num_layers"),
+        ({"num_layers": 2.5}, "num_layers"),
+        ({"kernel_size": 0}, "kernel_size"),
+        ({"out_channels": 0}, "out_channels"),
+        ({"out_channels": -1}, "out_channels"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"dropout": "0.2"}, "dropout"),
+        ({"causal": "yes"}, "causal"),
+        ({"causal": 1}, "causal"),
+        ({"num_layer": 3}, "num_layer.*Valid parameters.*num_layers"),
+    ],
+)
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_bad_parameters_name_the_key(cls, kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        cls(num_classes=3, num_freqbins=FREQ_CONV, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"pool1_stride": (8, 2)}, "pool1_stride"),
+        ({"pool2_size": [8, 3]}, "pool2_size"),
+        ({"padding": "VALID"}, "padding"),
+        ({"padding": "FULL"}, "padding"),
+        ({"conv1_kernel_size": [5]}, "conv1_kernel_size"),
+        ({"conv2_kernel_size": [5, 0]}, "conv2_kernel_size"),
+        ({"conv1_filters": 0}, "conv1_filters"),
+        ({"num_freqbins": 16}, "num_freqbins"),
+    ],
+)
+def test_bad_convtcn_front_end_parameters_name_the_key(kwargs, match):
+    kwargs = {"num_freqbins": FREQ_CONV, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        ConvTCN(num_classes=3, **kwargs)
+
+
+def test_bad_stack_and_block_parameters():
+    with pytest.raises(ValueError, match="num_layers"):
+        TCNStack(4, num_layers=0)
+    with pytest.raises(ValueError, match="in_channels"):
+        TCNStack(0)
+    with pytest.raises(ValueError, match="dilation"):
+        TemporalBlock(4, 4, 2, 0)
+    with pytest.raises(TypeError, match="causal"):
+        TemporalBlock(4, 4, 2, 1, causal=None)
+
+
+# ---------------------------------------------------------------- check_window
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_check_window_warns_when_receptive_field_exceeds_window(cls, caplog):
+    net = cls(num_classes=3, num_freqbins=FREQ_CONV, **(SMALL_FRONT if cls is ConvTCN else {}))
+    expected = 511 if cls is TCN else 511 + 8  # poster defaults: 8 layers, kernel 2
+    assert net.receptive_field == expected
+    with caplog.at_level(logging.WARNING, logger="vak_tcn.networks"):
+        assert net.check_window(176) is False
+    records = [r for r in caplog.records if r.name == "vak_tcn.networks"]
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    assert str(expected) in records[0].getMessage() and "176" in records[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vak_tcn.networks"):
+        assert net.check_window(expected) is True  # exactly fits
+        assert net.check_window(2000) is True
+    assert caplog.records == []
