@@ -46,8 +46,8 @@ def test_tmse_hand_computed():
     assert tmse(LOGITS, detach=False).item() == pytest.approx(TMSE_VALUE, abs=1e-6)  # same value, other gradient
     loss = SmoothedCrossEntropy(tmse_weight=0.5, similarity="none")
     assert loss(LOGITS, TARGET).item() == pytest.approx(CE_VALUE + 0.5 * TMSE_VALUE, abs=1e-6)
-    # the default weight is the poster's 0.15
-    assert SmoothedCrossEntropy()(LOGITS, TARGET).item() == pytest.approx(0.422837 + 0.15 * 0.764688, abs=1e-6)
+    # the default is plain cross-entropy (the poster's weight, 0.15, is set in the config)
+    assert SmoothedCrossEntropy()(LOGITS, TARGET).item() == pytest.approx(0.422837, abs=1e-6)
 
 
 def test_tmse_clamps_at_tau_squared():
@@ -270,7 +270,7 @@ def test_signature_is_keyword_only_and_defaults_match():
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in params.items() if name != "self")
     assert {name: p.default for name, p in params.items() if name != "self"} == DEFAULTS
     assert list(inspect.signature(SmoothedCrossEntropy).parameters) == list(DEFAULTS)
-    assert DEFAULTS["tmse_weight"] == 0.15 and DEFAULTS["similarity"] == "none"
+    assert DEFAULTS["tmse_weight"] == 0.0 and DEFAULTS["similarity"] == "none"
     with pytest.raises(TypeError):
         SmoothedCrossEntropy(0.15)
 
@@ -285,7 +285,7 @@ def test_from_config_and_needs_inputs():
 
 
 def test_gaussian_without_inputs_is_a_clear_error():
-    loss = SmoothedCrossEntropy(similarity="gaussian")
+    loss = SmoothedCrossEntropy(tmse_weight=0.15, similarity="gaussian")
     with pytest.raises(ValueError, match="GS-TMSE.*needs the input spectrogram"):
         loss(LOGITS, TARGET)
     with pytest.raises(ValueError, match="same batch size and number of frames"):
@@ -295,7 +295,7 @@ def test_gaussian_without_inputs_is_a_clear_error():
 
 
 def test_module_copies_and_moves_its_class_weights():
-    loss = SmoothedCrossEntropy(similarity="gaussian", weight=[1.0, 2.0])
+    loss = SmoothedCrossEntropy(tmse_weight=0.15, similarity="gaussian", weight=[1.0, 2.0])
     assert "weight" in dict(loss.named_buffers())
     for clone in (copy.deepcopy(loss), pickle.loads(pickle.dumps(loss))):
         assert torch.equal(clone.weight, loss.weight) and clone.similarity == "gaussian"

@@ -167,7 +167,8 @@ def test_startup_hook_never_breaks_python(tmp_path, with_package):
     site = _bare_site(tmp_path, with_package)
     # -S: no site-packages, so neither vak nor an installed vak_tcn is importable
     code = f"import site; site.addsitedir({str(site)!r}); print('started')\ntry:\n import vak\nexcept ImportError:\n print('no vak')"
-    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VAK_TCN_DISABLE")}  # nothing else on sys.path
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["started", "no vak"]
     if not with_package:
@@ -178,7 +179,7 @@ def test_startup_hook_never_breaks_python(tmp_path, with_package):
 def test_startup_hook_is_silent_when_disabled(tmp_path):
     site = _bare_site(tmp_path, with_package=False)
     code = f"import site; site.addsitedir({str(site)!r}); print('started')"
-    env = {**os.environ, "VAK_TCN_DISABLE": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "VAK_TCN_DISABLE": "1"}
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "started" and proc.stderr == ""
 

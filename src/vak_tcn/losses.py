@@ -60,7 +60,7 @@ SIMILARITIES = ("none", "gaussian")
 NORMALIZATIONS = ("none", "dim")
 #: the keys of a loss table and their defaults (the SfN 2023 poster's settings, TMSE)
 DEFAULTS: dict[str, Any] = {
-    "tmse_weight": 0.15,
+    "tmse_weight": 0.0,  # no loss table -> plain cross-entropy, like vak's TweetyNet
     "tmse_threshold": 4.0,
     "similarity": "none",
     "sigma": 1.0,
@@ -275,8 +275,9 @@ class SmoothedCrossEntropy(torch.nn.Module):
     Parameters
     ----------
     tmse_weight : float
-        Weight of the smoothing term, >= 0 (default 0.15, as in MS-TCN [1]_
-        and the SfN 2023 poster); 0 gives plain cross-entropy.
+        Weight of the smoothing term, >= 0. The default 0 gives plain
+        cross-entropy, so a config without a loss table trains with the same
+        objective as vak's TweetyNet; MS-TCN [1]_ and the SfN 2023 poster used 0.15.
     tmse_threshold : float
         ``tau`` > 0: squared log-probability differences are clamped to
         ``tau**2`` (default 4.0).
