@@ -301,3 +301,10 @@ def test_module_copies_and_moves_its_class_weights():
         assert torch.equal(clone.weight, loss.weight) and clone.similarity == "gaussian"
     assert loss.double().weight.dtype == torch.float64
     assert "similarity='gaussian'" in repr(loss)
+
+
+def test_default_is_plain_cross_entropy():
+    """No loss table in a config: the same objective as vak's TweetyNet."""
+    torch.manual_seed(2)
+    logits, target = torch.randn(2, 3, 12), torch.randint(0, 3, (2, 12))
+    assert torch.equal(SmoothedCrossEntropy()(logits, target), F.cross_entropy(logits, target))

@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
-from vak_tcn.networks import TCN, ConvTCN, TCNStack, TemporalBlock, receptive_field
+from vak_tcn.networks import TCN, ConvTCN, Dropout, TCNStack, TemporalBlock, inference_copy, receptive_field
 
 FREQ_TCN = 16  # TCN: any number of frequency bins
 FREQ_CONV = 64  # ConvTCN: the default (8, 1) pools twice need >= 64 bins
@@ -236,7 +236,8 @@ def test_convtcn_front_end_is_tweetynets(front_kwargs):
     x = torch.randn(2, 1, FREQ_CONV, 37)
     with torch.no_grad():
         features = net.cnn(x)
-        assert torch.equal(features, tweety.cnn(x))
+        # ours holds channels-last weights (faster on the CPU): equal up to float rounding
+        torch.testing.assert_close(features, tweety.cnn(x), rtol=1e-5, atol=1e-6)
     assert features.shape[-1] == 37  # SAME padding and (., 1) pools keep time
     assert net.cnn_out_features == tweety.rnn_input_size == features.shape[1] * features.shape[2]
     assert net.input_proj.in_channels == net.cnn_out_features
@@ -331,3 +332,98 @@ def test_check_window_warns_when_receptive_field_exceeds_window(cls, caplog):
         assert net.check_window(expected) is True  # exactly fits
         assert net.check_window(2000) is True
     assert caplog.records == []
+
+
+# ---------------------------------------------------------------- speed paths keep the numerics
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_inference_copy_gives_same_outputs_and_leaves_original(cls):
+    net = make(cls, out_channels=8, num_layers=3).float()
+    with torch.no_grad():  # non-trivial weight-norm gains
+        for module in net.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                module.parametrizations.weight.original0.mul_(1.7)
+    x = spectrogram(net, 45, batch=2).float()
+    fast = inference_copy(net)
+    assert not any(parametrize.is_parametrized(m) for m in fast.modules())
+    assert any(parametrize.is_parametrized(m) for m in net.modules())
+    assert not fast.training and not any(p.requires_grad for p in fast.parameters())
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-5, atol=1e-5)
+
+
+def test_convtcn_channels_last_front_end_matches_the_plain_layout():
+    net = make(ConvTCN, conv1_filters=8, conv2_filters=8).float()
+    x = spectrogram(net, 33, batch=2).float()
+    plain = [m for m in net.cnn]
+    with torch.no_grad():
+        reference = x
+        for module in plain:  # the same layers with contiguous (NCHW) weights
+            if isinstance(module, torch.nn.Conv2d):
+                reference = F.conv2d(reference, module.weight.contiguous(), module.bias, padding=(2, 2))
+            else:
+                reference = module(reference)
+        out = net.cnn(x.contiguous(memory_format=torch.channels_last))
+    assert net.cnn[0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_drops_at_rate_p_and_keeps_the_mean():
+    torch.manual_seed(0)
+    drop = Dropout(0.2).train()
+    x = torch.ones(400_000)
+    out = drop(x)
+    zero = (out == 0).double().mean().item()
+    assert abs(zero - 0.2) < 0.003  # binomial sd 0.0006
+    assert abs(out.mean().item() - 1.0) < 0.005
+    kept = out[out != 0]
+    assert torch.allclose(kept, torch.full_like(kept, 65536 / (65536 - round(0.2 * 65536))))
+
+
+def test_dropout_masks_are_independent_between_calls_and_reproducible_with_a_seed():
+    drop = Dropout(0.5).train()
+    x = torch.ones(8, 64, 101)
+    torch.manual_seed(3)
+    a, b = drop(x), drop(x)
+    torch.manual_seed(3)
+    assert torch.equal(drop(x), a)
+    agree = ((a == 0) == (b == 0)).double().mean().item()
+    assert 0.45 < agree < 0.55  # independent masks agree half the time at p = 0.5
+    # all four 16-bit lanes of each draw are used without bias
+    lanes = (a.flatten()[: 4 * 12_000].view(-1, 4) == 0).double().mean(dim=0)
+    assert torch.all((lanes - 0.5).abs() < 0.03)
+
+
+def test_dropout_gradient_is_the_mask_and_eval_is_identity():
+    torch.manual_seed(0)
+    drop = Dropout(0.3).train()
+    x = torch.randn(4, 8, 50, requires_grad=True)
+    out = drop(x)
+    out.sum().backward()
+    scale = 65536 / (65536 - round(0.3 * 65536))
+    expected = (out.detach() != 0).double() * scale
+    torch.testing.assert_close(x.grad.double(), expected)
+    drop.eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert isinstance(drop, torch.nn.Dropout)  # same state and repr as torch's
+
+
+def test_tcn_trains_with_dropout_like_torchs():
+    """The fast dropout changes how masks are drawn, not what training does: a few Adam steps with
+    ours and with torch's nn.Dropout reach losses within a small margin on the same data."""
+    losses = {}
+    for name in ("ours", "torch"):
+        net = make(TCN, out_channels=16, num_layers=3, dropout=0.2).float().train()
+        if name == "torch":
+            for block in net.tcn:
+                block.dropout = torch.nn.Dropout(0.2)
+        x = spectrogram(net, 64, batch=4).float()
+        y = (x[:, 0, :4].sum(dim=1) > 0).long()  # a learnable frame label
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(60):
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x)[:, :2], y)
+            loss.backward()
+            opt.step()
+        losses[name] = loss.item()
+    assert losses["ours"] < 0.3 and losses["torch"] < 0.3, losses

@@ -38,7 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-__all__ = ["TemporalBlock", "TCNStack", "TCN", "ConvTCN", "receptive_field"]
+__all__ = ["Dropout", "TemporalBlock", "TCNStack", "TCN", "ConvTCN", "receptive_field"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,33 @@ def _pair(value, name: str) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- building blocks
+class Dropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` whose training-time mask is drawn faster on the CPU.
+
+    Elementwise dropout with probability ``p``, outputs scaled to keep the mean: the
+    same module, state and behaviour as ``nn.Dropout`` (eval mode: identity; on GPUs
+    and for ``p == 0``: ``nn.Dropout`` itself). Only how the CPU mask is drawn differs.
+
+    Written here because it is measurably better: on a 2-core CPU, torch's
+    ``bernoulli_`` (behind ``nn.Dropout``) took 44 % of a TCN training step (8.9 ms
+    per (8, 64, 2000) tensor, 16 calls a step). This mask takes one 64-bit draw of
+    torch's generator per four elements and keeps an element when its 16-bit lane is
+    at or above ``p`` quantised to 1/65536 (the scale uses that quantised ``p``, so
+    the output stays unbiased): 2.6 ms instead of 9.6 ms for that tensor, forward +
+    backward 3.3 instead of 10.3 ms. Seeding ``torch.manual_seed`` makes it
+    reproducible, as for ``nn.Dropout``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu" or self.p >= 1 or x.numel() == 0:
+            return super().forward(x)
+        threshold = round(self.p * 65536)  # drop when lane < threshold - 32768
+        words = torch.randint(-(2**63), 2**63 - 1, ((x.numel() + 3) // 4,), dtype=torch.int64)
+        lanes = words.view(torch.int16)[: x.numel()].view(x.shape)
+        keep = (lanes >= threshold - 32768).to(x.dtype).mul_(65536 / (65536 - threshold))
+        return x * keep if not self.inplace else x.mul_(keep)
+
+
 class TemporalBlock(nn.Module):
     """Residual block of the "vanilla" TCN of Bai et al. (2018).
 
@@ -198,7 +225,7 @@ class TemporalBlock(nn.Module):
         self._trim = 2 * conv_pad - total  # extra output frames to drop
         self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad))
         self.conv2 = weight_norm(nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
         self.receptive_field = 1 + 2 * total
 
@@ -511,6 +538,10 @@ class ConvTCN(_FrameClassifierMixin, nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=pools["pool2_size"], stride=pools["pool2_stride"]),
         )
+        # Channels-last weights (and inputs, in forward): oneDNN's 2-D convolutions are faster so on
+        # the CPU, same outputs (tested). Measured, front end fwd+bwd / inference, batch 8, 152 bins x
+        # 2000 frames, 2 cores: 2.07 -> 1.67 s / 0.83 -> 0.42 s (input alone channels-last: no gain).
+        self.cnn.to(memory_format=torch.channels_last)
         try:
             with torch.no_grad():
                 probe = self.cnn(torch.zeros(1, num_input_channels, num_freqbins, 8))
@@ -531,5 +562,7 @@ class ConvTCN(_FrameClassifierMixin, nn.Module):
         self.lookahead = sum((k - 1) - (k - 1) // 2 for k in time_kernels) + self.tcn.lookahead
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)  # see the front end's weights in __init__
         features = self.cnn(x).flatten(1, 2)  # (batch, filters * freqbins_out, time)
         return self.fc(self.tcn(self.input_proj(features)))
