@@ -178,3 +178,34 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
     assert {"Precision (%)", "F1@50", "Frame Error (%)"} <= set(df["Metric"])
     paths = plots.plot(csv, tmp_path / "figures")
     assert (tmp_path / "figures" / "loss.png").exists() and all(p.stat().st_size > 5000 for p in paths)
+
+
+@pytest.mark.slow
+def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
+    """README command 1, shortened: `vak-tcn demo` with few training steps."""
+    out = tmp_path / "demo"
+    args = ["vak-tcn", "demo", "--out", out, "--steps", "4"]
+    text = run_cli(args).stdout
+    for step in ("[1/4] generating synthetic song", "[2/4] 5 vak configs", "[3/4]", "[4/4]", "demo finished in"):
+        assert step in text, step
+    assert str(out / "summary.csv") in text and str(out / "figures") in text
+    df = pd.read_csv(out / "summary.csv")
+    assert set(df["Model"]) == {"TweetyNet", "TCN", "ConvTCN"}
+    assert set(df.groupby("Model")["Loss"].unique().map(frozenset)) == {frozenset({"CE"}), frozenset({"CE", "CE+gsTMSE"})}
+    assert set(df["Post-processing"]) == {True, False} and np.isfinite(df["value"]).all()
+    assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50"} <= set(df["Metric"])
+    overview = (out / "overview.txt").read_text()
+    assert overview.startswith("Mean over replicates") and "TCN" in overview and "CE+gsTMSE" in overview
+    assert all((out / "figures" / f"{name}.png").stat().st_size > 5000 for name in ("loss", "post-processing"))
+    # run again: corpus, configs and finished runs are reused, nothing is trained twice
+    curves = sorted((out / "results").rglob("learning_curve.csv"))
+    again = run_cli(args).stdout
+    assert "using the synthetic song already" in again and "5 already finished" in again
+    assert sorted((out / "results").rglob("learning_curve.csv")) == curves
+
+
+def test_grid_runs_share_the_cores_instead_of_dasks_one_thread():
+    assert grid.thread_env(1, environ={}, cpus=2) == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    assert set(grid.thread_env(2, environ={}, cpus=2).values()) == {"1"}
+    assert set(grid.thread_env(3, environ={}, cpus=16).values()) == {"5"}
+    assert grid.thread_env(1, environ={"MKL_NUM_THREADS": "7"}, cpus=2)["MKL_NUM_THREADS"] == "7"  # the user's wins
