@@ -209,3 +209,18 @@ def test_grid_runs_share_the_cores_instead_of_dasks_one_thread():
     assert set(grid.thread_env(2, environ={}, cpus=2).values()) == {"1"}
     assert set(grid.thread_env(3, environ={}, cpus=16).values()) == {"5"}
     assert grid.thread_env(1, environ={"MKL_NUM_THREADS": "7"}, cpus=2)["MKL_NUM_THREADS"] == "7"  # the user's wins
+
+
+def test_heartbeat_says_what_each_run_is_doing(tmp_path):
+    run = grid.Run(tmp_path / "TCN_CE.toml", "learncurve", tmp_path / "results", "key")
+    assert grid.activity(run) is None  # no log yet
+    log = run.state_file.with_suffix(".log")
+    log.parent.mkdir(parents=True)
+    log.write_text("\n==== 2026-11-25T11:00:00 vak prep /x/TCN_CE.toml\nprep output\n")
+    assert grid.activity(run) == "TCN_CE: vak prep"
+    bars = "".join(f"\rEpoch 0:   {i // 25}%|▋         | {i}/2491 [00:{i:02d}<24:17,  1.59it/s, v_num=0]" for i in range(1, 60))
+    with log.open("a") as fh:
+        fh.write(f"\n==== 2026-11-25T11:02:00 vak learncurve /x/TCN_CE.toml\n{bars}\rValidation DataLoader 0:  50%|█ | 3/6")
+    assert grid.activity(run) == "TCN_CE: vak learncurve, epoch 0, batch 59/2491"
+    os.utime(log, (time.time() - 600, time.time() - 600))
+    assert grid.activity(run) is None  # idle: not reported as running

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -177,6 +178,31 @@ def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> No
         )
     if proc.returncode != 0:
         raise RuntimeError(f"vak {command} {config} failed (exit {proc.returncode}); see {log}")
+
+
+_HEADER = re.compile(r"==== \S+ vak (\w+) ")
+_EPOCH = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+
+
+def activity(run: Run, within: float = 90.0) -> str | None:
+    """What ``run`` is doing, read from the end of its log (None if the log is idle or absent):
+    e.g. ``"TCN_CE: vak learncurve, epoch 0, batch 120/2491"``."""
+    log = run.state_file.with_suffix(".log")
+    try:
+        if time.time() - log.stat().st_mtime > within:
+            return None
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 65536))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    headers = _HEADER.findall(tail)
+    what = f"vak {headers[-1]}" if headers else "running"
+    epochs = _EPOCH.findall(tail.rsplit("==== ", 1)[-1])
+    if epochs:
+        epoch, batch, total = epochs[-1]
+        what += f", epoch {epoch}, batch {batch}/{total}"
+    return f"{run.config.stem}: {what}"
 
 
 def _die_with_parent() -> None:
@@ -357,7 +383,11 @@ def run_grid(
             finished = {f for f in waiting if f.done()}
             if not finished:
                 if time.time() - last_report >= heartbeat:
-                    report(f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed")
+                    active = [a for a in (activity(r, within=2 * heartbeat + 30) for r in runs if r.finished() is None) if a]
+                    report(
+                        f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed"
+                        + (f"; {'; '.join(active)}" if active else "")
+                    )
                     last_report = time.time()
                 time.sleep(0.5)
                 continue
