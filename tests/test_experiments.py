@@ -224,3 +224,10 @@ def test_heartbeat_says_what_each_run_is_doing(tmp_path):
     assert grid.activity(run) == "TCN_CE: vak learncurve, epoch 0, batch 59/2491"
     os.utime(log, (time.time() - 600, time.time() - 600))
     assert grid.activity(run) is None  # idle: not reported as running
+
+
+def test_demo_rejects_too_few_bouts_naming_the_option(tmp_path):
+    proc = subprocess.run([console_script("vak-tcn"), "demo", "--out", str(tmp_path / "d"), "--bouts", "5"],
+                          capture_output=True, text=True, env=vak_env())
+    assert proc.returncode == 2 and "--bouts must be at least 20" in proc.stderr
+    assert not (tmp_path / "d").exists()  # nothing written

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures")
     p.add_argument("--out", type=pathlib.Path, default=default_out(), help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)")
     p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
-    p.add_argument("--bouts", type=int, default=45, help="synthetic bouts to generate (default 45, ~1.5 min of song)")
+    p.add_argument("--bouts", type=int, default=45, help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)")
     p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_demo)

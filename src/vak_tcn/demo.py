@@ -29,6 +29,10 @@ DEMO_RUNS = (
 )
 
 
+#: fewest bouts (~4.8 s each) that cover the demo's 40 + 10 + 20 s of train/val/test splits
+MIN_BOUTS = 20
+
+
 def write_demo_configs(
     out: pathlib.Path, data_dir: pathlib.Path, labelset: str, window_size: int, steps: int, accelerator: str
 ) -> list[pathlib.Path]:
@@ -66,6 +70,10 @@ def write_demo_configs(
 
 def run_demo(out: str | pathlib.Path, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0) -> dict:
     """Run the whole demo into ``out``; return the paths of its products."""
+    if n_bouts < MIN_BOUTS:
+        raise ValueError(f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}")
+    if steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {steps}")
     out = pathlib.Path(out).resolve()
     started = time.time()
     data_dir = out / "corpus"
