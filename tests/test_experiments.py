@@ -218,6 +218,9 @@ def test_heartbeat_says_what_each_run_is_doing(tmp_path):
     log.parent.mkdir(parents=True)
     log.write_text("\n==== 2026-11-25T11:00:00 vak prep /x/TCN_CE.toml\nprep output\n")
     assert grid.activity(run) == "TCN_CE: vak prep"
+    with log.open("a") as fh:
+        fh.write("\n==== 2026-11-25T11:01:00 vak prep ended (exit 0)\n")
+    assert grid.activity(run) is None  # prep ended, learncurve not started: waiting, not running
     bars = "".join(f"\rEpoch 0:   {i // 25}%|▋         | {i}/2491 [00:{i:02d}<24:17,  1.59it/s, v_num=0]" for i in range(1, 60))
     with log.open("a") as fh:
         fh.write(f"\n==== 2026-11-25T11:02:00 vak learncurve /x/TCN_CE.toml\n{bars}\rValidation DataLoader 0:  50%|█ | 3/6")

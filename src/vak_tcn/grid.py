@@ -176,10 +176,12 @@ def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> No
             [sys.executable, "-m", "vak_tcn", command, str(config)],
             stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
         )
+        fh.write(f"\n==== {datetime.datetime.now().isoformat(timespec='seconds')} vak {command} {_ENDED} (exit {proc.returncode})\n")
     if proc.returncode != 0:
         raise RuntimeError(f"vak {command} {config} failed (exit {proc.returncode}); see {log}")
 
 
+_ENDED = "ended"  # footer word after each vak command in a run's log
 _HEADER = re.compile(r"==== \S+ vak (\w+) ")
 _EPOCH = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 
@@ -196,9 +198,12 @@ def activity(run: Run, within: float = 90.0) -> str | None:
             tail = fh.read().decode("utf-8", "replace")
     except OSError:
         return None
+    last = tail.rsplit("==== ", 1)[-1]
+    if re.match(r"\S+ vak \w+ " + _ENDED + r" \(exit", last):
+        return None  # its last command has ended; the next has not started
     headers = _HEADER.findall(tail)
     what = f"vak {headers[-1]}" if headers else "running"
-    epochs = _EPOCH.findall(tail.rsplit("==== ", 1)[-1])
+    epochs = _EPOCH.findall(last)
     if epochs:
         epoch, batch, total = epochs[-1]
         what += f", epoch {epoch}, batch {batch}/{total}"
