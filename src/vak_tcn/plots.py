@@ -59,9 +59,15 @@ def _save(fig, out_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
 
 
 def _grid(plt, n_rows: int, title: str):
-    fig, axes = plt.subplots(n_rows, 2, figsize=(9, 2.6 * n_rows), squeeze=False, sharex="row")
+    # constrained layout keeps the title and the legend (see _model_legend) clear of the panels
+    fig, axes = plt.subplots(n_rows, 2, figsize=(9, 2.6 * n_rows), squeeze=False, sharex="row", layout="constrained")
     fig.suptitle(title)
     return fig, axes
+
+
+def _model_legend(fig, axes) -> None:
+    """One legend of the models, right of the top panels, where it hides no data point."""
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
 
 
 def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
@@ -81,8 +87,7 @@ def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.
             ax.set_xticklabels([str(int(w)) for w in sorted(data["Window Size"].unique())])
             ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
             ax.set_xlabel("window size (frames)")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
+    _model_legend(fig, axes)
     paths = _save(fig, out_dir, "window-size")
     plt.close(fig)
     return paths
@@ -110,8 +115,7 @@ def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
             ax.set_xticks(range(len(losses)))
             ax.set_xticklabels(losses)
             ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
+    _model_legend(fig, axes)
     paths = _save(fig, out_dir, "loss")
     plt.close(fig)
     return paths
