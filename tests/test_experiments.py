@@ -39,6 +39,11 @@ def test_corpus_is_reproducible_and_readable_by_crowsetta(tmp_path):
     assert np.all(seq.offsets_s > seq.onsets_s) and np.all(seq.onsets_s[1:] >= seq.offsets_s[:-1])
 
 
+def test_corpus_progress_in_a_log_is_lines_not_carriage_returns(tmp_path, capsys):
+    corpus.make_corpus(tmp_path, n_bouts=12, syllables_per_bout=(2, 3), progress=True)  # stdout captured: not a terminal
+    assert capsys.readouterr().out == "corpus: 10/12 bouts\ncorpus: 12/12 bouts\n"
+
+
 def test_corpus_syllable_pairs_share_pitch():
     rep = corpus.make_repertoire(6, seed=0)
     assert rep[0].f0 == rep[1].f0 and rep[2].f0 == rep[3].f0  # confusable pairs

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import string
+import sys
 
 import numpy as np
 
@@ -173,6 +174,7 @@ def make_corpus(
     repertoire = make_repertoire(n_types, seed=seed)
     rng = np.random.default_rng(seed)
     paths = []
+    live = progress and sys.stdout.isatty()  # one updating line on a terminal; lines in a log
     for i in range(n_bouts):
         audio, segments = make_bout(
             repertoire,
@@ -187,6 +189,8 @@ def make_corpus(
         lines += [f"{on:.6f},{off:.6f},{lbl}" for on, off, lbl in segments]
         (out_dir / f"{wav.name}.csv").write_text("\n".join(lines) + "\n")
         paths.append(wav)
-        if progress:
+        if live:
             print(f"\rcorpus: {i + 1}/{n_bouts} bouts", end="" if i + 1 < n_bouts else "\n", flush=True)
+        elif progress and ((i + 1) % 10 == 0 or i + 1 == n_bouts):
+            print(f"corpus: {i + 1}/{n_bouts} bouts", flush=True)
     return paths
