@@ -165,25 +165,31 @@ def read_run(path: str | pathlib.Path) -> Run:
     return Run(path, command, pathlib.Path(str(root)) if root is not None else None, hashlib.sha1(prep.encode()).hexdigest()[:12])
 
 
+# A run's log: "==== <time> vak <command> <config>" before each vak command's output and
+# "==== <time> vak <command> ended (exit N)" after it; activity() reads them back.
+_HEADER = re.compile(r"==== \S+ vak (\w+) ")
+_ENDED = re.compile(r"\S+ vak \w+ ended \(exit")  # a log block that is an end line
+_EPOCH = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+
+
+def _log_mark(command: str, what: str) -> str:
+    return f"\n==== {datetime.datetime.now().isoformat(timespec='seconds')} vak {command} {what}\n"
+
+
 def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> None:
     """Run one vak command (plugins loaded) in its own process; output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     configs.make_output_dirs(tomlkit.parse(config.read_text()))
     with log.open("a") as fh:
-        fh.write(f"\n==== {datetime.datetime.now().isoformat(timespec='seconds')} vak {command} {config}\n")
+        fh.write(_log_mark(command, str(config)))
         fh.flush()
         proc = subprocess.run(
             [sys.executable, "-m", "vak_tcn", command, str(config)],
             stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
         )
-        fh.write(f"\n==== {datetime.datetime.now().isoformat(timespec='seconds')} vak {command} {_ENDED} (exit {proc.returncode})\n")
+        fh.write(_log_mark(command, f"ended (exit {proc.returncode})"))
     if proc.returncode != 0:
         raise RuntimeError(f"vak {command} {config} failed (exit {proc.returncode}); see {log}")
-
-
-_ENDED = "ended"  # footer word after each vak command in a run's log
-_HEADER = re.compile(r"==== \S+ vak (\w+) ")
-_EPOCH = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 
 
 def activity(run: Run, within: float = 90.0) -> str | None:
@@ -199,7 +205,7 @@ def activity(run: Run, within: float = 90.0) -> str | None:
     except OSError:
         return None
     last = tail.rsplit("==== ", 1)[-1]
-    if re.match(r"\S+ vak \w+ " + _ENDED + r" \(exit", last):
+    if _ENDED.match(last):
         return None  # its last command has ended; the next has not started
     headers = _HEADER.findall(tail)
     what = f"vak {headers[-1]}" if headers else "running"
