@@ -41,7 +41,7 @@ def run_cli(args: list[str], cwd: pathlib.Path | None = None, timeout: int = 900
 @pytest.fixture(scope="session")
 def song_dir(tmp_path_factory) -> pathlib.Path:
     """A small synthetic annotated corpus (WAV + simple-seq CSV): 8 bouts of ~1-1.5 s."""
-    from vak_tcn.corpus import make_corpus
+    from vak_tcn.experiments.corpus import make_corpus
 
     out = tmp_path_factory.mktemp("song")
     make_corpus(out, n_bouts=8, syllables_per_bout=(10, 14), n_types=4, seed=1)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vak_tcn import configs
+from vak_tcn.experiments import configs
 
 from conftest import REAL_BOUT, run_cli
 

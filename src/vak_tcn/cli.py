@@ -3,8 +3,13 @@
 * ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
   plugins loaded explicitly, for environments that ignore ``.pth`` files;
 * ``vak-tcn plugins``: what is registered;
-* ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``: the poster's
+* ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
+
+The three stacks meet only here: the plugin host (:mod:`vak_tcn.plugins`), the model library
+(:mod:`vak_tcn.nn`, :mod:`vak_tcn.metrics`, :mod:`vak_tcn.models`) and the experiments
+(:mod:`vak_tcn.experiments`).  Command modules are imported when their command runs, so
+``vak-tcn --help`` imports neither torch nor pandas.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ def _load():
     """Import vak and load plugins; return the plugin registry."""
     import vak  # noqa: F401  (the start-up hook, if active, loads plugins here)
 
-    from . import plugins
+    from .plugins.manager import load_plugins
 
-    return plugins.load_plugins()
+    return load_plugins()
 
 
 def _run_vak(args: argparse.Namespace) -> int:
@@ -37,12 +42,13 @@ def _run_vak(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from . import compat
+    from .plugins import vak_compat
+    from .plugins.hookspecs import ENTRY_POINT_GROUP
 
     registry = _load()
-    print(f"vak {'.'.join(map(str, compat.VAK_VERSION))}; entry-point group 'vak.plugins'")
+    print(f"vak {'.'.join(map(str, vak_compat.VAK_VERSION))}; entry-point group '{ENTRY_POINT_GROUP}'")
     print("plugins:", ", ".join(f"{name} ({dist})" for name, dist in registry.plugins.items()) or "none")
-    print("models:", ", ".join(compat.model_names()))
+    print("models:", ", ".join(vak_compat.model_names()))
     print("  from plugins:", ", ".join(f"{m} [{p}]" for m, p in registry.models.items()) or "none")
     print("losses:", ", ".join(registry.losses) or "none")
     print("metrics:", ", ".join(registry.metrics) or "none")
@@ -52,14 +58,14 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .experiments.demo import run_demo
 
     run_demo(args.out, steps=args.steps, n_bouts=args.bouts, window_size=args.window_size, seed=args.seed)
     return 0
 
 
 def _configs(args: argparse.Namespace) -> int:
-    from .grid import poster_grid
+    from .experiments.poster import poster_grid
 
     paths = poster_grid(
         args.out,
@@ -76,15 +82,16 @@ def _configs(args: argparse.Namespace) -> int:
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from .grid import run_grid
+    from .experiments.runner import run_grid
+    from .models.family import MAX_STEPS_ENV
 
-    env = {"VAK_TCN_MAX_STEPS": str(args.max_steps)} if args.max_steps else None
+    env = {MAX_STEPS_ENV: str(args.max_steps)} if args.max_steps else None
     run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env)
     return 0
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    from .summary import summarize
+    from .experiments.summary import summarize
 
     df = summarize(args.results, args.out)
     print(f"wrote {len(df)} rows ({df['Model'].nunique()} model(s)) to {args.out}")
@@ -92,7 +99,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plots import plot
+    from .experiments.plots import plot
 
     for path in plot(args.csv, args.out):
         print(path)
@@ -100,7 +107,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import main_bench
+    from .experiments.bench import main_bench
 
     return main_bench(args)
 
@@ -121,10 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
 
-    from .demo import default_out
-
     p = sub.add_parser("demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures")
-    p.add_argument("--out", type=pathlib.Path, default=default_out(), help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)")
+    p.add_argument("--out", type=pathlib.Path, default=None, help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)")
     p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
     p.add_argument("--bouts", type=int, default=45, help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)")
     p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
@@ -159,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the figures")
     p.set_defaults(func=_plot)
 
-    from .bench import add_arguments
+    from .experiments.bench import add_arguments
 
     p = sub.add_parser("bench", help="speed and memory of TweetyNet, TCN, ConvTCN; plugin overheads (table + JSON/CSV)")
     add_arguments(p)

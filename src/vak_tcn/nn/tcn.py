@@ -1,34 +1,26 @@
-"""Temporal convolutional networks for frame classification of spectrograms.
+"""The temporal convolutional network: blocks, stack, and the TCN frame classifier.
 
 * :class:`TemporalBlock`: the residual block of the "vanilla" TCN of
   Bai et al. (2018).
 * :class:`TCNStack`: ``num_layers`` temporal blocks, dilation ``2**i``.
-* :class:`TCN`: a 1x1 convolution maps the spectrogram's channels x frequency
-  bins to ``out_channels`` (as DAS does), then a :class:`TCNStack`, then a
-  per-frame linear layer to classes.
-* :class:`ConvTCN`: TweetyNet's 2-D convolutional front end (Cohen et al.
-  2022), its channels x remaining frequency bins stacked and fed through the
-  same TCN stack (the "ConvTCN" of the SfN 2023 poster; like SELD-TCN).
+* :class:`FrameClassifier`: the part every vak-tcn network shares: per-frame
+  features -> 1x1 convolution to ``out_channels`` -> :class:`TCNStack` -> 1x1
+  convolution to classes.  A network only says how it makes its features.
+* :class:`TCN`: the features are the spectrogram's channels x frequency bins
+  (as DAS does).  :class:`vak_tcn.nn.convtcn.ConvTCN` puts TweetyNet's
+  convolutional front end first.
 
-Both networks take ``(batch, channels, freqbins, time)`` and return
-``(batch, num_classes, time)`` with the input's time length.
+Networks take ``(batch, channels, freqbins, time)`` and return
+``(batch, num_classes, time)`` with the input's time length.  Pure PyTorch.
 
 References
 ----------
 Bai, S., Kolter, J. Z., & Koltun, V. (2018). An empirical evaluation of generic
 convolutional and recurrent networks for sequence modeling. arXiv:1803.01271.
-
-Cohen, Y., Nicholson, D. A., Sanchioni, A., Mallaber, E. K., Skidanova, V., &
-Gardner, T. J. (2022). Automated annotation of birdsong with a neural network
-that segments spectrograms. eLife 11: e63853.
-
-Nicholson, D. & Cohen, Y. (2023). Benchmarking neural network models for
-acoustic behavior with vak and VocalPy. Society for Neuroscience 2023 poster.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import numbers
 from collections import OrderedDict
@@ -38,7 +30,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-__all__ = ["Dropout", "TemporalBlock", "TCNStack", "TCN", "ConvTCN", "receptive_field"]
+from .._params import parameters, reject_unknown
+
+__all__ = ["Dropout", "FrameClassifier", "TemporalBlock", "TCNStack", "TCN", "inference_copy", "receptive_field"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +99,7 @@ def _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal) -> N
 
 def _reject_unknown(cls: type, unknown: dict) -> None:
     """A misspelt key in the TOML ``network`` table: name it and list the valid ones."""
-    if unknown:
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "unknown")]
-        raise ValueError(
-            f"unknown network parameter(s) for {cls.__name__}: {', '.join(sorted(unknown))}. "
-            f"Valid parameters: {', '.join(valid)}"
-        )
+    reject_unknown(unknown, parameters(cls.__init__), f"network parameter(s) for {cls.__name__}")
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -182,23 +171,8 @@ class TemporalBlock(nn.Module):
 
     Padding is implemented by letting ``Conv1d`` pad both sides by
     ``max(left, right)`` frames and taking a slice (a view, no copy) of its
-    output, rather than ``F.pad`` (a padded copy of the input) before an
-    unpadded ``Conv1d``; both give identical outputs. Measured on CPU, a
-    :class:`TCNStack` of 8 blocks, batch 8, 64 channels, T = 2000, best of 10,
-    in ms, F.pad -> slice:
-
-    ==================  ===============  ===============
-    1 thread            train fwd+bwd    eval fwd
-    ==================  ===============  ===============
-    kernel 2, causal    456 -> 412       98 -> 83
-    kernel 2, centred   457 -> 438       87 -> 80
-    kernel 3, causal    566 -> 505       103 -> 113
-    kernel 3, centred   553 -> 539       162 -> 146
-    ==================  ===============  ===============
-
-    (2 threads, train fwd+bwd: 315 -> 295, 311 -> 302, 372 -> 338, 374 -> 355.)
-    Training, which dominates, is 3-11 % faster with the slice; only causal
-    kernel-3 inference is a little slower (the discarded extra outputs).
+    output, rather than ``F.pad`` before an unpadded ``Conv1d``: identical
+    outputs, 3-11 % faster training (measurements in docs/benchmarks.md).
     """
 
     def __init__(
@@ -219,7 +193,7 @@ class TemporalBlock(nn.Module):
         #: (left, right) frames of zero padding before each convolution
         self.padding = (left, total - left)
         # Conv1d pads both sides by conv_pad and we slice (a view): faster to train than
-        # F.pad + unpadded conv, see the timings in Notes. Output frame t is at t + conv_pad - left.
+        # F.pad + unpadded conv (docs/benchmarks.md). Output frame t is at t + conv_pad - left.
         conv_pad = max(left, total - left)
         self._start = conv_pad - left
         self._trim = 2 * conv_pad - total  # extra output frames to drop
@@ -297,10 +271,55 @@ class TCNStack(nn.Sequential):
         return super().__getitem__(idx)
 
 
-class _FrameClassifierMixin:
-    """Shared by TCN and ConvTCN: the receptive field and the training-window check."""
+# ---------------------------------------------------------------- networks
+class FrameClassifier(nn.Module):
+    """What every vak-tcn network shares: features -> 1x1 conv -> :class:`TCNStack` -> 1x1 conv.
+
+    A subclass builds whatever makes its per-frame features, then calls
+    :meth:`_build_head` with their number, and implements :meth:`features`
+    (``(batch, channels, freqbins, time)`` -> ``(batch, features, time)``).
+
+    Attributes
+    ----------
+    input_proj : torch.nn.Conv1d
+        The 1x1 convolution from the features to ``out_channels``.
+    tcn : TCNStack
+    fc : torch.nn.Conv1d
+        The per-frame linear layer to classes.
+    receptive_field : int
+        In frames, of the whole network.
+    lookahead : int
+        Future frames an output frame depends on (0 for a causal network).
+    """
 
     receptive_field: int
+    lookahead: int
+
+    def _build_head(
+        self, in_features: int, num_classes: int, out_channels: int, num_layers: int, kernel_size: int,
+        dropout: float, causal: bool, front_receptive_field: int = 1, front_lookahead: int = 0,
+    ) -> None:
+        self.input_proj = nn.Conv1d(in_features, out_channels, 1)
+        self.tcn = TCNStack(out_channels, out_channels, num_layers, kernel_size, dropout, causal)
+        self.fc = nn.Conv1d(out_channels, num_classes, 1)
+        self.receptive_field = self.tcn.receptive_field + front_receptive_field - 1
+        self.lookahead = self.tcn.lookahead + front_lookahead
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.tcn(self.input_proj(self.features(x))))
+
+    def window_warning(self, window_size: int) -> str | None:
+        """The warning for a training window smaller than the receptive field, or None."""
+        if self.receptive_field <= window_size:
+            return None
+        return (
+            f"{type(self).__name__} receptive field ({self.receptive_field} frames) exceeds the training "
+            f"window ({window_size} frames): frames near a window's edges see padding, not song. "
+            "Use a bigger window_size or fewer num_layers / a smaller kernel_size."
+        )
 
     def check_window(self, window_size: int) -> bool:
         """Check that the receptive field fits in the training window.
@@ -314,20 +333,15 @@ class _FrameClassifierMixin:
         -------
         bool
             True if ``receptive_field <= window_size``; otherwise False, after
-            logging a WARNING on the ``vak_tcn.networks`` logger.
+            logging :meth:`window_warning` at WARNING on this module's logger.
         """
-        if self.receptive_field > window_size:
-            logger.warning(
-                f"{type(self).__name__} receptive field ({self.receptive_field} frames) exceeds the training "
-                f"window ({window_size} frames): frames near a window's edges see padding, not song. "
-                "Use a bigger window_size or fewer num_layers / a smaller kernel_size."
-            )
-            return False
-        return True
+        warning = self.window_warning(window_size)
+        if warning is not None:
+            logger.warning(warning)
+        return warning is None
 
 
-# ---------------------------------------------------------------- networks
-class TCN(_FrameClassifierMixin, nn.Module):
+class TCN(FrameClassifier):
     """Vanilla TCN (Bai et al. 2018) on spectrograms, without a convolutional front end.
 
     A 1x1 convolution maps the ``num_input_channels * num_freqbins`` features
@@ -402,167 +416,7 @@ class TCN(_FrameClassifierMixin, nn.Module):
         self.num_classes = num_classes
         self.num_input_channels = num_input_channels
         self.num_freqbins = num_freqbins
-        self.input_proj = nn.Conv1d(num_input_channels * num_freqbins, out_channels, 1)
-        self.tcn = TCNStack(out_channels, out_channels, num_layers, kernel_size, dropout, causal)
-        self.fc = nn.Conv1d(out_channels, num_classes, 1)
-        self.receptive_field = self.tcn.receptive_field
-        self.lookahead = self.tcn.lookahead
+        self._build_head(num_input_channels * num_freqbins, num_classes, out_channels, num_layers, kernel_size, dropout, causal)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1, 2)  # (batch, channels * freqbins, time)
-        return self.fc(self.tcn(self.input_proj(x)))
-
-
-class ConvTCN(_FrameClassifierMixin, nn.Module):
-    """TweetyNet's convolutional front end followed by a vanilla TCN.
-
-    The front end ``cnn`` is exactly vak's ``TweetyNet.cnn`` (Cohen et al.
-    2022): ``Conv2dTF -> ReLU -> MaxPool2d`` twice, same defaults (32 then 64
-    filters of 5x5, SAME padding, (8, 1) max-pooling). Its output channels x
-    remaining frequency bins are stacked per frame, mapped by a 1x1 convolution
-    to ``out_channels``, and fed through :class:`TCNStack` (Bai et al. 2018)
-    and a per-frame linear layer (1x1 convolution) to classes. This is the
-    ConvTCN of the SfN 2023 poster: TweetyNet with its BiLSTM replaced by a TCN.
-
-    Parameters
-    ----------
-    num_classes, num_input_channels, num_freqbins : int
-        Set by vak from the dataset (defaults as :class:`TCN`).
-    padding : str
-        Padding of the two ``Conv2dTF`` layers. Only ``"SAME"`` (default) keeps
-        the time length, so only it is accepted unless both kernels are 1 frame wide.
-    conv1_filters, conv2_filters : int
-        Filters of the two convolutions. Defaults 32 and 64.
-    conv1_kernel_size, conv2_kernel_size : int or pair of ints
-        (freq, time) kernel sizes; lists from TOML are accepted. Default (5, 5).
-    pool1_size, pool1_stride, pool2_size, pool2_stride : int or pair of ints
-        (freq, time) max-pooling windows and strides. Default (8, 1); the time
-        entries must stay 1 so the time length is kept.
-    out_channels, num_layers, kernel_size, dropout, causal
-        The TCN's, as :class:`TCN`.
-
-    Attributes
-    ----------
-    cnn : torch.nn.Sequential
-        The TweetyNet front end.
-    cnn_out_features : int
-        Channels x frequency bins out of ``cnn`` (TweetyNet's ``rnn_input_size``).
-    input_proj : torch.nn.Conv1d
-    tcn : TCNStack
-    fc : torch.nn.Conv1d
-    receptive_field : int
-        In frames: the TCN's plus ``time kernel - 1`` for each front-end conv
-        (``receptive_field(num_layers, kernel_size) + 8`` by default).
-    lookahead : int
-        Future frames an output frame depends on. The front end's SAME
-        convolutions are centred, so even with ``causal=True`` the network sees
-        this many frames ahead (4 by default); only the TCN part is causal.
-
-    References
-    ----------
-    Bai, S., Kolter, J. Z., & Koltun, V. (2018). arXiv:1803.01271.
-
-    Cohen, Y., Nicholson, D. A., et al. (2022). Automated annotation of
-    birdsong with a neural network that segments spectrograms. eLife 11: e63853.
-
-    Nicholson, D. & Cohen, Y. (2023). SfN 2023 poster (ConvTCN).
-    """
-
-    def __init__(
-        self,
-        num_classes: int,
-        num_input_channels: int = 1,
-        num_freqbins: int = 256,
-        padding: str = "SAME",
-        conv1_filters: int = 32,
-        conv1_kernel_size=(5, 5),
-        conv2_filters: int = 64,
-        conv2_kernel_size=(5, 5),
-        pool1_size=(8, 1),
-        pool1_stride=(8, 1),
-        pool2_size=(8, 1),
-        pool2_stride=(8, 1),
-        out_channels: int = 64,
-        num_layers: int = 8,
-        kernel_size: int = 2,
-        dropout: float = 0.2,
-        causal: bool = True,
-        **unknown,
-    ):
-        # imported here, not at module level: vak_tcn is loaded as a plugin while vak imports
-        from vak.nn.modules import Conv2dTF
-
-        _reject_unknown(type(self), unknown)
-        for name, value in (
-            ("num_classes", num_classes),
-            ("num_input_channels", num_input_channels),
-            ("num_freqbins", num_freqbins),
-            ("conv1_filters", conv1_filters),
-            ("conv2_filters", conv2_filters),
-        ):
-            _check_int(name, value)
-        _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal)
-        k1 = _pair(conv1_kernel_size, "conv1_kernel_size")
-        k2 = _pair(conv2_kernel_size, "conv2_kernel_size")
-        pools = {
-            name: _pair(value, name)
-            for name, value in (
-                ("pool1_size", pool1_size),
-                ("pool1_stride", pool1_stride),
-                ("pool2_size", pool2_size),
-                ("pool2_stride", pool2_stride),
-            )
-        }
-        for name, (_, t) in pools.items():
-            if t != 1:
-                raise ValueError(
-                    f"network parameter '{name}' must pool over frequency only (time entry 1) "
-                    f"so the output keeps the input's time length, got {list(pools[name])}"
-                )
-        if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-            raise ValueError(f"network parameter 'padding' must be 'SAME' or 'VALID', got {padding!r}")
-        if padding.upper() == "VALID" and (k1[1] > 1 or k2[1] > 1):
-            raise ValueError(
-                "network parameter 'padding' must be 'SAME' with kernels wider than 1 frame: "
-                f"'VALID' would shorten the time axis (conv1_kernel_size={list(k1)}, conv2_kernel_size={list(k2)})"
-            )
-        super().__init__()
-        self.num_classes = num_classes
-        self.num_input_channels = num_input_channels
-        self.num_freqbins = num_freqbins
-        self.cnn = nn.Sequential(
-            Conv2dTF(in_channels=num_input_channels, out_channels=conv1_filters, kernel_size=k1, padding=padding),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=pools["pool1_size"], stride=pools["pool1_stride"]),
-            Conv2dTF(in_channels=conv1_filters, out_channels=conv2_filters, kernel_size=k2, padding=padding),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=pools["pool2_size"], stride=pools["pool2_stride"]),
-        )
-        # Channels-last weights (and inputs, in forward): oneDNN's 2-D convolutions are faster so on
-        # the CPU, same outputs (tested). Measured, front end fwd+bwd / inference, batch 8, 152 bins x
-        # 2000 frames, 2 cores: 2.07 -> 1.67 s / 0.83 -> 0.42 s (input alone channels-last: no gain).
-        self.cnn.to(memory_format=torch.channels_last)
-        try:
-            with torch.no_grad():
-                probe = self.cnn(torch.zeros(1, num_input_channels, num_freqbins, 8))
-        except RuntimeError as err:
-            raise ValueError(
-                f"network parameter 'num_freqbins' ({num_freqbins}) is too small for the front end's "
-                f"kernels and pools: {err}"
-            ) from err
-        if probe.shape[2] < 1:
-            raise ValueError(f"network parameter 'num_freqbins' ({num_freqbins}) is too small for the front end's pools")
-        self.cnn_out_features = probe.shape[1] * probe.shape[2]
-        self.input_proj = nn.Conv1d(self.cnn_out_features, out_channels, 1)
-        self.tcn = TCNStack(out_channels, out_channels, num_layers, kernel_size, dropout, causal)
-        self.fc = nn.Conv1d(out_channels, num_classes, 1)
-        # Conv2dTF SAME (stride 1) pads total = k - 1: total // 2 before, the rest after
-        time_kernels = (k1[1], k2[1])
-        self.receptive_field = self.tcn.receptive_field + sum(k - 1 for k in time_kernels)
-        self.lookahead = sum((k - 1) - (k - 1) // 2 for k in time_kernels) + self.tcn.lookahead
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)  # see the front end's weights in __init__
-        features = self.cnn(x).flatten(1, 2)  # (batch, filters * freqbins_out, time)
-        return self.fc(self.tcn(self.input_proj(features)))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1, 2)  # (batch, channels * freqbins, time)

@@ -5,11 +5,11 @@ in every Python process of the environment, so it must be cheap and must never
 raise.  Importing it only puts a tiny finder at the front of
 :data:`sys.meta_path`; the finder ignores every import except ``vak`` and
 vak-tcn's own modules.  When ``vak`` has been imported, it calls
-:func:`vak_tcn.plugins.load_plugins`, so the stock ``vak`` command sees plugin
+:func:`vak_tcn.plugins.manager.load_plugins`, so the stock ``vak`` command sees plugin
 models without the user importing anything.
 
 If vak was imported *by* a vak-tcn module that is still being imported (e.g. a
-user's first import is ``vak_tcn.family``), loading plugins then would need
+user's first import is ``vak_tcn.models.family``), loading plugins then would need
 that half-initialised module; loading waits until the outermost vak-tcn module
 has finished importing.
 
@@ -101,9 +101,9 @@ def _load_plugins_safely():
     except ValueError:
         pass
     try:
-        from vak_tcn import plugins
+        from vak_tcn.plugins.manager import load_plugins
 
-        plugins.load_plugins()
+        load_plugins()
     except Exception as e:  # never break `import vak` because of a plugin
         sys.stderr.write(
             f"vak-tcn: could not load vak plugins ({type(e).__name__}: {e}); "

@@ -162,7 +162,8 @@ def make_corpus(
 
     Returns the WAV paths.  Labels are ``a``, ``b``, ... (``n_types`` of them).
     """
-    import soundfile  # vak depends on it
+    import crowsetta  # vak depends on both
+    import soundfile
 
     if n_bouts < 1:
         raise ValueError(f"n_bouts must be >= 1, got {n_bouts}")
@@ -185,9 +186,11 @@ def make_corpus(
         )
         wav = out_dir / f"bout_{i:03d}.wav"
         soundfile.write(wav, audio, samplerate, subtype="PCM_16")
-        lines = ["onset_s,offset_s,label"]
-        lines += [f"{on:.6f},{off:.6f},{lbl}" for on, off, lbl in segments]
-        (out_dir / f"{wav.name}.csv").write_text("\n".join(lines) + "\n")
+        onsets, offsets, labels = (np.array(column) for column in zip(*segments))
+        annot_path = out_dir / f"{wav.name}.csv"
+        crowsetta.formats.seq.SimpleSeq(
+            onsets_s=onsets.round(6), offsets_s=offsets.round(6), labels=labels, annot_path=annot_path
+        ).to_file(annot_path)
         paths.append(wav)
         if live:
             print(f"\rcorpus: {i + 1}/{n_bouts} bouts", end="" if i + 1 < n_bouts else "\n", flush=True)

@@ -525,5 +525,11 @@ def test_module_is_numpy_only():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(metrics)
-    assert result.attempted > 20 and result.failed == 0
+    import importlib
+
+    attempted = 0
+    for name in ("", ".boundaries", ".segments", ".scores", ".segmentation"):
+        result = doctest.testmod(importlib.import_module(f"vak_tcn.metrics{name}"))
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted > 20

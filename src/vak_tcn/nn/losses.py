@@ -33,8 +33,6 @@ References
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -43,12 +41,13 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from .._params import reject_unknown
+
 __all__ = [
     "DEFAULTS",
     "NORMALIZATIONS",
     "SIMILARITIES",
     "SmoothedCrossEntropy",
-    "from_config",
     "gaussian_similarity_weights",
     "tmse",
 ]
@@ -88,22 +87,6 @@ def _check_number(name: str, value: Any, *, strictly_positive: bool) -> float:
     if value < 0 or (strictly_positive and value == 0):
         raise ValueError(f"loss parameter '{name}' must be {'> 0' if strictly_positive else '>= 0'}; got {value:g}")
     return value
-
-
-def _check_unknown_keys(keys) -> None:
-    unknown = [k for k in keys if k not in DEFAULTS]
-    if not unknown:
-        return
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
-        if close:
-            hints.append(f"'{key}' (did you mean '{close[0]}'?)")
-        else:
-            hints.append(f"'{key}'")
-    raise ValueError(
-        f"unknown loss parameter(s): {', '.join(hints)}. Valid parameters: {', '.join(DEFAULTS)}"
-    )
 
 
 def _class_weights(weight: Any) -> torch.Tensor | None:
@@ -249,16 +232,6 @@ def tmse(
 
 
 # --------------------------------------------------------------------------- the loss module
-class _InitSignature:
-    """Make ``inspect.signature(cls)`` show ``__init__``'s parameters rather than ``__new__``'s."""
-
-    def __get__(self, instance, owner):
-        if instance is not None:  # an instance's signature is its ``forward`` call, as for any module
-            raise AttributeError("__signature__")
-        sig = inspect.signature(owner.__init__)
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
-
-
 class SmoothedCrossEntropy(torch.nn.Module):
     """Cross-entropy + ``tmse_weight`` x (TMSE or GS-TMSE), configured from a vak loss table.
 
@@ -306,9 +279,9 @@ class SmoothedCrossEntropy(torch.nn.Module):
     ------
     ValueError
         A value outside its allowed range, naming the key.  Unknown keys
-        also raise a ValueError naming them and listing the valid keys (the
-        same check as :meth:`from_config`), including when vak instantiates
-        the class with ``SmoothedCrossEntropy(**table)``.
+        also raise a ValueError naming them, with the closest valid key, and
+        listing the valid keys (vak instantiates the class with
+        ``SmoothedCrossEntropy(**table)``).
 
     Notes
     -----
@@ -319,42 +292,11 @@ class SmoothedCrossEntropy(torch.nn.Module):
     result is exactly :func:`torch.nn.functional.cross_entropy`, except that a
     batch with no valid target frame at all gives 0 (gradient 0) instead of NaN.
 
-    *How big is the Gaussian weight?*  Measured on log spectrograms from vak's
-    ``spectrogram`` (``fft_size=512, step_size=64, freq_cutoffs=[500,
-    10000]``), z-scored per frequency bin over the recording (vak's
-    ``StandardizeSpect`` does the same over the training set); percentiles
-    5/50/95 of ``exp(-d/(2 sigma^2))`` over frame pairs:
-
-    =========================================  ====  =========  =====  ========================  ==========================
-    input                                      bins  normalize  sigma  p5 / p50 / p95            inside / boundary (median)
-    =========================================  ====  =========  =====  ========================  ==========================
-    i.i.d. N(0, 1), d ~ sqrt(2 * bins)         152   none       1      7.1e-5 / 1.6e-4 / 3.7e-4  --
-    i.i.d. N(0, 1)                             152   dim        1      0.46 / 0.49 / 0.53        --
-    harmonic stacks (FM, 6 harmonics) + noise  152   none       1      0.021 / 0.044 / 0.075     0.041 / 0.049
-    harmonic stacks + noise                    152   dim        1      0.73 / 0.78 / 0.81        0.77 / 0.78
-    vak-tcn synthetic corpus song              152   none       1      0.007 / 0.021 / 0.042     0.018 / 0.020
-    vak-tcn synthetic corpus song              152   dim        1      0.67 / 0.73 / 0.77        0.72 / 0.73
-    real Bengalese finch bout (tests/data)     111   none       1      0.16 / 0.26 / 0.35        0.26 / 0.24
-    real Bengalese finch bout                  111   dim        1      0.84 / 0.88 / 0.90        0.88 / 0.87
-    =========================================  ====  =========  =====  ========================  ==========================
-
-    ("boundary": frame pairs within one frame of an annotated onset or offset;
-    "inside": more than 10 ms inside a syllable.)  So with the poster's form and
-    ``sigma = 1`` the weight is small almost everywhere, by a factor that
-    depends on the number of bins and the noise floor (~4x smaller than TMSE's
-    on the real bout, ~50x on 152-bin synthetic song, ~6000x on white noise):
-    GS-TMSE then mostly *rescales* the smoothing term.  ``normalize = "dim"``
-    makes the weight independent of the number of bins (``exp(-1/sqrt(2)) =
-    0.49`` for i.i.d. standardized noise whatever the bin count) and keeps it
-    near 0.7-0.9 on song, so ``tmse_weight`` means about the same for TMSE
-    and GS-TMSE.  Neither creates contrast between boundaries and syllable
-    interiors: at a ~1.5-2 ms hop, z-scored per-bin noise dominates the
-    frame-to-frame distance (on the real bout the distance at boundaries
-    exceeds the others with AUC 0.64 only), and any normalisation that is a
-    monotone rescaling of ``d`` -- this one, or dividing by a per-sequence
-    median, which we also measured (weights 0.59-0.62 median, same
-    inside/boundary ratios) -- cannot change that, which is why only ``"dim"``
-    (deterministic, batch-independent) is offered.  Keep ``"none"`` to
+    *How big is the Gaussian weight?*  With the poster's L2 distance it is far below 1
+    on z-scored spectrograms (median ~0.02 on 152-bin synthetic song, ~0.26 on the
+    111-bin real bout), so GS-TMSE mostly rescales the smoothing term;
+    ``normalize = "dim"`` keeps it near 0.7-0.9 on song whatever the bin count.  The
+    measurements and their method are in docs/losses.md.  Keep ``"none"`` to
     reproduce the poster.
 
     References
@@ -366,15 +308,6 @@ class SmoothedCrossEntropy(torch.nn.Module):
        WACV.
     """
 
-    __signature__ = _InitSignature()
-
-    def __new__(cls, *args, **kwargs):
-        # vak instantiates the loss as ``loss_class(**table)``: check the keys here so that a
-        # typo in the TOML table gives a ValueError naming it and listing the valid keys,
-        # while ``__init__`` keeps an explicit keyword-only signature (vak inspects it).
-        _check_unknown_keys(kwargs)
-        return super().__new__(cls)
-
     def __init__(
         self,
         *,
@@ -385,7 +318,10 @@ class SmoothedCrossEntropy(torch.nn.Module):
         normalize: str = DEFAULTS["normalize"],
         weight: Sequence[float] | torch.Tensor | None = DEFAULTS["weight"],
         ignore_index: int = DEFAULTS["ignore_index"],
+        **unknown,
     ):
+        # vak builds the loss as ``loss_class(**table)``: a misspelt key in the TOML table lands here
+        reject_unknown(unknown, list(DEFAULTS), "loss parameter(s)")
         super().__init__()
         self.tmse_weight = _check_number("tmse_weight", tmse_weight, strictly_positive=False)
         self.tmse_threshold = _check_number("tmse_threshold", tmse_threshold, strictly_positive=True)
@@ -415,7 +351,6 @@ class SmoothedCrossEntropy(torch.nn.Module):
             table = {}
         if not isinstance(table, Mapping):
             raise ValueError(f"the loss table must be a table (dict) of parameters; got {type(table).__name__}")
-        _check_unknown_keys(table)
         return cls(**dict(table))
 
     @property
@@ -494,8 +429,3 @@ class SmoothedCrossEntropy(torch.nn.Module):
             pair_weights=pair_weights,
         )
         return ce + self.tmse_weight * smooth
-
-
-def from_config(table: Mapping[str, Any] | None = None) -> SmoothedCrossEntropy:
-    """:meth:`SmoothedCrossEntropy.from_config`: the loss from a loss table, keys checked."""
-    return SmoothedCrossEntropy.from_config(table)

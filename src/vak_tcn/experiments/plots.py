@@ -17,6 +17,8 @@ import pathlib
 import numpy as np
 import pandas as pd
 
+from .poster import BASELINE_LOSS, LOSSES
+
 POST_LABELS = {False: "raw", True: "post-processed"}
 
 
@@ -72,7 +74,7 @@ def _model_legend(fig, axes) -> None:
 
 def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
     plt = _matplotlib()
-    data = df[df["Loss"] == "CE"] if "Loss" in df.columns else df
+    data = df[df["Loss"] == BASELINE_LOSS] if "Loss" in df.columns else df
     metrics = _metrics(data)
     fig, axes = _grid(plt, len(metrics), "Effect of training window size")
     for row, metric in enumerate(metrics):
@@ -99,7 +101,7 @@ def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
     if "Window Size" in df.columns:  # the window where the loss experiment ran
         n_losses = df.groupby("Window Size")["Loss"].nunique()
         data = df[df["Window Size"] == n_losses.idxmax()]
-    losses = [loss for loss in ("CE", "CE+TMSE", "CE+gsTMSE") if loss in set(data["Loss"])]
+    losses = [loss for loss in LOSSES if loss in set(data["Loss"])]
     losses += sorted(set(data["Loss"]) - set(losses))
     models = sorted(data["Model"].unique())
     metrics = _metrics(data)

@@ -23,17 +23,17 @@ import subprocess
 import sys
 import time
 
-MODELS = ("TweetyNet", "TCN", "ConvTCN")
+from ..models import catalogue
+
+#: the models, by display name (the catalogue's)
+MODELS = tuple(entry.label for entry in catalogue.MODELS)
+#: ratios are to this model, vak's own TweetyNet network
+REFERENCE = catalogue.get("TweetyNetPlugin").label
 
 
 def _build(model: str, num_classes: int, freqbins: int):
-    if model == "TweetyNet":
-        from vak.nets import TweetyNet
-
-        return TweetyNet(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins)
-    from vak_tcn import networks
-
-    return getattr(networks, model)(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins)
+    network = catalogue.get(model).network_class()
+    return network(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins)
 
 
 def _peak_rss_mb() -> float:
@@ -46,7 +46,7 @@ def measure_one(model: str, window: int, batch: int, freqbins: int, num_classes:
     """Measure one model in this process (called in a subprocess by :func:`run`)."""
     import torch
 
-    from vak_tcn.networks import inference_copy
+    from ..nn.tcn import inference_copy
 
     torch.manual_seed(0)
     net = _build(model, num_classes, freqbins).to(device)
@@ -83,7 +83,7 @@ def measure_one(model: str, window: int, batch: int, freqbins: int, num_classes:
     else:
         peak_mb = _peak_rss_mb() - rss_before
 
-    infer_net = inference_copy(net) if model != "TweetyNet" else net.eval()
+    infer_net = inference_copy(net)  # as vak-tcn's family runs predict and eval
     infer_times = []
     with torch.inference_mode():
         for _ in range(warmup):
@@ -130,8 +130,8 @@ def _startup_overheads(repeats: int) -> dict:
         out[f"{name}_with_hook_s"] = statistics.median(on)
         out[f"{name}_without_hook_s"] = statistics.median(off)
         out[f"{name}_overhead_ms"] = 1000 * (statistics.median(on) - statistics.median(off))
-    # in-process cost of the hook itself: import of vak_tcn._startup, no subprocess noise
-    code = "import time, sys; t=time.perf_counter(); import vak_tcn._startup; print(time.perf_counter()-t)"
+    # in-process cost of the hook itself: import of vak_tcn.plugins.startup, no subprocess noise
+    code = "import time, sys; t=time.perf_counter(); import vak_tcn.plugins.startup; print(time.perf_counter()-t)"
     env = {**os.environ, "VAK_TCN_DISABLE": "1"}
     samples = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout) for _ in range(repeats * 3)]
     out["hook_import_ms"] = 1000 * statistics.median(samples)
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> dict:
     results = []
     for window in args.windows:
         for model in args.models:
-            cmd = [sys.executable, "-m", "vak_tcn.bench", "--_one", model, str(window), str(args.batch), str(args.freqbins),
+            cmd = [sys.executable, "-m", "vak_tcn.experiments.bench", "--_one", model, str(window), str(args.batch), str(args.freqbins),
                    str(args.classes), device, str(args.warmup), str(args.repeats)]
             print(f"  measuring {model} window {window} batch {args.batch} on {device} ...", flush=True)
             proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
                 raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     for row in results:
-        ref = next(r for r in results if r["model"] == "TweetyNet" and r["window"] == row["window"]) if "TweetyNet" in args.models else None
+        ref = next(r for r in results if r["model"] == REFERENCE and r["window"] == row["window"]) if REFERENCE in args.models else None
         row["x_real_time"] = row["infer_frames_per_s"] * args.frame_dur
         if ref:
             row["train_vs_tweetynet"] = row["train_frames_per_s"] / ref["train_frames_per_s"]

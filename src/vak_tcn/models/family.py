@@ -29,9 +29,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from . import compat
+from ..plugins import vak_compat
 
 logger = logging.getLogger(__name__)
+#: messages a vak user must see go to vak's own logger, so they land in vak's log file too
+vak_logger = logging.getLogger("vak").getChild("vak_tcn")
 
 MAX_STEPS_ENV = "VAK_TCN_MAX_STEPS"
 
@@ -75,13 +77,12 @@ def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarr
     no annotations or they cannot be read.
     """
     import pandas as pd
-    from vak.common import annotation
 
     dataset_dir = pathlib.Path(dataset_dir)
     try:
         metadata = json.loads((dataset_dir / "metadata.json").read_text())
         df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
-        annots = annotation.from_df(df)
+        annots = vak_compat.read_annotations(df)
     except Exception as e:  # no annotation, moved files: fall back to frame labels
         logger.info(f"no reference annotations for dataset {dataset_dir}: {e}")
         return {}
@@ -99,12 +100,10 @@ def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarr
 
 def _frame_times(frames_path: pathlib.Path) -> np.ndarray | None:
     """Times of the frames (spectrogram time bins) stored with a prepared dataset's frames."""
-    from vak.common.constants import TIMEBINS_KEY
-
     if frames_path.suffix != ".npz" or not frames_path.exists():
         return None
     with np.load(frames_path) as npz:
-        return np.asarray(npz[TIMEBINS_KEY]) if TIMEBINS_KEY in npz else None
+        return np.asarray(npz[vak_compat.TIMEBINS_KEY]) if vak_compat.TIMEBINS_KEY in npz else None
 
 
 def _call_metric(metric: Callable, y_pred: np.ndarray, y_true: np.ndarray, **context) -> dict[str, float]:
@@ -114,7 +113,7 @@ def _call_metric(metric: Callable, y_pred: np.ndarray, y_true: np.ndarray, **con
     return {"": float(value)}
 
 
-class FrameClassificationModel(compat.base_family()):
+class FrameClassificationModel(vak_compat.base_family()):
     """Frame classification family of vak-tcn (see the module docstring)."""
 
     def training_step(self, batch: dict, batch_idx: int):
@@ -124,6 +123,16 @@ class FrameClassificationModel(compat.base_family()):
         loss = self._compute_loss(logits, target, frames)
         self.log("train_loss", loss, on_step=True)
         return loss
+
+    def on_train_start(self) -> None:
+        # the receptive-field check of vak-tcn's networks, on the window vak trains with
+        window_warning = getattr(self.network, "window_warning", None)
+        dataset = getattr(getattr(self.trainer, "train_dataloader", None), "dataset", None)
+        window = getattr(dataset, "window_size", None)
+        if window_warning is not None and isinstance(window, int):
+            warning = window_warning(window)
+            if warning is not None:
+                vak_logger.warning(warning)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         cap = max_steps_from_env()
@@ -140,7 +149,7 @@ class FrameClassificationModel(compat.base_family()):
 
     def _use_inference_network(self) -> None:
         """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs)."""
-        from .networks import inference_copy
+        from ..nn.tcn import inference_copy
 
         self.network = inference_copy(self.network)
 
@@ -155,9 +164,7 @@ class FrameClassificationModel(compat.base_family()):
         self.log(name, value, batch_size=1, on_step=True, sync_dist=True)
 
     def _background_index(self) -> int:
-        from vak.common.constants import DEFAULT_BACKGROUND_LABEL
-
-        return int(self.labelmap.get(DEFAULT_BACKGROUND_LABEL, 0))
+        return int(self.labelmap.get(vak_compat.background_label(), 0))
 
     @staticmethod
     def _frames_file(batch: Mapping) -> tuple[pathlib.Path, pathlib.Path] | None:
@@ -181,7 +188,7 @@ class FrameClassificationModel(compat.base_family()):
         if located is not None:
             path, dataset_dir = located
             if frame_dur is None:
-                frame_dur = compat.dataset_frame_dur(str(dataset_dir))
+                frame_dur = vak_compat.dataset_frame_dur(str(dataset_dir))
             frame_times = _frame_times(path)
             segments = dataset_references(str(dataset_dir)).get(path.name)
             if segments is not None:
@@ -220,7 +227,7 @@ class FrameClassificationModel(compat.base_family()):
         y_pred_tfm = np.atleast_2d(self.post_tfm(np.copy(y_pred))) if self.post_tfm else None
         true_str = self.to_labels_eval(y_true)
         context = self._context(batch)
-        standard = compat.standard_metrics()
+        standard = vak_compat.standard_metrics()
 
         for name, metric in self.metrics.items():
             if name == "loss":

@@ -1,12 +1,12 @@
 """The demo: the poster's comparison, small enough for a laptop (~15 minutes on 2 CPU cores).
 
-1. generate a synthetic annotated corpus (:mod:`vak_tcn.corpus`);
-2. write stock vak learncurve configs for TweetyNet (vak's network in vak-tcn's family),
-   TCN and ConvTCN, the TCNs with and without GS-TMSE (:mod:`vak_tcn.configs`);
+1. generate a synthetic annotated corpus (:mod:`.corpus`);
+2. write stock vak learncurve configs for every model of the catalogue with
+   cross-entropy, and those with a TCN also with GS-TMSE (:mod:`.configs`);
 3. run them with the grid runner (``vak prep`` once, then ``vak learncurve`` per config,
-   resumable: run the demo again to finish an interrupted one) (:mod:`vak_tcn.grid`);
+   resumable: run the demo again to finish an interrupted one) (:mod:`.runner`);
 4. summarize the results in the poster's schema and draw the figures
-   (:mod:`vak_tcn.summary`, :mod:`vak_tcn.plots`).
+   (:mod:`.summary`, :mod:`.plots`).
 
 Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.
 """
@@ -17,15 +17,26 @@ import os
 import pathlib
 import time
 
-from . import configs, corpus, grid, plots, summary
+from ..models import catalogue
+from ..models.family import MAX_STEPS_ENV
+from . import configs, corpus, plots, poster, runner, summary
 
-#: (config name, model, loss table, network table)
-DEMO_RUNS = (
-    ("TweetyNet_CE", "TweetyNetPlugin", grid.LOSSES["CE"], None),
-    ("TCN_CE", "TCN", grid.LOSSES["CE"], {"num_layers": 7}),
-    ("TCN_GS-TMSE", "TCN", grid.LOSSES["CE+gsTMSE"], {"num_layers": 7}),
-    ("ConvTCN_CE", "ConvTCN", grid.LOSSES["CE"], {"num_layers": 7}),
-    ("ConvTCN_GS-TMSE", "ConvTCN", grid.LOSSES["CE+gsTMSE"], {"num_layers": 7}),
+#: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window)
+DEMO_TCN_NETWORK = {"num_layers": 7}
+#: losses of the demo: every model with CE, TCN models also with GS-TMSE
+DEMO_LOSSES = ("CE", "CE+gsTMSE")
+
+#: (config name, model, loss table, network table), one per demo run
+DEMO_RUNS = tuple(
+    (
+        f"{entry.label}_{poster.loss_slug(loss)}",
+        entry.name,
+        poster.LOSSES[loss],
+        DEMO_TCN_NETWORK if entry.uses_tcn else None,
+    )
+    for entry in catalogue.MODELS
+    for loss in DEMO_LOSSES
+    if entry.uses_tcn or loss == poster.BASELINE_LOSS
 )
 
 
@@ -62,19 +73,19 @@ def write_demo_configs(
             loss=loss,
             metrics={"segmentation": {"tolerance": 0.004}},
             accelerator=accelerator,
-            header=f"vak-tcn demo: {model}, loss {summary.loss_label(loss)}. Run by `vak-tcn demo`.",
+            header=f"vak-tcn demo: {model}, loss {poster.loss_label(loss)}. Run by `vak-tcn demo`.",
         )
         paths.append(configs.write_config(doc, out / "configs" / f"{name}.toml"))
     return paths
 
 
-def run_demo(out: str | pathlib.Path, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0) -> dict:
+def run_demo(out: str | pathlib.Path | None = None, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0) -> dict:
     """Run the whole demo into ``out``; return the paths of its products."""
     if n_bouts < MIN_BOUTS:
         raise ValueError(f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}")
     if steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
-    out = pathlib.Path(out).resolve()
+    out = pathlib.Path(out if out is not None else default_out()).resolve()
     started = time.time()
     data_dir = out / "corpus"
     if not any(data_dir.glob("*.wav")):
@@ -94,7 +105,7 @@ def run_demo(out: str | pathlib.Path, steps: int = 300, n_bouts: int = 45, windo
         config_paths = write_demo_configs(out, data_dir, labelset, window_size, steps, accelerator)
     print(f"[2/4] {len(config_paths)} vak configs in {out / 'configs'}", flush=True)
     print(f"[3/4] vak prep + vak learncurve ({steps} training steps per model)", flush=True)
-    grid.run_grid(config_paths, workers=1, env={"VAK_TCN_MAX_STEPS": str(steps)})
+    runner.run_grid(config_paths, workers=1, env={MAX_STEPS_ENV: str(steps)})
     print("[4/4] summary and figures", flush=True)
     csv = out / "summary.csv"
     df = summary.summarize([out / "results"], csv)

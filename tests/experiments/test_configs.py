@@ -9,11 +9,12 @@ import tomlkit
 
 import vak
 import vak.config
-from vak_tcn import configs, plugins
+from vak_tcn import plugins
+from vak_tcn.experiments import configs
 
 plugins.load_plugins()
 
-EXAMPLES = sorted((pathlib.Path(__file__).parents[1] / "configs").glob("*.toml"))
+EXAMPLES = sorted((pathlib.Path(__file__).parents[2] / "configs").glob("*.toml"))
 
 
 def parse_with_dataset(path: pathlib.Path, tmp_path: pathlib.Path):
@@ -41,9 +42,10 @@ def test_example_configs_parse_and_build_their_model(path, tmp_path):
     cfg = parse_with_dataset(path, tmp_path)
     assert cfg.learncurve.model.name == path.stem
     model = build(cfg.learncurve.model.asdict())
-    assert type(model).__module__ == "vak_tcn.family"
+    assert type(model).__module__ == "vak_tcn.models.family"
     if path.stem != "TweetyNetPlugin":
-        assert model.loss.similarity == "gaussian" and model.loss.tmse_weight == 0.15
+        assert model.loss.name == "smoothed_cross_entropy"
+        assert model.loss.loss.similarity == "gaussian" and model.loss.loss.tmse_weight == 0.15
         assert model.network.receptive_field <= cfg.learncurve.dataset.params["window_size"]
 
 

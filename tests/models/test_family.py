@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import vak  # noqa: F401  (loads the plugins through the start-up hook, or below)
-from vak_tcn import family, plugins
+from vak_tcn import plugins
+from vak_tcn.models import family
 
 plugins.load_plugins()
 

@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
-from vak_tcn.networks import TCN, ConvTCN, Dropout, TCNStack, TemporalBlock, inference_copy, receptive_field
+from vak_tcn.nn import TCN, ConvTCN, Dropout, TCNStack, TemporalBlock, inference_copy, receptive_field
 
 FREQ_TCN = 16  # TCN: any number of frequency bins
 FREQ_CONV = 64  # ConvTCN: the default (8, 1) pools twice need >= 64 bins
@@ -322,13 +322,13 @@ def test_check_window_warns_when_receptive_field_exceeds_window(cls, caplog):
     net = cls(num_classes=3, num_freqbins=FREQ_CONV, **(SMALL_FRONT if cls is ConvTCN else {}))
     expected = 511 if cls is TCN else 511 + 8  # poster defaults: 8 layers, kernel 2
     assert net.receptive_field == expected
-    with caplog.at_level(logging.WARNING, logger="vak_tcn.networks"):
+    with caplog.at_level(logging.WARNING, logger="vak_tcn.nn.tcn"):
         assert net.check_window(176) is False
-    records = [r for r in caplog.records if r.name == "vak_tcn.networks"]
+    records = [r for r in caplog.records if r.name == "vak_tcn.nn.tcn"]
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     assert str(expected) in records[0].getMessage() and "176" in records[0].getMessage()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vak_tcn.networks"):
+    with caplog.at_level(logging.WARNING, logger="vak_tcn.nn.tcn"):
         assert net.check_window(expected) is True  # exactly fits
         assert net.check_window(2000) is True
     assert caplog.records == []

@@ -6,15 +6,18 @@ module of vak-tcn may branch on vak's version; they ask this module instead.
 Differences handled here:
 
 * vak 1.1 added a boundary metric (``precision_recall_fscore_rval``) to its
-  own TweetyNet definition; vak-tcn's models use vak-tcn's metrics on both
-  versions, so eval CSVs have the same columns on 1.0 and 1.1
-  (:data:`VAK_BOUNDARY_METRIC`, :func:`standard_metrics`).
+  own TweetyNet definition; models registered through the plugin host get
+  :func:`standard_metrics` on both versions, so eval CSVs have the same columns
+  on 1.0 and 1.1.
 * vak 1.1 puts ``frame_times`` in validation batches; vak 1.0 does not, so
   frame durations are read from the prepared dataset's metadata on both
   (:func:`dataset_frame_dur`).
 
-Also here: the calls that write into vak's registries, which are vak's
-internal API (:func:`register_family`, :func:`register_model`).
+Also here: every use of vak's internal API, so a change in vak is mended in one
+place: the calls that write into vak's registries (:func:`register_family`,
+:func:`register_model`), and what plugins need from vak's internals
+(:func:`conv2d_tf`, :func:`read_annotations`, :data:`TIMEBINS_KEY`,
+:func:`background_label`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pathlib
 
 import vak
 import vak.models
+from vak.common.constants import TIMEBINS_KEY  # noqa: F401  (the key of frame times in frames files)
 from vak.models import registry as _registry
 
 VAK_VERSION: tuple[int, int] = tuple(int(p) for p in vak.__version__.split(".")[:2])
@@ -36,15 +40,6 @@ if VAK_VERSION not in SUPPORTED:  # pragma: no cover - depends on the environmen
         f"vak-tcn supports vak 1.0.x and 1.1.x; found vak {vak.__version__}. Models may not work.",
         stacklevel=2,
     )
-
-#: name of vak's built-in boundary metric (vak >= 1.1 only), or None
-VAK_BOUNDARY_METRIC: str | None = (
-    "precision_recall_fscore_rval" if VAK_VERSION >= (1, 1) else None
-)
-
-#: the model family name vak's ``train/eval/predict/learncurve`` dispatch on
-FRAME_CLASSIFICATION_FAMILY = "FrameClassificationModel"
-
 
 def base_family() -> type:
     """vak's frame classification family class."""
@@ -101,3 +96,22 @@ def dataset_frame_dur(dataset_path: str) -> float | None:
     if not metadata.exists():
         return None
     return float(json.loads(metadata.read_text())["frame_dur"])
+
+
+def conv2d_tf() -> type:
+    """vak's ``Conv2dTF`` (TensorFlow-style SAME padding), the layer of TweetyNet's front end."""
+    from vak.nn.modules import Conv2dTF
+
+    return Conv2dTF
+
+
+def read_annotations(dataset_df) -> list | None:
+    """The annotations of a prepared dataset's rows, read with vak's own reader."""
+    from vak.common import annotation
+
+    return annotation.from_df(dataset_df)
+
+
+def background_label() -> str:
+    """The label vak gives unlabelled frames."""
+    return vak.common.constants.DEFAULT_BACKGROUND_LABEL

@@ -16,11 +16,13 @@ import pandas as pd
 import pytest
 import tomlkit
 
-from vak_tcn import configs, corpus, grid, plots, summary
+from vak_tcn.experiments import configs, corpus, plots, poster, summary
+from vak_tcn.experiments import runner as grid
+from vak_tcn.models import catalogue
 
 from conftest import console_script, run_cli, vak_env
 
-REPO = pathlib.Path(__file__).parents[1]
+REPO = pathlib.Path(__file__).parents[2]
 POSTER = REPO.parent / "shared" / "poster-results"  # the poster's results, beside the checkout
 
 
@@ -57,11 +59,11 @@ def test_corpus_syllable_pairs_share_pitch():
 def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
     import vak.config
 
-    paths = grid.poster_grid(tmp_path, data_dir=tmp_path / "data", labelset="iabcdefghjk")
+    paths = poster.poster_grid(tmp_path, data_dir=tmp_path / "data", labelset="iabcdefghjk")
     names = {p.stem for p in paths}
     assert len(paths) == 21
-    for model in grid.GRID_MODELS:
-        for window in grid.WINDOW_SIZES:
+    for model in [m.name for m in catalogue.MODELS]:
+        for window in poster.WINDOW_SIZES:
             assert f"{model}_window{window}_CE" in names
         assert {f"{model}_window2000_CE-TMSE", f"{model}_window2000_CE-GS-TMSE"} <= names
     for path in paths:
@@ -118,9 +120,9 @@ def test_summary_conversions():
     assert values["character_error_rate"] == pytest.approx(12.0) and values["precision"] == pytest.approx(50.0)
     assert values["edit"] == 80.0
     assert list(df.columns) == summary.COLUMNS
-    assert summary.loss_label(None) == "CE" and summary.loss_label({"tmse_weight": 0}) == "CE"
-    assert summary.loss_label({"tmse_weight": 0.15}) == "CE+TMSE"
-    assert summary.loss_label({"tmse_weight": 0.15, "similarity": "gaussian"}) == "CE+gsTMSE"
+    assert poster.loss_label(None) == "CE" and poster.loss_label({"tmse_weight": 0}) == "CE"
+    assert poster.loss_label({"tmse_weight": 0.15}) == "CE+TMSE"
+    assert poster.loss_label({"tmse_weight": 0.15, "similarity": "gaussian"}) == "CE+gsTMSE"
 
 
 # ---- the grid runner: local cluster, interruption, resume ----------------------------------
@@ -131,7 +133,7 @@ def tiny_config(tmp_path, song_dir, name, model) -> pathlib.Path:
         command="learncurve", model=model, data_dir=song_dir, prep_output_dir=tmp_path / "prep",
         results_dir=tmp_path / "results" / name, labelset="abcd", train_dur=4, val_dur=2, test_dur=2,
         train_set_durs=[3], num_replicates=1, window_size=64, batch_size=8, val_step=5, ckpt_step=5,
-        network={"out_channels": 8, "num_layers": 3}, loss=grid.LOSSES["CE+gsTMSE"] if model == "TCN" else grid.LOSSES["CE"],
+        network={"out_channels": 8, "num_layers": 3}, loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
     )
     return configs.write_config(doc, tmp_path / "configs" / f"{name}.toml")
 

@@ -30,45 +30,9 @@ from typing import Any, Callable, Iterable
 
 import pluggy
 
-PROJECT_NAME = "vak"
-ENTRY_POINT_GROUP = "vak.plugins"
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+from .hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, HookSpecs
 
 logger = logging.getLogger(__name__)
-
-
-class HookSpecs:
-    """The hooks a vak plugin can implement (all optional)."""
-
-    @hookspec
-    def vak_register_metrics(self, register: Callable[[str, type], None]) -> None:
-        """Register metrics: call ``register(name, metric_class)``.
-
-        ``metric_class(**kwargs)`` is built with the keyword arguments of the
-        config table ``[vak.<command>.model.<MODEL>.metrics.<name>]``; the
-        instance is called by the model family during validation.  See
-        docs/plugins.md for the call signature vak-tcn's family uses.
-        """
-
-    @hookspec
-    def vak_register_losses(self, register: Callable[[str, type], None]) -> None:
-        """Register losses: call ``register(name, loss_class)``.
-
-        ``loss_class`` is a :class:`torch.nn.Module` subclass; its keyword
-        arguments come from the config table ``[...model.<MODEL>.loss]``.
-        """
-
-    @hookspec
-    def vak_register_models(self, register: Callable[..., Any]) -> None:
-        """Register models: call ``register(definition, family)``.
-
-        ``definition`` is a vak model definition (a class with ``network``,
-        ``loss``, ``optimizer``, ``metrics`` and ``default_config``), ``family``
-        a LightningModule class (a vak model family). The model's name is the
-        definition's class name, the name a config's model table uses.
-        """
 
 
 @dataclasses.dataclass
@@ -127,9 +91,9 @@ def _register_named(table: dict[str, type], kind: str, plugin: str):
 
 def _register_model(plugin: str):
     def register(definition: type, family: type) -> Any:
-        from vak_tcn import compat  # the only module that touches vak's registries
+        from . import vak_compat  # the only module that touches vak's registries
 
-        factory = compat.register_model(definition, family)
+        factory = vak_compat.register_model(definition, family)
         REGISTRY.models[definition.__name__] = plugin
         return factory
 

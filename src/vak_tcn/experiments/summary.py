@@ -14,6 +14,9 @@ from typing import Iterable
 import pandas as pd
 import tomlkit
 
+from ..models.catalogue import display_name
+from .poster import loss_label
+
 #: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale to percent)
 METRICS = {
     "acc": ("frame_error", "Frame Error (%)", None),  # 100 * (1 - acc)
@@ -28,17 +31,7 @@ METRICS = {
     "f1_25": ("f1_25", "F1@25", 1.0),
     "f1_50": ("f1_50", "F1@50", 1.0),
 }
-#: model names as the poster's figures show them
-DISPLAY_NAMES = {"TweetyNetPlugin": "TweetyNet"}
 COLUMNS = ["Model", "Training set size (s)", "replicate_num", "Window Size", "Loss", "variable", "value", "Post-processing", "Metric"]
-
-
-def loss_label(loss_table: dict | None) -> str:
-    """The poster's label of a loss table: CE, CE+TMSE or CE+gsTMSE (no table: CE)."""
-    loss_table = loss_table or {}
-    if float(loss_table.get("tmse_weight", 0.0)) == 0:
-        return "CE"
-    return "CE+gsTMSE" if loss_table.get("similarity", "none") == "gaussian" else "CE+TMSE"
 
 
 def _run_info(results: pathlib.Path) -> dict:
@@ -52,7 +45,7 @@ def _run_info(results: pathlib.Path) -> dict:
         if table is not None:
             (model, model_tables), = table["model"].items()
             return {
-                "Model": DISPLAY_NAMES.get(model, model),
+                "Model": display_name(model),
                 "Window Size": int(table.get("dataset", {}).get("params", {}).get("window_size", 0)) or None,
                 "Loss": loss_label(model_tables.get("loss")),
             }
