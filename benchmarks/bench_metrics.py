@@ -96,9 +96,12 @@ def main(argv=None) -> None:
     notes = []
     for n in args.sizes:
         hyp, ref = boundary_sets(n)
-        ours_t, ours = median_time(lambda: boundary_precision_recall_fscore(hyp, ref, args.tolerance), args.repeat)
+        ours_t, ours = median_time(
+            lambda hyp=hyp, ref=ref: boundary_precision_recall_fscore(hyp, ref, args.tolerance), args.repeat
+        )
         opt_t, opt = median_time(
-            lambda: boundary_precision_recall_fscore(hyp, ref, args.tolerance, matching="optimal"), args.repeat
+            lambda hyp=hyp, ref=ref: boundary_precision_recall_fscore(hyp, ref, args.tolerance, matching="optimal"),
+            args.repeat,
         )
         gb = 9 * hyp.size * ref.size / 1e9
         if gb > args.vocalpy_max_gb:
@@ -107,7 +110,7 @@ def main(argv=None) -> None:
             vp = time_vocalpy(hyp, ref, args.tolerance, args.repeat, args.vocalpy_max_s)
             why = f"stopped after {args.vocalpy_max_s:g} s" if vp is None else ""
         if vp is None:
-            vp_col, ratio, vp_hits = f"> cap", "-", "-"
+            vp_col, ratio, vp_hits = "> cap", "-", "-"
             notes.append(f"n_ref={ref.size}: vocalpy {why}")
         else:
             vp_col, ratio, vp_hits = f"{vp[0]:.3f}", f"{vp[0] / ours_t:.0f}x", str(vp[1])

@@ -34,7 +34,9 @@ def run_cli(args: list[str], cwd: pathlib.Path | None = None, timeout: int = 900
     cmd = [console_script(args[0]), *map(str, args[1:])]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=vak_env(**env), cwd=cwd, timeout=timeout)
     if proc.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+        pytest.fail(
+            f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 

@@ -102,7 +102,9 @@ def test_vak_rejects_unregistered_model_listing_plugin_models(tmp_path, song_dir
     from conftest import console_script, vak_env
 
     cfg = learncurve_config(tmp_path, song_dir, "NotAModel", dataset_path=tmp_path)
-    proc = subprocess.run([console_script("vak"), "learncurve", str(cfg)], capture_output=True, text=True, env=vak_env(), timeout=300)
+    proc = subprocess.run(
+        [console_script("vak"), "learncurve", str(cfg)], capture_output=True, text=True, env=vak_env(), timeout=300
+    )
     assert proc.returncode != 0
     assert "NotAModel" in proc.stderr and "'TCN'" in proc.stderr and "'ConvTCN'" in proc.stderr
 
@@ -128,8 +130,15 @@ def test_real_bout_prep_train_eval_predict(tmp_path):
     )
     train_cfg = configs.write_config(
         configs.vak_config(
-            command="train", prep_output_dir=tmp_path / "prep-train", results_dir=tmp_path / "results",
-            val_step=10, ckpt_step=10, train_dur=8, val_dur=8, test_dur=8, **{**common, "data_dir": train_data},
+            command="train",
+            prep_output_dir=tmp_path / "prep-train",
+            results_dir=tmp_path / "results",
+            val_step=10,
+            ckpt_step=10,
+            train_dur=8,
+            val_dur=8,
+            test_dur=8,
+            **{**common, "data_dir": train_data},
         ),
         tmp_path / "train.toml",
     )
@@ -145,7 +154,9 @@ def test_real_bout_prep_train_eval_predict(tmp_path):
     )
 
     eval_cfg = configs.write_config(
-        configs.vak_config(command="eval", prep_output_dir=tmp_path / "prep-eval", output_dir=tmp_path / "eval", **artifacts, **common),
+        configs.vak_config(
+            command="eval", prep_output_dir=tmp_path / "prep-eval", output_dir=tmp_path / "eval", **artifacts, **common
+        ),
         tmp_path / "eval.toml",
     )
     run_cli(["vak", "prep", eval_cfg])
@@ -157,8 +168,12 @@ def test_real_bout_prep_train_eval_predict(tmp_path):
 
     predict_cfg = configs.write_config(
         configs.vak_config(
-            command="predict", prep_output_dir=tmp_path / "prep-predict", output_dir=tmp_path / "predict",
-            annot_csv_filename="bout_1.annot.csv", **artifacts, **common,
+            command="predict",
+            prep_output_dir=tmp_path / "prep-predict",
+            output_dir=tmp_path / "predict",
+            annot_csv_filename="bout_1.annot.csv",
+            **artifacts,
+            **common,
         ),
         tmp_path / "predict.toml",
     )

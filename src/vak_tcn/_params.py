@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 
 def suggest(key: str, valid: Iterable[str]) -> str:
@@ -26,14 +26,11 @@ def reject_unknown(keys: Iterable[str], valid: Sequence[str], what: str) -> None
     unknown = [k for k in keys if k not in valid]
     if unknown:
         raise ValueError(
-            f"unknown {what}: {', '.join(suggest(k, valid) for k in unknown)}. "
-            f"Valid parameters: {', '.join(valid)}"
+            f"unknown {what}: {', '.join(suggest(k, valid) for k in unknown)}. Valid parameters: {', '.join(valid)}"
         )
 
 
 def parameters(func: Callable) -> list[str]:
     """Names of ``func``'s named parameters (``self`` and ``*args``/``**kwargs`` left out)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [
-        name for name, p in inspect.signature(func).parameters.items() if p.kind in kinds and name != "self"
-    ]
+    return [name for name, p in inspect.signature(func).parameters.items() if p.kind in kinds and name != "self"]

@@ -128,28 +128,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
 
-    p = sub.add_parser("demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures")
-    p.add_argument("--out", type=pathlib.Path, default=None, help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)")
+    p = sub.add_parser(
+        "demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures"
+    )
+    p.add_argument(
+        "--out", type=pathlib.Path, default=None, help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)"
+    )
     p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
-    p.add_argument("--bouts", type=int, default=45, help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)")
+    p.add_argument(
+        "--bouts",
+        type=int,
+        default=45,
+        help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)",
+    )
     p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("configs", help="write the poster's grid of learncurve configs (models x window sizes x losses)")
     p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the configs")
-    p.add_argument("--data-dir", type=pathlib.Path, default=pathlib.Path("data/bfsongrepo/bird1"), help="audio + annotations of one bird")
+    p.add_argument(
+        "--data-dir",
+        type=pathlib.Path,
+        default=pathlib.Path("data/bfsongrepo/bird1"),
+        help="audio + annotations of one bird",
+    )
     p.add_argument("--labelset", default="iabcdefghjk", help="labels to keep (default: BFSongRepo bird gy6or6's)")
     p.add_argument("--annot-format", default="notmat")
     p.add_argument("--audio-format", default="cbin")
-    p.add_argument("--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default OUT/prep)")
+    p.add_argument(
+        "--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default OUT/prep)"
+    )
     p.add_argument("--results-dir", type=pathlib.Path, default=None, help="root of results (default OUT/results)")
     p.add_argument("--accelerator", default="gpu", choices=["gpu", "cpu"])
     p.set_defaults(func=_configs)
 
     p = sub.add_parser("grid", help="run many configs: vak prep once per dataset, then each run; resumable")
     p.add_argument("configs", nargs="+", type=pathlib.Path, help="learncurve or train configs")
-    p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)")
+    p.add_argument(
+        "--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)"
+    )
     p.add_argument("--workers", type=int, default=None, help="local workers (default: one per GPU, else 1)")
     p.add_argument("--max-steps", type=int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)")
     p.set_defaults(func=_grid)

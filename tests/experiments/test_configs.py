@@ -6,9 +6,9 @@ import pathlib
 
 import pytest
 import tomlkit
-
 import vak
 import vak.config
+
 from vak_tcn import plugins
 from vak_tcn.experiments import configs
 
@@ -32,7 +32,11 @@ def build(model_config: dict, freqbins: int = 152):
     import vak.models
 
     return vak.models.get(
-        model_config["name"], model_config, input_shape=(1, freqbins, 176), num_classes=4, labelmap={"background": 0, "a": 1, "b": 2, "c": 3}
+        model_config["name"],
+        model_config,
+        input_shape=(1, freqbins, 176),
+        num_classes=4,
+        labelmap={"background": 0, "a": 1, "b": 2, "c": 3},
     )
 
 
@@ -83,5 +87,11 @@ def test_template_configs_parse_with_vak(command, tmp_path):
 
 def test_template_rejects_keys_the_command_does_not_have(tmp_path):
     with pytest.raises(ValueError, match="labelmap_path"):
-        configs.vak_config(command="train", model="TCN", data_dir=tmp_path, prep_output_dir=tmp_path,
-                           labelset="ab", labelmap_path=tmp_path / "labelmap.json")
+        configs.vak_config(
+            command="train",
+            model="TCN",
+            data_dir=tmp_path,
+            prep_output_dir=tmp_path,
+            labelset="ab",
+            labelmap_path=tmp_path / "labelmap.json",
+        )

@@ -7,7 +7,6 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import crowsetta
@@ -42,7 +41,9 @@ def test_corpus_is_reproducible_and_readable_by_crowsetta(tmp_path):
 
 
 def test_corpus_progress_in_a_log_is_lines_not_carriage_returns(tmp_path, capsys):
-    corpus.make_corpus(tmp_path, n_bouts=12, syllables_per_bout=(2, 3), progress=True)  # stdout captured: not a terminal
+    corpus.make_corpus(
+        tmp_path, n_bouts=12, syllables_per_bout=(2, 3), progress=True
+    )  # stdout captured: not a terminal
     assert capsys.readouterr().out == "corpus: 10/12 bouts\ncorpus: 12/12 bouts\n"
 
 
@@ -83,8 +84,20 @@ def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
 def test_committed_poster_grid_matches_generator(tmp_path):
     """configs/poster-grid/ is `vak-tcn configs` output: regenerate and compare."""
     committed = REPO / "configs" / "poster-grid"
-    run_cli(["vak-tcn", "configs", "--out", tmp_path, "--data-dir", "data/bfsongrepo/gy6or6", "--prep-dir", "data/prep/gy6or6",
-             "--results-dir", "results/poster-grid"])
+    run_cli(
+        [
+            "vak-tcn",
+            "configs",
+            "--out",
+            tmp_path,
+            "--data-dir",
+            "data/bfsongrepo/gy6or6",
+            "--prep-dir",
+            "data/prep/gy6or6",
+            "--results-dir",
+            "results/poster-grid",
+        ]
+    )
     fresh = sorted(p.name for p in tmp_path.glob("*.toml"))
     assert fresh == sorted(p.name for p in committed.glob("*.toml"))
     for name in fresh:
@@ -107,13 +120,27 @@ def test_figures_render_from_the_posters_csvs(tmp_path, name, figure):
 def test_plot_reports_a_bad_csv_clearly(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    proc = subprocess.run([console_script("vak-tcn"), "plot", str(bad), "--out", str(tmp_path)], capture_output=True, text=True, env=vak_env())
+    proc = subprocess.run(
+        [console_script("vak-tcn"), "plot", str(bad), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=vak_env(),
+    )
     assert proc.returncode == 2 and "bad.csv" in proc.stderr and "Metric" in proc.stderr
 
 
 def test_summary_conversions():
-    lc = pd.DataFrame({"train_dur": [30.0], "replicate_num": [2], "avg_val_acc_epoch": [0.9], "avg_val_acc_tfm_epoch": [0.95],
-                       "avg_val_character_error_rate_epoch": [0.12], "avg_val_precision_epoch": [0.5], "avg_val_edit_epoch": [80.0]})
+    lc = pd.DataFrame(
+        {
+            "train_dur": [30.0],
+            "replicate_num": [2],
+            "avg_val_acc_epoch": [0.9],
+            "avg_val_acc_tfm_epoch": [0.95],
+            "avg_val_character_error_rate_epoch": [0.12],
+            "avg_val_precision_epoch": [0.5],
+            "avg_val_edit_epoch": [80.0],
+        }
+    )
     df = summary.tidy(lc, {"Model": "TCN", "Window Size": 176, "Loss": "CE+gsTMSE"})
     values = dict(zip(df["variable"], df["value"]))
     assert values["frame_error"] == pytest.approx(10.0) and values["frame_error_tfm"] == pytest.approx(5.0)
@@ -130,10 +157,23 @@ def test_summary_conversions():
 
 def tiny_config(tmp_path, song_dir, name, model) -> pathlib.Path:
     doc = configs.vak_config(
-        command="learncurve", model=model, data_dir=song_dir, prep_output_dir=tmp_path / "prep",
-        results_dir=tmp_path / "results" / name, labelset="abcd", train_dur=4, val_dur=2, test_dur=2,
-        train_set_durs=[3], num_replicates=1, window_size=64, batch_size=8, val_step=5, ckpt_step=5,
-        network={"out_channels": 8, "num_layers": 3}, loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
+        command="learncurve",
+        model=model,
+        data_dir=song_dir,
+        prep_output_dir=tmp_path / "prep",
+        results_dir=tmp_path / "results" / name,
+        labelset="abcd",
+        train_dur=4,
+        val_dur=2,
+        test_dur=2,
+        train_set_durs=[3],
+        num_replicates=1,
+        window_size=64,
+        batch_size=8,
+        val_step=5,
+        ckpt_step=5,
+        network={"out_channels": 8, "num_layers": 3},
+        loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
     )
     return configs.write_config(doc, tmp_path / "configs" / f"{name}.toml")
 
@@ -154,8 +194,13 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
     a_mtime = a_curve.stat().st_mtime
 
     # 2. run A + B on 2 workers; kill everything as soon as B has started training
-    proc = subprocess.Popen([console_script("vak-tcn"), "grid", str(a), str(b), "--workers", "2"], env=vak_env(**steps),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [console_script("vak-tcn"), "grid", str(a), str(b), "--workers", "2"],
+        env=vak_env(**steps),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 600
     while time.time() < deadline and not list((tmp_path / "results" / "B").glob("results_*/B.toml")):
         time.sleep(0.5)
@@ -198,7 +243,10 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     assert str(out / "summary.csv") in text and str(out / "figures") in text
     df = pd.read_csv(out / "summary.csv")
     assert set(df["Model"]) == {"TweetyNet", "TCN", "ConvTCN"}
-    assert set(df.groupby("Model")["Loss"].unique().map(frozenset)) == {frozenset({"CE"}), frozenset({"CE", "CE+gsTMSE"})}
+    assert set(df.groupby("Model")["Loss"].unique().map(frozenset)) == {
+        frozenset({"CE"}),
+        frozenset({"CE", "CE+gsTMSE"}),
+    }
     assert set(df["Post-processing"]) == {True, False} and np.isfinite(df["value"]).all()
     assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50"} <= set(df["Metric"])
     overview = (out / "overview.txt").read_text()
@@ -212,7 +260,11 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
 
 
 def test_grid_runs_share_the_cores_instead_of_dasks_one_thread():
-    assert grid.thread_env(1, environ={}, cpus=2) == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    assert grid.thread_env(1, environ={}, cpus=2) == {
+        "OMP_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+    }
     assert set(grid.thread_env(2, environ={}, cpus=2).values()) == {"1"}
     assert set(grid.thread_env(3, environ={}, cpus=16).values()) == {"5"}
     assert grid.thread_env(1, environ={"MKL_NUM_THREADS": "7"}, cpus=2)["MKL_NUM_THREADS"] == "7"  # the user's wins
@@ -228,16 +280,24 @@ def test_heartbeat_says_what_each_run_is_doing(tmp_path):
     with log.open("a") as fh:
         fh.write("\n==== 2026-11-25T11:01:00 vak prep ended (exit 0)\n")
     assert grid.activity(run) is None  # prep ended, learncurve not started: waiting, not running
-    bars = "".join(f"\rEpoch 0:   {i // 25}%|▋         | {i}/2491 [00:{i:02d}<24:17,  1.59it/s, v_num=0]" for i in range(1, 60))
+    bars = "".join(
+        f"\rEpoch 0:   {i // 25}%|▋         | {i}/2491 [00:{i:02d}<24:17,  1.59it/s, v_num=0]" for i in range(1, 60)
+    )
     with log.open("a") as fh:
-        fh.write(f"\n==== 2026-11-25T11:02:00 vak learncurve /x/TCN_CE.toml\n{bars}\rValidation DataLoader 0:  50%|█ | 3/6")
+        fh.write(
+            f"\n==== 2026-11-25T11:02:00 vak learncurve /x/TCN_CE.toml\n{bars}\rValidation DataLoader 0:  50%|█ | 3/6"
+        )
     assert grid.activity(run) == "TCN_CE: vak learncurve, epoch 0, batch 59/2491"
     os.utime(log, (time.time() - 600, time.time() - 600))
     assert grid.activity(run) is None  # idle: not reported as running
 
 
 def test_demo_rejects_too_few_bouts_naming_the_option(tmp_path):
-    proc = subprocess.run([console_script("vak-tcn"), "demo", "--out", str(tmp_path / "d"), "--bouts", "5"],
-                          capture_output=True, text=True, env=vak_env())
+    proc = subprocess.run(
+        [console_script("vak-tcn"), "demo", "--out", str(tmp_path / "d"), "--bouts", "5"],
+        capture_output=True,
+        text=True,
+        env=vak_env(),
+    )
     assert proc.returncode == 2 and "--bouts must be at least 20" in proc.stderr
     assert not (tmp_path / "d").exists()  # nothing written

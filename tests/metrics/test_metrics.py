@@ -57,7 +57,9 @@ def assert_same(ours, theirs):
 # ------------------------------------------------------------------ boundaries vs vocalpy
 # strictly increasing times on a 1-ms grid, as vocalpy requires; tolerances on the same grid
 # put many pairs exactly at the tolerance (inclusive edge) and many boundaries in competition
-ms_times = st.lists(st.integers(0, 300), max_size=40, unique=True).map(lambda ms: np.array(sorted(ms), dtype=float) / 1000)
+ms_times = st.lists(st.integers(0, 300), max_size=40, unique=True).map(
+    lambda ms: np.array(sorted(ms), dtype=float) / 1000
+)
 
 
 @SETTINGS
@@ -94,7 +96,16 @@ def near_tolerance(draw):
     """Reference times and predictions a few ulps / sub-ms steps from +-tolerance, no rounding."""
     ref = np.array(draw(st.lists(st.floats(0, 2, allow_nan=False), min_size=1, max_size=25)))
     tol = draw(st.sampled_from([0.001, 0.002, 0.004, 0.005, 0.01, 0.1]))
-    picks = draw(st.lists(st.tuples(st.integers(0, ref.size - 1), st.sampled_from([-1, 1]), st.integers(-3, 3), st.sampled_from([0.0, 1e-4, -1e-4, 1e-12]))))
+    picks = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, ref.size - 1),
+                st.sampled_from([-1, 1]),
+                st.integers(-3, 3),
+                st.sampled_from([0.0, 1e-4, -1e-4, 1e-12]),
+            )
+        )
+    )
     hyp = []
     for i, sign, ulps, step in picks:
         t = ref[i] + sign * tol + step
@@ -145,7 +156,9 @@ def test_tolerance_is_inclusive_and_ties_break_like_vocalpy():
     # 0.102 is 2 ms from both 0.100 and 0.104: the lower reference index wins, so 0.106
     # (2 ms from 0.104) still finds its partner -> 2 hits, as in vocalpy
     hyp, ref = np.array([0.102, 0.106]), np.array([0.100, 0.104])
-    assert metrics.boundary_precision_recall_fscore(hyp, ref)["n_hits"] == vocalpy_scores(hyp, ref, 0.004)["n_hits"] == 2
+    assert (
+        metrics.boundary_precision_recall_fscore(hyp, ref)["n_hits"] == vocalpy_scores(hyp, ref, 0.004)["n_hits"] == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -425,19 +438,42 @@ def test_r_value_and_overseg_hand_computed():
 
 
 # ------------------------------------------------------------------ all scores, degenerate cases
-PERFECT = {"precision": 1.0, "recall": 1.0, "fscore": 1.0, "rvalue": 1.0, "overseg": 0.0,
-           "edit": 100.0, "f1_10": 100.0, "f1_25": 100.0, "f1_50": 100.0}
+PERFECT = {
+    "precision": 1.0,
+    "recall": 1.0,
+    "fscore": 1.0,
+    "rvalue": 1.0,
+    "overseg": 0.0,
+    "edit": 100.0,
+    "f1_10": 100.0,
+    "f1_25": 100.0,
+    "f1_50": 100.0,
+}
 
 
 @pytest.mark.parametrize(
     "pred, ref, expected",
     [
         # prediction only background: no boundaries found, OS -1, R = 1 - sqrt2/2
-        ([0, 0, 0, 0], [0, 1, 1, 0], {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "overseg": -1.0,
-                                      "rvalue": 1 - math.sqrt(2) / 2, "edit": 0.0, "f1_50": 0.0}),
+        (
+            [0, 0, 0, 0],
+            [0, 1, 1, 0],
+            {
+                "precision": 0.0,
+                "recall": 0.0,
+                "fscore": 0.0,
+                "overseg": -1.0,
+                "rvalue": 1 - math.sqrt(2) / 2,
+                "edit": 0.0,
+                "f1_50": 0.0,
+            },
+        ),
         # reference has no segments: two spurious boundaries, OS = n_hyp = 2
-        ([0, 1, 1, 0], [0, 0, 0, 0], {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "overseg": 2.0,
-                                      "edit": 0.0, "f1_50": 0.0}),
+        (
+            [0, 1, 1, 0],
+            [0, 0, 0, 0],
+            {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "overseg": 2.0, "edit": 0.0, "f1_50": 0.0},
+        ),
         ([0, 0, 0, 0], [0, 0, 0, 0], PERFECT),  # neither has segments
         ([1], [1], PERFECT),  # a single frame
         ([0], [1], {"fscore": 0.0, "edit": 0.0, "f1_10": 0.0}),
@@ -476,14 +512,27 @@ def test_oversegmentation_shows_as_low_precision_high_recall():
 def test_reference_from_annotation_times():
     frame_dur = 0.01
     pred = np.array([0, 1, 1, 1, 0, 0, 2, 2, 0, 0])  # segments 0.01-0.04 and 0.06-0.08
-    exact = metrics.segment_scores(pred, frame_dur=frame_dur, ref_onsets=[0.01, 0.06], ref_offsets=[0.04, 0.08], ref_labels=[1, 2])
+    exact = metrics.segment_scores(
+        pred, frame_dur=frame_dur, ref_onsets=[0.01, 0.06], ref_offsets=[0.04, 0.08], ref_labels=[1, 2]
+    )
     assert exact == PERFECT
     # reference onset 6 ms away from the predicted one: 3 of 4 boundaries within 4 ms
-    shifted = metrics.segment_scores(pred, frame_dur=frame_dur, ref_onsets=[0.016, 0.06], ref_offsets=[0.04, 0.08], ref_labels=[1, 2])
+    shifted = metrics.segment_scores(
+        pred, frame_dur=frame_dur, ref_onsets=[0.016, 0.06], ref_offsets=[0.04, 0.08], ref_labels=[1, 2]
+    )
     assert shifted["recall"] == 0.75 and shifted["precision"] == 0.75
     # the reference segments take precedence over ref_frame_labels
-    assert metrics.segment_scores(pred, np.zeros(10, dtype=int), frame_dur=frame_dur,
-                                  ref_onsets=[0.01, 0.06], ref_offsets=[0.04, 0.08], ref_labels=[1, 2]) == PERFECT
+    assert (
+        metrics.segment_scores(
+            pred,
+            np.zeros(10, dtype=int),
+            frame_dur=frame_dur,
+            ref_onsets=[0.01, 0.06],
+            ref_offsets=[0.04, 0.08],
+            ref_labels=[1, 2],
+        )
+        == PERFECT
+    )
     with pytest.raises(ValueError, match="reference"):
         metrics.segment_scores(pred, frame_dur=frame_dur)
     with pytest.raises(ValueError, match="frame_dur"):
@@ -494,7 +543,9 @@ def test_score_annotations_with_crowsetta():
     crowsetta = pytest.importorskip("crowsetta")
 
     def seq(onsets, offsets, labels):
-        return crowsetta.Sequence.from_keyword(onsets_s=np.array(onsets), offsets_s=np.array(offsets), labels=np.array(labels))
+        return crowsetta.Sequence.from_keyword(
+            onsets_s=np.array(onsets), offsets_s=np.array(offsets), labels=np.array(labels)
+        )
 
     ref = crowsetta.Annotation(annot_path="a.csv", notated_path="a.wav", seq=seq([0.1, 0.3], [0.2, 0.4], ["a", "b"]))
     hyp_seq = seq([0.102, 0.3, 0.5], [0.2, 0.4, 0.6], ["a", "b", "c"])

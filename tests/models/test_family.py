@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 import vak  # noqa: F401  (loads the plugins through the start-up hook, or below)
+
 from vak_tcn import plugins
 from vak_tcn.models import family
 
@@ -25,12 +25,18 @@ def get_model(name="TCN", loss=None, post_tfm=None, metrics=None):
         "loss": loss or {},
         "metrics": metrics or {},
     }
-    return vak.models.get(name, config, input_shape=INPUT_SHAPE, num_classes=len(LABELMAP), labelmap=LABELMAP, post_tfm=post_tfm)
+    return vak.models.get(
+        name, config, input_shape=INPUT_SHAPE, num_classes=len(LABELMAP), labelmap=LABELMAP, post_tfm=post_tfm
+    )
 
 
 def capture_logs(model, monkeypatch) -> dict:
     logged = {}
-    monkeypatch.setattr(model, "log", lambda name, value, **kw: logged.__setitem__(name, float(value.detach() if torch.is_tensor(value) else value)))
+    monkeypatch.setattr(
+        model,
+        "log",
+        lambda name, value, **kw: logged.__setitem__(name, float(value.detach() if torch.is_tensor(value) else value)),
+    )
     return logged
 
 
@@ -74,7 +80,9 @@ def _val_batch(n_windows=3, pad=10):
     return {
         "frames": torch.randn(1, n_windows, *INPUT_SHAPE),
         "multi_frame_labels": torch.from_numpy(labels)[None],
-        "padding_mask": torch.cat([torch.ones(total - pad, dtype=torch.bool), torch.zeros(pad, dtype=torch.bool)])[None],
+        "padding_mask": torch.cat([torch.ones(total - pad, dtype=torch.bool), torch.zeros(pad, dtype=torch.bool)])[
+            None
+        ],
     }
 
 
@@ -86,7 +94,20 @@ def test_validation_logs_vak_and_segment_metrics_raw_and_post_processed(monkeypa
     model.eval()
     logged = capture_logs(model, monkeypatch)
     model.validation_step(_val_batch(), 0)
-    for name in ("acc", "levenshtein", "character_error_rate", "precision", "recall", "fscore", "rvalue", "overseg", "edit", "f1_10", "f1_25", "f1_50"):
+    for name in (
+        "acc",
+        "levenshtein",
+        "character_error_rate",
+        "precision",
+        "recall",
+        "fscore",
+        "rvalue",
+        "overseg",
+        "edit",
+        "f1_10",
+        "f1_25",
+        "f1_50",
+    ):
         assert f"val_{name}" in logged and f"val_{name}_tfm" in logged, name
     assert "val_loss" in logged
     assert all(np.isfinite(v) for v in logged.values())
@@ -119,7 +140,9 @@ def test_val_loss_uses_configured_loss_with_inputs(monkeypatch):
     model.eval()
     calls = []
     original = model.loss.forward
-    monkeypatch.setattr(model.loss, "forward", lambda l, t, inputs=None: calls.append(inputs) or original(l, t, inputs))
+    monkeypatch.setattr(
+        model.loss, "forward", lambda logits, t, inputs=None: calls.append(inputs) or original(logits, t, inputs)
+    )
     capture_logs(model, monkeypatch)
     model.validation_step(_val_batch(), 0)
     assert len(calls) == 1 and calls[0] is not None and calls[0].shape[-1] == 3 * INPUT_SHAPE[-1] - 10

@@ -110,7 +110,9 @@ def test_weight_zero_is_torch_cross_entropy_exactly():
     # tensor weights and another ignore_index
     target7 = torch.where(target == -100, torch.full_like(target, 7), target)
     loss = SmoothedCrossEntropy(tmse_weight=0.0, weight=torch.tensor(class_weights), ignore_index=7)
-    assert torch.equal(loss(logits, target7), F.cross_entropy(logits, target7, weight=torch.tensor(class_weights), ignore_index=7))
+    assert torch.equal(
+        loss(logits, target7), F.cross_entropy(logits, target7, weight=torch.tensor(class_weights), ignore_index=7)
+    )
     # GS-TMSE with weight 0 needs no spectrogram
     gs0 = SmoothedCrossEntropy(tmse_weight=0, similarity="gaussian")
     assert not gs0.needs_inputs
@@ -279,7 +281,9 @@ def test_signature_is_keyword_only_and_defaults_match():
 
 
 def test_from_config_and_needs_inputs():
-    loss = from_config({"tmse_weight": 0.15, "tmse_threshold": 4, "similarity": "gaussian", "sigma": 2, "normalize": "dim"})
+    loss = from_config(
+        {"tmse_weight": 0.15, "tmse_threshold": 4, "similarity": "gaussian", "sigma": 2, "normalize": "dim"}
+    )
     assert (loss.tmse_weight, loss.tmse_threshold, loss.sigma, loss.normalize) == (0.15, 4.0, 2.0, "dim")
     assert loss.needs_inputs
     assert not from_config(None).needs_inputs

@@ -123,7 +123,9 @@ def test_third_party_plugin_registers_model_and_metric(tmp_path):
 
 def test_plugin_metrics_reach_vak_tcn_models(tmp_path):
     make_dist(tmp_path, "thirdparty_plugin", GOOD_PLUGIN)
-    code = "import vak; from vak.models import registry; print(sorted(registry.MODEL_REGISTRY['TCN'].definition.metrics))"
+    code = (
+        "import vak; from vak.models import registry; print(sorted(registry.MODEL_REGISTRY['TCN'].definition.metrics))"
+    )
     proc = run_python(code, site=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "frame_count" in proc.stdout and "segmentation" in proc.stdout
@@ -144,7 +146,9 @@ def test_duplicate_model_name_is_reported_not_raised(tmp_path):
     make_dist(
         tmp_path,
         "dup_plugin",
-        GOOD_PLUGIN.replace("class ThirdPartyNet:", "class TweetyNet:").replace("register(ThirdPartyNet", "register(TweetyNet"),
+        GOOD_PLUGIN.replace("class ThirdPartyNet:", "class TweetyNet:").replace(
+            "register(ThirdPartyNet", "register(TweetyNet"
+        ),
     )
     got = report(run_python(REPORT, site=tmp_path))
     assert any("dup_plugin" in e and "TweetyNet" in e for e in got["errors"])
@@ -167,7 +171,9 @@ def test_startup_hook_never_breaks_python(tmp_path, with_package):
     site = _bare_site(tmp_path, with_package)
     # -S: no site-packages, so neither vak nor an installed vak_tcn is importable
     code = f"import site; site.addsitedir({str(site)!r}); print('started')\ntry:\n import vak\nexcept ImportError:\n print('no vak')"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VAK_TCN_DISABLE")}  # nothing else on sys.path
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VAK_TCN_DISABLE")
+    }  # nothing else on sys.path
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["started", "no vak"]
@@ -209,7 +215,9 @@ def test_only_compat_branches_on_vak_version():
     assert offenders == [] or offenders == ["cli.py"], offenders  # cli only prints it
 
 
-@pytest.mark.parametrize("first_import", ["vak_tcn.models.family", "vak_tcn.plugins.vak_compat", "vak_tcn.models", "vak_tcn.models.plugin"])
+@pytest.mark.parametrize(
+    "first_import", ["vak_tcn.models.family", "vak_tcn.plugins.vak_compat", "vak_tcn.models", "vak_tcn.models.plugin"]
+)
 def test_plugins_load_when_first_import_is_a_vak_tcn_module(first_import):
     """vak imported from inside a vak-tcn import: loading waits for that import to finish."""
     code = f"import {first_import}\n" + REPORT

@@ -42,7 +42,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def measure_one(model: str, window: int, batch: int, freqbins: int, num_classes: int, device: str, warmup: int, repeats: int) -> dict:
+def measure_one(
+    model: str, window: int, batch: int, freqbins: int, num_classes: int, device: str, warmup: int, repeats: int
+) -> dict:
     """Measure one model in this process (called in a subprocess by :func:`run`)."""
     import torch
 
@@ -133,7 +135,10 @@ def _startup_overheads(repeats: int) -> dict:
     # in-process cost of the hook itself: import of vak_tcn.plugins.startup, no subprocess noise
     code = "import time, sys; t=time.perf_counter(); import vak_tcn.plugins.startup; print(time.perf_counter()-t)"
     env = {**os.environ, "VAK_TCN_DISABLE": "1"}
-    samples = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout) for _ in range(repeats * 3)]
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout)
+        for _ in range(repeats * 3)
+    ]
     out["hook_import_ms"] = 1000 * statistics.median(samples)
     return out
 
@@ -147,21 +152,43 @@ def run(args: argparse.Namespace) -> dict:
     results = []
     for window in args.windows:
         for model in args.models:
-            cmd = [sys.executable, "-m", "vak_tcn.experiments.bench", "--_one", model, str(window), str(args.batch), str(args.freqbins),
-                   str(args.classes), device, str(args.warmup), str(args.repeats)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "vak_tcn.experiments.bench",
+                "--_one",
+                model,
+                str(window),
+                str(args.batch),
+                str(args.freqbins),
+                str(args.classes),
+                device,
+                str(args.warmup),
+                str(args.repeats),
+            ]
             print(f"  measuring {model} window {window} batch {args.batch} on {device} ...", flush=True)
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     for row in results:
-        ref = next(r for r in results if r["model"] == REFERENCE and r["window"] == row["window"]) if REFERENCE in args.models else None
+        ref = (
+            next(r for r in results if r["model"] == REFERENCE and r["window"] == row["window"])
+            if REFERENCE in args.models
+            else None
+        )
         row["x_real_time"] = row["infer_frames_per_s"] * args.frame_dur
         if ref:
             row["train_vs_tweetynet"] = row["train_frames_per_s"] / ref["train_frames_per_s"]
             row["infer_vs_tweetynet"] = row["infer_frames_per_s"] / ref["infer_frames_per_s"]
-            row["memory_vs_tweetynet"] = row["peak_train_memory_mb"] / ref["peak_train_memory_mb"] if ref["peak_train_memory_mb"] > 0 else None
-    report = {"results": results, "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")}, "machine": _machine()}
+            row["memory_vs_tweetynet"] = (
+                row["peak_train_memory_mb"] / ref["peak_train_memory_mb"] if ref["peak_train_memory_mb"] > 0 else None
+            )
+    report = {
+        "results": results,
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+        "machine": _machine(),
+    }
     if not args.skip_overheads:
         print("  measuring plugin overheads (start-up hook, import vak) ...", flush=True)
         report["overheads"] = _startup_overheads(args.overhead_repeats)
@@ -173,15 +200,24 @@ def _machine() -> dict:
 
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
 
 
 def format_table(report: dict) -> str:
-    lines = [f"{'model':9} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5}"]
+    lines = [
+        f"{'model':9} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5}"
+    ]
     for r in report["results"]:
-        def ratio(key):
+
+        def ratio(key, r=r):
             return f"{r[key]:.2f}" if r.get(key) is not None else "-"
+
         lines.append(
             f"{r['model']:9} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
             f"{r['infer_frames_per_s']:>11,.0f} {ratio('infer_vs_tweetynet'):>6} {r['x_real_time']:>8,.0f} {r['peak_train_memory_mb']:>8.0f} {ratio('memory_vs_tweetynet'):>5}"
@@ -200,15 +236,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--windows", nargs="+", type=int, default=[176, 2000])
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--freqbins", type=int, default=152, help="spectrogram frequency bins (default 152: 500-10000 Hz at 32 kHz, fft 512)")
+    p.add_argument(
+        "--freqbins",
+        type=int,
+        default=152,
+        help="spectrogram frequency bins (default 152: 500-10000 Hz at 32 kHz, fft 512)",
+    )
     p.add_argument("--classes", type=int, default=12)
-    p.add_argument("--frame-dur", type=float, default=0.002, help="seconds per frame, for 'x real time' (default 0.002)")
+    p.add_argument(
+        "--frame-dur", type=float, default=0.002, help="seconds per frame, for 'x real time' (default 0.002)"
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--overhead-repeats", type=int, default=7)
     p.add_argument("--skip-overheads", action="store_true")
-    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench-results"), help="directory for bench.json and bench.csv")
+    p.add_argument(
+        "--out", type=pathlib.Path, default=pathlib.Path("bench-results"), help="directory for bench.json and bench.csv"
+    )
 
 
 def main_bench(args: argparse.Namespace) -> int:
@@ -229,4 +274,10 @@ def main_bench(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_one":
         model, window, batch, freqbins, classes, device, warmup, repeats = sys.argv[2:10]
-        print(json.dumps(measure_one(model, int(window), int(batch), int(freqbins), int(classes), device, int(warmup), int(repeats))))
+        print(
+            json.dumps(
+                measure_one(
+                    model, int(window), int(batch), int(freqbins), int(classes), device, int(warmup), int(repeats)
+                )
+            )
+        )

@@ -12,7 +12,8 @@ so every config vak-tcn writes comes from one template.
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import tomlkit
 
@@ -146,7 +147,9 @@ def vak_config(
     given = {k: v for k, v in cmd.items() if v is not None}
     misplaced = sorted(set(given) - _COMMAND_KEYS[command])
     if misplaced:
-        raise ValueError(f"vak's [vak.{command}] table has no key(s) {misplaced}; valid: {sorted(_COMMAND_KEYS[command])}")
+        raise ValueError(
+            f"vak's [vak.{command}] table has no key(s) {misplaced}; valid: {sorted(_COMMAND_KEYS[command])}"
+        )
     cmd_table = _table(given)
     dataset = {"params": {"window_size": window_size}}
     if dataset_path is not None:

@@ -79,10 +79,14 @@ def write_demo_configs(
     return paths
 
 
-def run_demo(out: str | pathlib.Path | None = None, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0) -> dict:
+def run_demo(
+    out: str | pathlib.Path | None = None, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0
+) -> dict:
     """Run the whole demo into ``out``; return the paths of its products."""
     if n_bouts < MIN_BOUTS:
-        raise ValueError(f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}")
+        raise ValueError(
+            f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}"
+        )
     if steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
     out = pathlib.Path(out if out is not None else default_out()).resolve()
@@ -123,10 +127,25 @@ def run_demo(out: str | pathlib.Path | None = None, steps: int = 300, n_bouts: i
 
 def _overview(df) -> str:
     """Mean of each metric per model and loss, raw and post-processed (a terminal table)."""
-    pivot = df.pivot_table(index=["Model", "Loss"], columns=["Metric", "Post-processing"], values="value", aggfunc="mean")
-    keep = [m for m in ("Frame Error (%)", "Character Error Rate (%)", "Precision (%)", "Recall (%)", "$F$-score (%)", "F1@50") if m in pivot.columns.get_level_values(0)]
+    pivot = df.pivot_table(
+        index=["Model", "Loss"], columns=["Metric", "Post-processing"], values="value", aggfunc="mean"
+    )
+    keep = [
+        m
+        for m in (
+            "Frame Error (%)",
+            "Character Error Rate (%)",
+            "Precision (%)",
+            "Recall (%)",
+            "$F$-score (%)",
+            "F1@50",
+        )
+        if m in pivot.columns.get_level_values(0)
+    ]
     pivot = pivot[keep]
-    pivot.columns = [f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in pivot.columns]
+    pivot.columns = [
+        f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in pivot.columns
+    ]
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.1f}".format):

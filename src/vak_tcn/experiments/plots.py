@@ -113,7 +113,14 @@ def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
             sub = data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
             for offset, model in zip(offsets, models):
                 stats = sub[sub["Model"] == model].groupby("Loss")["value"].agg(["mean", "std"]).reindex(losses)
-                ax.errorbar(np.arange(len(losses)) + offset, stats["mean"], yerr=stats["std"].fillna(0), fmt="o", capsize=3, label=model)
+                ax.errorbar(
+                    np.arange(len(losses)) + offset,
+                    stats["mean"],
+                    yerr=stats["std"].fillna(0),
+                    fmt="o",
+                    capsize=3,
+                    label=model,
+                )
             ax.set_xticks(range(len(losses)))
             ax.set_xticklabels(losses)
             ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)

@@ -106,5 +106,3 @@ def poster_grid(
         )
         paths.append(configs.write_config(doc, out_dir / f"{stem}.toml", make_dirs=False))
     return paths
-
-

@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import tomlkit
 
@@ -69,13 +69,20 @@ def read_run(path: str | pathlib.Path) -> Run:
     vak_table = doc.get("vak", {})
     commands = [c for c in ("learncurve", "train") if c in vak_table]
     if len(commands) != 1:
-        raise ValueError(f"{path}: a grid config needs exactly one [vak.learncurve] or [vak.train] table, found {commands or 'none'}")
+        raise ValueError(
+            f"{path}: a grid config needs exactly one [vak.learncurve] or [vak.train] table, found {commands or 'none'}"
+        )
     command = commands[0]
     if "prep" not in vak_table:
         raise ValueError(f"{path}: no [vak.prep] table")
     root = vak_table[command].get("root_results_dir")
     prep = json.dumps(vak_table["prep"].unwrap(), sort_keys=True, default=str)
-    return Run(path, command, pathlib.Path(str(root)) if root is not None else None, hashlib.sha1(prep.encode()).hexdigest()[:12])
+    return Run(
+        path,
+        command,
+        pathlib.Path(str(root)) if root is not None else None,
+        hashlib.sha1(prep.encode()).hexdigest()[:12],
+    )
 
 
 # A run's log: "==== <time> vak <command> <config>" before each vak command's output and
@@ -98,7 +105,10 @@ def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> No
         fh.flush()
         proc = subprocess.run(
             [sys.executable, "-m", "vak_tcn", command, str(config)],
-            stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_die_with_parent,
         )
         fh.write(_log_mark(command, f"ended (exit {proc.returncode})"))
     if proc.returncode != 0:
@@ -200,7 +210,11 @@ def _results_dirs(run: Run) -> list[pathlib.Path]:
     """Results directories of this config: vak copies the config into each one it makes."""
     if run.root_results_dir is None or not run.root_results_dir.exists():
         return []
-    return sorted(p for p in run.root_results_dir.iterdir() if p.is_dir() and (p / run.config.name).exists() and not p.name.startswith("interrupted-"))
+    return sorted(
+        p
+        for p in run.root_results_dir.iterdir()
+        if p.is_dir() and (p / run.config.name).exists() and not p.name.startswith("interrupted-")
+    )
 
 
 def _completed(run: Run, results: pathlib.Path) -> bool:
@@ -291,14 +305,19 @@ def run_grid(
         for run in runs:
             groups.setdefault(run.prep_key, []).append(run)
         pending = [r for r in runs if r.finished() is None]
-        report(f"vak-tcn grid: {len(runs)} config(s), {len(runs) - len(pending)} already finished, {len(groups)} dataset(s); {where}")
+        report(
+            f"vak-tcn grid: {len(runs)} config(s), {len(runs) - len(pending)} already finished, {len(groups)} dataset(s); {where}"
+        )
         report(f"  logs: <root_results_dir>/{STATE_DIR}/<config>.log")
         preps = {}
         for key, members in groups.items():
             if any(r.finished() is None for r in members):
                 preps[key] = client.submit(prep_task, members[0], members[1:], env, key=f"prep-{key}", pure=False)
         futures = {
-            client.submit(run_task, r, preps.get(r.prep_key), env, key=f"run-{r.config.stem}-{r.prep_key}", pure=False): r for r in runs
+            client.submit(
+                run_task, r, preps.get(r.prep_key), env, key=f"run-{r.config.stem}-{r.prep_key}", pure=False
+            ): r
+            for r in runs
         }
         states: dict[pathlib.Path, dict] = {}
         failures = []
@@ -307,7 +326,9 @@ def run_grid(
             try:
                 finished, waiting = wait(waiting, timeout=heartbeat, return_when="FIRST_COMPLETED")
             except TimeoutError:  # nothing finished for a while: say what is going on
-                active = [a for a in (activity(r, within=2 * heartbeat + 30) for r in runs if r.finished() is None) if a]
+                active = [
+                    a for a in (activity(r, within=2 * heartbeat + 30) for r in runs if r.finished() is None) if a
+                ]
                 report(
                     f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed"
                     + (f"; {'; '.join(active)}" if active else "")

@@ -9,7 +9,7 @@ metric and post-processing setting; values in percent, like the poster's.
 from __future__ import annotations
 
 import pathlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 import tomlkit
@@ -31,7 +31,17 @@ METRICS = {
     "f1_25": ("f1_25", "F1@25", 1.0),
     "f1_50": ("f1_50", "F1@50", 1.0),
 }
-COLUMNS = ["Model", "Training set size (s)", "replicate_num", "Window Size", "Loss", "variable", "value", "Post-processing", "Metric"]
+COLUMNS = [
+    "Model",
+    "Training set size (s)",
+    "replicate_num",
+    "Window Size",
+    "Loss",
+    "variable",
+    "value",
+    "Post-processing",
+    "Metric",
+]
 
 
 def _run_info(results: pathlib.Path) -> dict:
@@ -43,7 +53,7 @@ def _run_info(results: pathlib.Path) -> dict:
     for command in ("learncurve", "train", "eval"):
         table = doc.get("vak", {}).get(command)
         if table is not None:
-            (model, model_tables), = table["model"].items()
+            ((model, model_tables),) = table["model"].items()
             return {
                 "Model": display_name(model),
                 "Window Size": int(table.get("dataset", {}).get("params", {}).get("window_size", 0)) or None,
@@ -82,7 +92,9 @@ def find_learning_curves(roots: Iterable[str | pathlib.Path]) -> list[pathlib.Pa
         root = pathlib.Path(root)
         if not root.exists():
             raise FileNotFoundError(f"results directory not found: {root}")
-        found += [p for p in root.rglob("learning_curve.csv") if not any(part.startswith("interrupted-") for part in p.parts)]
+        found += [
+            p for p in root.rglob("learning_curve.csv") if not any(part.startswith("interrupted-") for part in p.parts)
+        ]
     return sorted(set(found))
 
 

@@ -64,7 +64,6 @@ Examples
 100.0
 """
 
-
 from .boundaries import boundaries_from_segments, boundary_precision_recall_fscore, over_segmentation, r_value
 from .scores import KEYS, score_annotations, segment_scores
 from .segmentation import SegmentationMetrics

@@ -38,9 +38,7 @@ def boundaries_from_segments(onsets, offsets, merge_tol: float = 1e-6) -> np.nda
     >>> boundaries_from_segments([], []).size
     0
     """
-    times = np.sort(
-        np.concatenate([np.asarray(onsets, dtype=float).ravel(), np.asarray(offsets, dtype=float).ravel()])
-    )
+    times = np.sort(np.concatenate([np.asarray(onsets, dtype=float).ravel(), np.asarray(offsets, dtype=float).ravel()]))
     if times.size < 2:
         return times
     keep = np.concatenate([[True], np.diff(times) > merge_tol])
@@ -220,7 +218,14 @@ def boundary_precision_recall_fscore(
     precision = n_hits / n_hyp if n_hyp else 0.0
     recall = n_hits / n_ref if n_ref else 0.0
     fscore = 2 * precision * recall / (precision + recall) if n_hits else 0.0
-    return {"precision": precision, "recall": recall, "fscore": fscore, "n_hits": n_hits, "n_hyp": n_hyp, "n_ref": n_ref}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "fscore": fscore,
+        "n_hits": n_hits,
+        "n_hyp": n_hyp,
+        "n_ref": n_ref,
+    }
 
 
 # --------------------------------------------------------------------------- R-value
@@ -284,5 +289,3 @@ def r_value(precision: float, recall: float, overseg: float | None = None) -> fl
     r1 = np.sqrt((1.0 - hr) ** 2 + os_**2)
     r2 = (-os_ + hr - 1.0) / np.sqrt(2.0)
     return float(1.0 - (abs(r1) + abs(r2)) / 2.0)
-
-

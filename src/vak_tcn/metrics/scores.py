@@ -127,5 +127,3 @@ def score_annotations(hyp, ref, tolerance: float = 0.004, decimals: int | bool |
         )
 
     return _scores(seq(hyp), seq(ref), tolerance, decimals)
-
-

@@ -26,14 +26,20 @@ class SegmentationMetrics:
 
     def __init__(self, tolerance: float = 0.004, decimals: int | None = 3):
         if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
-            raise ValueError(f"metrics.segmentation parameter 'tolerance' must be a number >= 0 (seconds), got {tolerance!r}")
+            raise ValueError(
+                f"metrics.segmentation parameter 'tolerance' must be a number >= 0 (seconds), got {tolerance!r}"
+            )
         self.tolerance = float(tolerance)
         self.decimals = decimals
 
     def __call__(self, y_pred, y_true, *, frame_dur, background=0, reference=None, frame_times=None, **context) -> dict:
         ref = {}
         if reference is not None:
-            ref = {"ref_onsets": reference["onsets_s"], "ref_offsets": reference["offsets_s"], "ref_labels": reference["labels"]}
+            ref = {
+                "ref_onsets": reference["onsets_s"],
+                "ref_offsets": reference["offsets_s"],
+                "ref_labels": reference["labels"],
+            }
         return segment_scores(
             y_pred,
             y_true,

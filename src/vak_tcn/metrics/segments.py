@@ -220,5 +220,3 @@ def f1_at_k(pred_segments, ref_segments, overlap: float) -> float:
     tp = int(np.unique(ri[qualify]).size)
     fp, fn = n_pred - tp, n_ref - tp
     return 100.0 * 2 * tp / (2 * tp + fp + fn)
-
-

@@ -46,11 +46,16 @@ class ModelEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("TweetyNetPlugin", "vak.nets:TweetyNet", "vak's TweetyNet network (conv + BiLSTM) in vak-tcn's family", "TweetyNet", uses_tcn=False),
+    ModelEntry(
+        "TweetyNetPlugin",
+        "vak.nets:TweetyNet",
+        "vak's TweetyNet network (conv + BiLSTM) in vak-tcn's family",
+        "TweetyNet",
+        uses_tcn=False,
+    ),
     ModelEntry("TCN", "vak_tcn.nn.tcn:TCN", "1x1 conv over frequency bins + vanilla TCN (Bai et al. 2018)"),
     ModelEntry("ConvTCN", "vak_tcn.nn.convtcn:ConvTCN", "TweetyNet's 2-D conv front end + vanilla TCN"),
 )
-
 
 
 def get(name: str) -> ModelEntry:

@@ -164,12 +164,20 @@ class ConvTCN(FrameClassifier):
                 f"kernels and pools: {err}"
             ) from err
         if probe.shape[2] < 1:
-            raise ValueError(f"network parameter 'num_freqbins' ({num_freqbins}) is too small for the front end's pools")
+            raise ValueError(
+                f"network parameter 'num_freqbins' ({num_freqbins}) is too small for the front end's pools"
+            )
         self.cnn_out_features = probe.shape[1] * probe.shape[2]
         # Conv2dTF SAME (stride 1) pads total = k - 1: total // 2 before, the rest after
         time_kernels = (k1[1], k2[1])
         self._build_head(
-            self.cnn_out_features, num_classes, out_channels, num_layers, kernel_size, dropout, causal,
+            self.cnn_out_features,
+            num_classes,
+            out_channels,
+            num_layers,
+            kernel_size,
+            dropout,
+            causal,
             front_receptive_field=1 + sum(k - 1 for k in time_kernels),
             front_lookahead=sum((k - 1) - (k - 1) // 2 for k in time_kernels),
         )

@@ -106,9 +106,7 @@ def _class_weights(weight: Any) -> torch.Tensor | None:
 
 
 # --------------------------------------------------------------------------- the two terms
-def gaussian_similarity_weights(
-    inputs: torch.Tensor, sigma: float = 1.0, normalize: str = "none"
-) -> torch.Tensor:
+def gaussian_similarity_weights(inputs: torch.Tensor, sigma: float = 1.0, normalize: str = "none") -> torch.Tensor:
     """ASRF's Gaussian similarity of neighbouring input frames.
 
     ``w_t = exp(-d_t / (2 sigma**2))`` with ``d_t = ||x_t - x_{t-1}||_2`` (the
@@ -370,9 +368,7 @@ class SmoothedCrossEntropy(torch.nn.Module):
             parts.append(f"ignore_index={self.ignore_index}")
         return ", ".join(parts)
 
-    def forward(
-        self, logits: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """Total loss.
 
         Parameters

@@ -55,10 +55,21 @@ def inference_copy(net: nn.Module) -> nn.Module:
     for parent in list(net.modules()):
         for name, child in list(parent.named_children()):
             if parametrize.is_parametrized(child, "weight") and isinstance(child, nn.modules.conv._ConvNd):
-                plain = type(child).__bases__[0](
-                    child.in_channels, child.out_channels, child.kernel_size, stride=child.stride, padding=child.padding,
-                    dilation=child.dilation, groups=child.groups, bias=child.bias is not None, padding_mode=child.padding_mode,
-                ).to(device=child.weight.device, dtype=child.weight.dtype)
+                plain = (
+                    type(child)
+                    .__bases__[0](
+                        child.in_channels,
+                        child.out_channels,
+                        child.kernel_size,
+                        stride=child.stride,
+                        padding=child.padding,
+                        dilation=child.dilation,
+                        groups=child.groups,
+                        bias=child.bias is not None,
+                        padding_mode=child.padding_mode,
+                    )
+                    .to(device=child.weight.device, dtype=child.weight.dtype)
+                )
                 with torch.no_grad():
                     plain.weight.copy_(child.weight)
                     if child.bias is not None:
@@ -198,7 +209,9 @@ class TemporalBlock(nn.Module):
         self._start = conv_pad - left
         self._trim = 2 * conv_pad - total  # extra output frames to drop
         self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad))
-        self.conv2 = weight_norm(nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad))
+        self.conv2 = weight_norm(
+            nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad)
+        )
         self.dropout = Dropout(dropout)
         self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
         self.receptive_field = 1 + 2 * total
@@ -296,8 +309,16 @@ class FrameClassifier(nn.Module):
     lookahead: int
 
     def _build_head(
-        self, in_features: int, num_classes: int, out_channels: int, num_layers: int, kernel_size: int,
-        dropout: float, causal: bool, front_receptive_field: int = 1, front_lookahead: int = 0,
+        self,
+        in_features: int,
+        num_classes: int,
+        out_channels: int,
+        num_layers: int,
+        kernel_size: int,
+        dropout: float,
+        causal: bool,
+        front_receptive_field: int = 1,
+        front_lookahead: int = 0,
     ) -> None:
         self.input_proj = nn.Conv1d(in_features, out_channels, 1)
         self.tcn = TCNStack(out_channels, out_channels, num_layers, kernel_size, dropout, causal)
@@ -416,7 +437,9 @@ class TCN(FrameClassifier):
         self.num_classes = num_classes
         self.num_input_channels = num_input_channels
         self.num_freqbins = num_freqbins
-        self._build_head(num_input_channels * num_freqbins, num_classes, out_channels, num_layers, kernel_size, dropout, causal)
+        self._build_head(
+            num_input_channels * num_freqbins, num_classes, out_channels, num_layers, kernel_size, dropout, causal
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1, 2)  # (batch, channels * freqbins, time)

@@ -13,7 +13,8 @@ and names the module in an entry point of the group :data:`ENTRY_POINT_GROUP`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

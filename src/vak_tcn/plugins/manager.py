@@ -26,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import logging
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pluggy
 

@@ -41,6 +41,7 @@ if VAK_VERSION not in SUPPORTED:  # pragma: no cover - depends on the environmen
         stacklevel=2,
     )
 
+
 def base_family() -> type:
     """vak's frame classification family class."""
     return vak.models.FrameClassificationModel
@@ -82,10 +83,7 @@ def register_model(definition: type, family: type):
     register_family(family)
     name = definition.__name__
     if name in _registry.MODEL_REGISTRY:
-        raise ValueError(
-            f"a model named '{name}' is already registered with vak; "
-            f"registered models: {model_names()}"
-        )
+        raise ValueError(f"a model named '{name}' is already registered with vak; registered models: {model_names()}")
     return vak.models.model(family=family)(definition)
 
 
