@@ -56,12 +56,21 @@ def read_learning_curve(results: pathlib.Path) -> pd.DataFrame:
     return pd.read_csv(csvs[0])
 
 
-@pytest.mark.parametrize("model", ["TCN", "ConvTCN"])
-def test_stock_vak_learncurve_with_plugin_model_and_gs_tmse(tmp_path, song_dir, model):
-    cfg = learncurve_config(tmp_path, song_dir, model, network=SMALL_TCN, loss=GS_TMSE)
+RF_WARNING = "receptive field ({rf} frames) exceeds the training window (64 frames)"
+
+
+@pytest.mark.parametrize("model, num_layers, rf", [("TCN", 4, 31), ("ConvTCN", 6, 135)])
+def test_stock_vak_learncurve_with_plugin_model_and_gs_tmse(tmp_path, song_dir, model, num_layers, rf):
+    cfg = learncurve_config(tmp_path, song_dir, model, network={**SMALL_TCN, "num_layers": num_layers}, loss=GS_TMSE)
     run_cli(["vak", "prep", cfg])
     assert configs.dataset_path(cfg) is not None  # vak prep wrote the dataset into the config
-    run_cli(["vak", "learncurve", cfg], VAK_TCN_MAX_STEPS=20)
+    proc = run_cli(["vak", "learncurve", cfg], VAK_TCN_MAX_STEPS=20)
+    # window 64: the ConvTCN's receptive field (135 frames) does not fit, the TCN's (31) does
+    logged = proc.stdout + proc.stderr
+    assert (RF_WARNING.format(rf=rf) in logged) == (rf > 64), logged[-3000:]
+    if rf > 64:  # also in vak's own log file, which vak writes into the results directory
+        (log,) = (tmp_path / "results").glob("*/*.log")
+        assert RF_WARNING.format(rf=rf) in log.read_text()
     df = read_learning_curve(tmp_path / "results")
     assert len(df) == 1
     for metric in ["acc", "loss", "levenshtein", "character_error_rate", *SEGMENT_COLUMNS]:
@@ -94,6 +103,59 @@ def test_stock_tweetynet_unchanged_by_plugin(tmp_path, song_dir):
     metric_columns = [c for c in without.columns if c.startswith("avg_")]  # paths differ, numbers must not
     assert "avg_val_acc_epoch" in metric_columns
     pd.testing.assert_frame_equal(with_plugin[metric_columns], without[metric_columns], check_exact=True)
+
+
+TINY_NET = """
+from vak_tcn.nn.tcn import FrameClassifier
+
+
+class TinyNet(FrameClassifier):
+    \"\"\"A throwaway network: spectrogram columns -> the shared TCN head.\"\"\"
+
+    def __init__(self, num_classes, num_input_channels=1, num_freqbins=256, out_channels=8, num_layers=7,
+                 kernel_size=2, dropout=0.0, causal=True):
+        super().__init__()
+        self._build_head(num_input_channels * num_freqbins, num_classes, out_channels, num_layers, kernel_size, dropout, causal)
+
+    def features(self, x):
+        return x.flatten(1, 2)
+"""
+
+# the one catalogue line, added before vak is imported; then the stock vak CLI
+WITH_TINY_NET = (
+    "import sys; from vak_tcn.models import catalogue;"
+    "catalogue.MODELS += (catalogue.ModelEntry('TinyNet', 'tiny_net:TinyNet', 'a throwaway network'),);"
+    "from vak.__main__ import main; sys.argv = ['vak', *sys.argv[1:]]; main()"
+)
+
+
+def test_a_new_network_is_one_file_plus_one_catalogue_line(tmp_path, song_dir):
+    """docs/development.md's recipe: the network's file + its catalogue line, then stock `vak train`."""
+    import os
+
+    import torch
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "tiny_net.py").write_text(TINY_NET)
+    pythonpath = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    cfg = learncurve_config(
+        tmp_path,
+        song_dir,
+        "TinyNet",
+        command="train",
+        train_set_durs=None,
+        num_replicates=None,
+        val_step=3,
+        ckpt_step=3,
+    )
+    run_cli(["python", "-c", WITH_TINY_NET, "prep", cfg], PYTHONPATH=pythonpath)
+    proc = run_cli(["python", "-c", WITH_TINY_NET, "train", cfg], PYTHONPATH=pythonpath, VAK_TCN_MAX_STEPS=6)
+    assert RF_WARNING.format(rf=255) in proc.stdout + proc.stderr  # 7 layers, window 64
+    (ckpt,) = (tmp_path / "results").glob("*/TinyNet/checkpoints/checkpoint.pt")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 6  # trained, and stopped at the cap (checkpointed every 3 steps)
+    assert any(key.startswith("network.tcn.") for key in state["state_dict"])
 
 
 def test_vak_rejects_unregistered_model_listing_plugin_models(tmp_path, song_dir):

@@ -80,6 +80,22 @@ def vak_register_models(register):
     register(ThirdPartyNet, vak.models.FrameClassificationModel)
 """
 
+LOSS_PLUGIN = """
+import torch
+from vak_tcn.plugins import hookimpl
+
+class ScaledCE(torch.nn.Module):
+    def __init__(self, scale=1.0):
+        super().__init__()
+        self.scale = scale
+    def forward(self, logits, target):
+        return self.scale * torch.nn.functional.cross_entropy(logits, target)
+
+@hookimpl
+def vak_register_losses(register):
+    register("scaled_ce", ScaledCE)
+"""
+
 BROKEN_IMPORT = "raise RuntimeError('broken at import')\n"
 
 BROKEN_HOOK = """
@@ -129,6 +145,33 @@ def test_plugin_metrics_reach_vak_tcn_models(tmp_path):
     proc = run_python(code, site=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "frame_count" in proc.stdout and "segmentation" in proc.stdout
+
+
+def test_config_selects_a_registered_loss_by_name(tmp_path):
+    """A loss table's ``name`` picks a loss another plugin registered; its other keys configure it."""
+    make_dist(tmp_path, "loss_plugin", LOSS_PLUGIN)
+    code = """
+    import json, torch, vak, vak.models
+
+    def build(loss):
+        config = {"network": {"out_channels": 4, "num_layers": 2}, "optimizer": {}, "loss": loss, "metrics": {}}
+        return vak.models.get("TCN", config, input_shape=(1, 8, 16), num_classes=3, labelmap={"background": 0, "a": 1, "b": 2})
+
+    model = build({"name": "scaled_ce", "scale": 2.5})
+    logits, target = torch.randn(2, 3, 16), torch.randint(0, 3, (2, 16))
+    ce = torch.nn.functional.cross_entropy(logits, target)
+    out = {"type": type(model.loss.loss).__name__, "ratio": float(model.loss(logits, target) / ce),
+           "default": type(build({}).loss.loss).__name__}
+    try:
+        build({"name": "scaled_cee"})
+    except ValueError as e:
+        out["error"] = str(e)
+    print(json.dumps(out))
+    """
+    got = report(run_python(code, site=tmp_path))
+    assert got["type"] == "ScaledCE" and abs(got["ratio"] - 2.5) < 1e-6
+    assert got["default"] == "SmoothedCrossEntropy"
+    assert "'scaled_cee' (did you mean 'scaled_ce'?)" in got["error"] and "smoothed_cross_entropy" in got["error"]
 
 
 @pytest.mark.parametrize("source, stage", [(BROKEN_IMPORT, "loading"), (BROKEN_HOOK, "vak_register_models")])

@@ -72,27 +72,37 @@ def _model_legend(fig, axes) -> None:
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
 
 
+def _panels(axes, data: pd.DataFrame, metrics: list[str]):
+    """Each panel of a metrics x (raw, post-processed) grid: (axis, metric, post, its rows of ``data``)."""
+    for row, metric in enumerate(metrics):
+        for col, post in enumerate((False, True)):
+            ax = axes[row, col]
+            ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
+            yield ax, data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
+
+
+def _finish(plt, fig, axes, out_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
+    _model_legend(fig, axes)
+    paths = _save(fig, out_dir, name)
+    plt.close(fig)
+    return paths
+
+
 def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
     plt = _matplotlib()
     data = df[df["Loss"] == BASELINE_LOSS] if "Loss" in df.columns else df
     metrics = _metrics(data)
     fig, axes = _grid(plt, len(metrics), "Effect of training window size")
-    for row, metric in enumerate(metrics):
-        for col, post in enumerate((False, True)):
-            ax = axes[row, col]
-            sub = data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
-            for model, by_model in sub.groupby("Model", sort=True):
-                stats = by_model.groupby("Window Size")["value"].agg(["mean", "std"]).sort_index()
-                ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
-            ax.set_xscale("log")
-            ax.set_xticks(sorted(data["Window Size"].unique()))
-            ax.set_xticklabels([str(int(w)) for w in sorted(data["Window Size"].unique())])
-            ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
-            ax.set_xlabel("window size (frames)")
-    _model_legend(fig, axes)
-    paths = _save(fig, out_dir, "window-size")
-    plt.close(fig)
-    return paths
+    windows = sorted(data["Window Size"].unique())
+    for ax, sub in _panels(axes, data, metrics):
+        for model, by_model in sub.groupby("Model", sort=True):
+            stats = by_model.groupby("Window Size")["value"].agg(["mean", "std"]).sort_index()
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
+        ax.set_xscale("log")
+        ax.set_xticks(windows)
+        ax.set_xticklabels([str(int(w)) for w in windows])
+        ax.set_xlabel("window size (frames)")
+    return _finish(plt, fig, axes, out_dir, "window-size")
 
 
 def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
@@ -107,27 +117,20 @@ def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
     metrics = _metrics(data)
     fig, axes = _grid(plt, len(metrics), "Effect of smoothing losses")
     offsets = np.linspace(-0.2, 0.2, len(models)) if len(models) > 1 else [0.0]
-    for row, metric in enumerate(metrics):
-        for col, post in enumerate((False, True)):
-            ax = axes[row, col]
-            sub = data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
-            for offset, model in zip(offsets, models):
-                stats = sub[sub["Model"] == model].groupby("Loss")["value"].agg(["mean", "std"]).reindex(losses)
-                ax.errorbar(
-                    np.arange(len(losses)) + offset,
-                    stats["mean"],
-                    yerr=stats["std"].fillna(0),
-                    fmt="o",
-                    capsize=3,
-                    label=model,
-                )
-            ax.set_xticks(range(len(losses)))
-            ax.set_xticklabels(losses)
-            ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
-    _model_legend(fig, axes)
-    paths = _save(fig, out_dir, "loss")
-    plt.close(fig)
-    return paths
+    for ax, sub in _panels(axes, data, metrics):
+        for offset, model in zip(offsets, models):
+            stats = sub[sub["Model"] == model].groupby("Loss")["value"].agg(["mean", "std"]).reindex(losses)
+            ax.errorbar(
+                np.arange(len(losses)) + offset,
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                fmt="o",
+                capsize=3,
+                label=model,
+            )
+        ax.set_xticks(range(len(losses)))
+        ax.set_xticklabels(losses)
+    return _finish(plt, fig, axes, out_dir, "loss")
 
 
 def postprocessing_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:

@@ -243,10 +243,12 @@ class TCNStack(nn.Sequential):
         Number of blocks. Default 8.
     kernel_size : int
         Temporal kernel size of every convolution. Default 2.
-    dropout : float
-        Dropout probability. Default 0.2.
     causal : bool
         Causal (default) or centred padding; see :class:`TemporalBlock`.
+    dropout : float
+        Dropout probability. Default 0.2.
+
+    All but ``in_channels`` are keyword-only.
 
     Attributes
     ----------
@@ -259,11 +261,12 @@ class TCNStack(nn.Sequential):
     def __init__(
         self,
         in_channels: int,
+        *,
         out_channels: int = 64,
         num_layers: int = 8,
         kernel_size: int = 2,
-        dropout: float = 0.2,
         causal: bool = True,
+        dropout: float = 0.2,
     ):
         _check_int("in_channels", in_channels)
         _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal)
@@ -321,7 +324,14 @@ class FrameClassifier(nn.Module):
         front_lookahead: int = 0,
     ) -> None:
         self.input_proj = nn.Conv1d(in_features, out_channels, 1)
-        self.tcn = TCNStack(out_channels, out_channels, num_layers, kernel_size, dropout, causal)
+        self.tcn = TCNStack(
+            out_channels,
+            out_channels=out_channels,
+            num_layers=num_layers,
+            kernel_size=kernel_size,
+            causal=causal,
+            dropout=dropout,
+        )
         self.fc = nn.Conv1d(out_channels, num_classes, 1)
         self.receptive_field = self.tcn.receptive_field + front_receptive_field - 1
         self.lookahead = self.tcn.lookahead + front_lookahead
