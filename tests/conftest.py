@@ -7,6 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests draw the same examples on every run (derandomised), so a CI failure
+# reproduces locally; VAK_TCN_HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("deterministic", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("VAK_TCN_HYPOTHESIS_PROFILE", "deterministic"))
 
 DATA = pathlib.Path(__file__).parent / "data"
 REAL_BOUT = DATA / "bengalese-finch-bout"

@@ -89,14 +89,18 @@ def test_stock_tweetynet_unchanged_by_plugin(tmp_path, song_dir):
     dataset = configs.dataset_path(prep_cfg)
     # seed everything, then the stock CLI, exactly as `vak learncurve` runs it
     seeded = (
-        "import sys, lightning; lightning.seed_everything(0, workers=True);"
+        "import sys, lightning, vak.models; lightning.seed_everything(0, workers=True);"
+        "print('models:', sorted(vak.models.registry.MODEL_NAMES));"
         "from vak.__main__ import main; sys.argv = ['vak', 'learncurve', sys.argv[1]]; main()"
     )
     results = {}
     for disabled in ("1", "0"):
         run_dir = tmp_path / f"disabled{disabled}"
         cfg = learncurve_config(run_dir, song_dir, "TweetyNet", train_set_durs=[1], dataset_path=dataset)
-        run_cli(["python", "-c", seeded, cfg], VAK_TCN_DISABLE=disabled)
+        proc = run_cli(["python", "-c", seeded, cfg], VAK_TCN_DISABLE=disabled)
+        # the comparison means something only if the plugins were loaded in one run and not the other
+        (models,) = [line for line in proc.stdout.splitlines() if line.startswith("models:")]
+        assert ("'TCN'" in models) == (disabled == "0"), models
         results[disabled] = read_learning_curve(run_dir / "results")
     with_plugin, without = results["0"], results["1"]
     assert list(with_plugin.columns) == list(without.columns)

@@ -185,7 +185,7 @@ def test_boundary_input_errors():
         metrics.boundary_precision_recall_fscore([np.nan], [0.1])
 
 
-def test_long_competing_chains_are_exact_and_fast():
+def test_long_competing_chains_are_exact():  # the speed of this case: benchmarks/bench_metrics.py
     # boundaries 4 ms apart alternating reference / prediction: every pair competes with its
     # neighbours (the worst case for the vectorised rounds; the sequential pass finishes it)
     n = 1500

@@ -241,10 +241,27 @@ def test_startup_hook_does_not_import_heavy_modules():
     assert proc.stdout.strip() == "['vak_tcn', 'vak_tcn.plugins', 'vak_tcn.plugins.startup']"
 
 
-def test_vak_tcn_console_script_lists_plugins():
-    proc = subprocess.run([sys.executable, "-m", "vak_tcn", "plugins"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("disabled", ["0", "1"])
+def test_vak_tcn_console_script_lists_plugins_with_or_without_the_hook(disabled):
+    """The wrapper loads plugins itself: it works where the start-up hook is off (or ignored)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAK_TCN_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vak_tcn", "plugins"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "VAK_TCN_DISABLE": disabled},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "TCN" in proc.stdout and "ConvTCN" in proc.stdout and "segmentation" in proc.stdout
+    assert "smoothed_cross_entropy" in proc.stdout
+
+
+def test_vak_tcn_plugins_exits_non_zero_naming_a_failing_plugin(tmp_path):
+    make_dist(tmp_path, "broken_plugin", BROKEN_HOOK)
+    proc = run_python("import sys; from vak_tcn.cli import main; sys.exit(main(['plugins']))", site=tmp_path)
+    assert proc.returncode == 1
+    assert "error:" in proc.stdout and "broken_plugin" in proc.stdout and "TCN" in proc.stdout
 
 
 def test_only_compat_branches_on_vak_version():

@@ -126,6 +126,12 @@ class FrameClassificationModel(vak_compat.base_family()):
         return loss
 
     def on_train_start(self) -> None:
+        cap = max_steps_from_env()
+        if cap is not None:  # a variable left set by a test or demo would silently cut real training
+            vak_logger.warning(
+                f"{MAX_STEPS_ENV}={cap}: training stops after {cap} optimizer steps, whatever num_epochs says "
+                f"(unset {MAX_STEPS_ENV} for full training)"
+            )
         # the receptive-field check of vak-tcn's networks, on the window vak trains with
         window_warning = getattr(self.network, "window_warning", None)
         dataset = getattr(getattr(self.trainer, "train_dataloader", None), "dataset", None)
