@@ -65,9 +65,9 @@ Examples
 """
 
 from .boundaries import boundaries_from_segments, boundary_precision_recall_fscore, over_segmentation, r_value
-from .scores import KEYS, score_annotations, segment_scores
+from .scores import KEYS, score_annotations, segment_scores, segment_scores_and_counts
 from .segmentation import SegmentationMetrics
-from .segments import f1_at_k, frame_labels_to_segments, levenshtein, segmental_edit_score
+from .segments import f1_at_k, f1_counts, f1_from_counts, frame_labels_to_segments, levenshtein, segmental_edit_score
 
 __all__ = [
     "KEYS",
@@ -79,7 +79,10 @@ __all__ = [
     "levenshtein",
     "segmental_edit_score",
     "f1_at_k",
+    "f1_counts",
+    "f1_from_counts",
     "segment_scores",
+    "segment_scores_and_counts",
     "score_annotations",
     "SegmentationMetrics",
 ]
