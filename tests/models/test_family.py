@@ -284,3 +284,30 @@ def test_moved_dataset_warns_once_that_metrics_fall_back_to_frame_labels(tmp_pat
     assert str(dataset) in message and "1 of the 1 annotation files" in message and str(annot) in message
     assert "score against the frame labels" in message
     assert warnings[0].name.startswith("vak")  # vak's logger: lands in vak's log file too
+
+
+def test_trainer_validate_returns_pooled_f1_under_the_names_vaks_eval_writes(tmp_path):
+    """Through Lightning as `vak eval` runs it: ``trainer.validate(...)[0]`` -> ``avg_<key>`` columns."""
+    import lightning
+    from vak.transforms.frame_labels import PostProcess
+
+    window = INPUT_SHAPE[-1]
+    one = np.zeros(window, dtype=np.int64)
+    one[4:8] = 1
+    nine = np.zeros(window, dtype=np.int64)
+    nine[1:19:2] = 1
+    model = get_model(post_tfm=PostProcess(timebin_dur=0.002, background_label=0))
+    model.network = FixedPredictions([one, np.zeros(window, dtype=np.int64)], len(LABELMAP))
+    batches = [
+        {"frames": torch.randn(1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(labels)}
+        for labels in (one, nine)
+    ]
+    loader = torch.utils.data.DataLoader(batches, batch_size=1)
+    trainer = lightning.pytorch.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    metric_vals = trainer.validate(model, dataloaders=loader, verbose=False)[0]
+    assert metric_vals["val_f1_50_epoch"] == pytest.approx(2 / 11)  # MS-TCN: pooled
+    assert metric_vals["val_f1_50_macro_epoch"] == pytest.approx(0.5)  # mean of 1 and 0
+    assert metric_vals["val_f1_50_tfm_epoch"] == pytest.approx(2 / 11)
+    assert metric_vals["val_edit_epoch"] == pytest.approx(0.5) and "val_f1_50" not in metric_vals
