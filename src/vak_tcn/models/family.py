@@ -8,7 +8,8 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   and validation;
 * runs every other metric in the model definition, e.g. the boundary and
   segment metrics registered through the plugin hooks, on the raw and on the
-  post-processed predictions;
+  post-processed predictions; metrics with ``score``/``pool`` methods (F1@k)
+  are pooled over the validation files, as MS-TCN's evaluation does;
 * honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
   smoke tests and demos by optimizer steps rather than epochs.
 
