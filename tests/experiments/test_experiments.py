@@ -76,9 +76,31 @@ def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
         assert (lc.batch_size, lc.num_epochs, lc.val_step, lc.ckpt_step, lc.patience) == (16, 15, 1000, 500, 4)
         assert lc.post_tfm_kwargs == {"majority_vote": True, "min_segment_dur": 0.01}
         assert cfg.prep.train_set_durs == [1800] and cfg.prep.num_replicates == 5
-        assert lc.model.optimizer == {"lr": 0.001}
+        # the learning rate of the poster's training code (framenets/model.py: Adam(lr=0.003)), said so in the file
+        assert lc.model.optimizer == {"lr": 0.003}
+        assert "framenets/model.py" in path.read_text() and "lr = 0.001" in path.read_text()
         if lc.model.name != "TweetyNetPlugin":
             assert lc.model.network["out_channels"] == 64 and lc.model.network["num_layers"] == 8
+        else:  # the poster's TweetyNet configs: [TweetyNet.network] hidden_size = 256
+            assert lc.model.network == {"hidden_size": 256}
+
+
+def test_poster_tweetynet_size_reaches_vaks_network():
+    import vak.models
+
+    from vak_tcn import plugins
+
+    plugins.load_plugins()
+    network = poster.poster_network("TweetyNetPlugin")
+    model = vak.models.get(
+        "TweetyNetPlugin",
+        {"network": network, "optimizer": {"lr": poster.LEARNING_RATE}, "loss": {}, "metrics": {}},
+        input_shape=(1, 152, 176),
+        num_classes=12,
+        labelmap={str(i): i for i in range(12)},
+    )
+    assert model.network.rnn.hidden_size == 256
+    assert poster.poster_network("TCN") == poster.TCN_NETWORK
 
 
 def test_committed_poster_grid_matches_generator(tmp_path):
@@ -138,14 +160,19 @@ def test_summary_conversions():
             "avg_val_acc_tfm_epoch": [0.95],
             "avg_val_character_error_rate_epoch": [0.12],
             "avg_val_precision_epoch": [0.5],
-            "avg_val_edit_epoch": [80.0],
+            "avg_val_edit_epoch": [0.8],
+            "avg_val_f1_50_epoch": [0.25],
+            "avg_val_f1_50_macro_epoch": [0.5],
         }
     )
     df = summary.tidy(lc, {"Model": "TCN", "Window Size": 176, "Loss": "CE+gsTMSE"})
     values = dict(zip(df["variable"], df["value"]))
     assert values["frame_error"] == pytest.approx(10.0) and values["frame_error_tfm"] == pytest.approx(5.0)
     assert values["character_error_rate"] == pytest.approx(12.0) and values["precision"] == pytest.approx(50.0)
-    assert values["edit"] == 80.0
+    # vak-tcn's columns are fractions, like vak's; the summary has the poster's percents
+    assert values["edit"] == pytest.approx(80.0) and values["f1_50"] == pytest.approx(25.0)
+    assert set(df[df["variable"] == "f1_50"]["Metric"]) == {"F1@50 (%)"}
+    assert not any("macro" in v for v in values)  # the summary's F1@k is MS-TCN's pooled one
     assert list(df.columns) == summary.COLUMNS
     assert poster.loss_label(None) == "CE" and poster.loss_label({"tmse_weight": 0}) == "CE"
     assert poster.loss_label({"tmse_weight": 0.15}) == "CE+TMSE"
@@ -227,7 +254,9 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
     df = pd.read_csv(csv)
     assert set(df["Model"]) == {"TCN", "ConvTCN"} and set(df["Loss"]) == {"CE+gsTMSE", "CE"}
     assert set(df["Window Size"]) == {64} and np.isfinite(df["value"]).all()
-    assert {"Precision (%)", "F1@50", "Frame Error (%)"} <= set(df["Metric"])
+    assert {"Precision (%)", "F1@50 (%)", "Frame Error (%)"} <= set(df["Metric"])
+    bounded = df["Metric"].isin(["Precision (%)", "Edit score (%)", "F1@10 (%)", "F1@50 (%)"])
+    assert df[bounded]["value"].between(0, 100).all()  # percents of fractions, not percents of percents
     paths = plots.plot(csv, tmp_path / "figures")
     assert (tmp_path / "figures" / "loss.png").exists() and all(p.stat().st_size > 5000 for p in paths)
 
@@ -248,7 +277,7 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
         frozenset({"CE", "CE+gsTMSE"}),
     }
     assert set(df["Post-processing"]) == {True, False} and np.isfinite(df["value"]).all()
-    assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50"} <= set(df["Metric"])
+    assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50 (%)"} <= set(df["Metric"])
     overview = (out / "overview.txt").read_text()
     assert overview.startswith("Mean over replicates") and "TCN" in overview and "CE+gsTMSE" in overview
     assert all((out / "figures" / f"{name}.png").stat().st_size > 5000 for name in ("loss", "post-processing"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -397,6 +398,123 @@ def test_f1_at_k_rejects_bad_threshold_and_shapes():
         metrics.f1_at_k(([0, 1], [1], [1]), ([0], [1], [1]), 0.5)
 
 
+def mstcn_f_score_counts(p_label, p_start, p_end, y_label, y_start, y_end, overlap):
+    """MS-TCN eval.py ``f_score`` (github.com/yabufarha/ms-tcn): ``(tp, fp, fn)`` of one file."""
+    tp, fp = 0, 0
+    hits = np.zeros(len(y_label))
+    for j in range(len(p_label)):
+        if len(y_label) == 0:  # (MS-TCN would fail on argmax of an empty array)
+            fp += 1
+            continue
+        intersection = np.minimum(p_end[j], y_end) - np.maximum(p_start[j], y_start)
+        union = np.maximum(p_end[j], y_end) - np.minimum(p_start[j], y_start)
+        IoU = (1.0 * intersection / union) * np.array([p_label[j] == y_label[x] for x in range(len(y_label))])
+        idx = np.array(IoU).argmax()
+        if IoU[idx] >= overlap and not hits[idx]:
+            tp += 1
+            hits[idx] = 1
+        else:
+            fp += 1
+    fn = len(y_label) - sum(hits)
+    return float(tp), float(fp), float(fn)
+
+
+def mstcn_eval_f1(files, overlap):
+    """MS-TCN eval.py ``main()``: tp/fp/fn summed over all files, then one F1 (x 100)."""
+    tp, fp, fn = np.zeros(3)  # numpy floats, as MS-TCN's arrays: 0 / 0 is NaN, not an exception
+    for recognized, ground_truth in files:
+        p = mstcn_get_labels_start_end_time(recognized)
+        y = mstcn_get_labels_start_end_time(ground_truth)
+        tp1, fp1, fn1 = mstcn_f_score_counts(*p, *y, overlap)
+        tp, fp, fn = tp + tp1, fp + fp1, fn + fn1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tp / float(tp + fp)
+        recall = tp / float(tp + fn)
+        f1 = 2.0 * (precision * recall) / (precision + recall)
+    return float(np.nan_to_num(f1) * 100)
+
+
+def test_iou_exactly_at_k_counts_as_mstcn_does():
+    """IoU 2/4 = 0.5 exactly: a hit in MS-TCN (integer frames); in seconds 0.02 / 0.04 is 0.4999..."""
+    pred, ref = [0, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 0]
+    assert (0.03 - 0.01) / (0.05 - 0.01) < 0.5  # the float trap
+    assert metrics.segment_scores(np.array(pred), np.array(ref), frame_dur=0.01)["f1_50"] == 100.0
+    assert mstcn_eval_f1([(pred, ref)], 0.5) == 100.0
+    # the same tie on segments given in seconds, and at k = 0.25 and 0.10
+    assert metrics.f1_counts(([0.01], [0.03], [1]), ([0.01], [0.05], [1]), 0.5) == (1, 0, 0)
+    assert metrics.f1_counts(([0.03], [0.04], [1]), ([0.01], [0.05], [1]), 0.25) == (1, 0, 0)  # 0.01 / 0.04
+    assert metrics.f1_counts(([0.07], [0.08], [1]), ([0.0], [0.1], [1]), 0.1) == (1, 0, 0)  # 0.01 / 0.1
+    # just below k is still a miss
+    assert metrics.f1_counts(([0.0], [0.049], [1]), ([0.0], [0.1], [1]), 0.5) == (0, 1, 1)
+
+
+def test_iou_ties_between_references_go_to_the_first_as_in_mstcn():
+    # prediction [2, 6) overlaps references [0, 4) and [4, 8) equally (IoU 2/6 each, in seconds 1e-3 apart
+    # in the float error only): MS-TCN's argmax takes the first; the second stays unhit
+    frame_dur = 0.01
+    ref = ([0 * frame_dur, 4 * frame_dur], [4 * frame_dur, 8 * frame_dur], [1, 1])
+    pred = ([2 * frame_dur, 6 * frame_dur], [6 * frame_dur, 8 * frame_dur], [1, 1])
+    # second prediction [6, 8): IoU 2/4 with ref 2 -> hit; first prediction hit ref 1 at k = 0.1
+    assert metrics.f1_counts(pred, ref, 0.1) == mstcn_f_score_counts(
+        [1, 1], [2, 6], [6, 8], [1, 1], [0, 4], [4, 8], 0.1
+    )
+    assert metrics.f1_counts(pred, ref, 0.1) == (2, 0, 0)
+
+
+@FAST
+@given(
+    pred=st.lists(st.integers(0, 3), min_size=1, max_size=60),
+    ref=st.lists(st.integers(0, 3), min_size=1, max_size=60),
+    frame_dur=st.sampled_from([0.01, 0.002, 0.001, 1 / 3, 0.0027]),
+)
+def test_f1_from_frames_in_seconds_equals_mstcn_on_frame_indices(pred, ref, frame_dur):
+    """Segments timed in seconds (float IoU) give MS-TCN's integer-frame counts, ties included."""
+    n = max(len(pred), len(ref))
+    pred, ref = pred + [0] * (n - len(pred) + 1), ref + [0] * (n - len(ref) + 1)
+    p, y = mstcn_get_labels_start_end_time(pred), mstcn_get_labels_start_end_time(ref)
+    _, counts = metrics.segment_scores_and_counts(np.array(pred), np.array(ref), frame_dur=frame_dur)
+    for k in (10, 25, 50):
+        assert counts[f"f1_{k}"] == mstcn_f_score_counts(*p, *y, k / 100), k
+
+
+def test_pooled_f1_is_mstcns_not_the_mean_over_files():
+    """The issue's case: one file with 1 segment scored exactly, one with 9 segments all missed."""
+    exact = ([0, 1, 1, 0], [0, 1, 1, 0])
+    missed = ([0] * 19, [i % 2 for i in range(19)])
+    files = [exact, missed]
+    per_file = [metrics.segment_scores_and_counts(np.array(p), np.array(y), frame_dur=0.01) for p, y in files]
+    assert np.mean([scores["f1_50"] for scores, _ in per_file]) == 50.0  # macro mean
+    tp, fp, fn = np.sum([counts["f1_50"] for _, counts in per_file], axis=0)
+    assert (tp, fp, fn) == (1, 0, 9)
+    assert metrics.f1_from_counts(tp, fp, fn) == pytest.approx(200 / 11)  # 18.18
+    assert metrics.f1_from_counts(tp, fp, fn) == pytest.approx(mstcn_eval_f1(files, 0.5))
+    assert metrics.SegmentationMetrics.pool({"f1_50": (tp, fp, fn)}) == {"f1_50": pytest.approx(2 / 11)}
+
+
+@FAST
+@given(
+    files=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 3), min_size=1, max_size=40), st.lists(st.integers(0, 3), min_size=1, max_size=40)
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    overlap=st.sampled_from([0.1, 0.25, 0.5]),
+)
+def test_pooled_f1_agrees_with_mstcn_eval_main(files, overlap):
+    files = [(p + [0], y + [0]) for p, y in files]  # MS-TCN's helper: sequence-final segments one frame short
+    total = np.zeros(3, dtype=int)
+    for p, y in files:
+        total += metrics.f1_counts(
+            metrics.frame_labels_to_segments(np.array(p), 1.0),
+            metrics.frame_labels_to_segments(np.array(y), 1.0),
+            overlap,
+        )
+    assume(total.any())  # no segments anywhere: MS-TCN gives 0/0 -> 0, we give 100 (nothing to find, none found)
+    assert metrics.f1_from_counts(*total) == pytest.approx(mstcn_eval_f1(files, overlap))
+
+
 # ------------------------------------------------------------------ edit score, Levenshtein
 def test_edit_score_hand_computed():
     assert metrics.segmental_edit_score("abcd", "abcd") == 100.0
@@ -437,6 +555,64 @@ def test_r_value_and_overseg_hand_computed():
     assert metrics.over_segmentation(0, 0) == 0.0
 
 
+def vak11_boundary_scores(hyp, ref, tolerance=0.004):
+    """vak 1.1's ``precision_recall_fscore_rval`` (the host's convention), where vak 1.1 is installed."""
+    functional = pytest.importorskip("vak.metrics.boundary_detection.functional", reason="vak 1.1 only")
+    torch = pytest.importorskip("torch")
+    out = functional.precision_recall_fscore_rval(
+        torch.tensor(hyp, dtype=torch.float64),
+        torch.tensor(ref, dtype=torch.float64),
+        ["precision", "recall", "fscore", "rval"],
+        tolerance=tolerance,
+    )
+    return {("rvalue" if key == "rval" else key): float(val) for key, val in out.items()}
+
+
+def as_seq(times):
+    """A sequence of back-to-back segments whose boundaries are exactly ``times`` (none, or 2 or more)."""
+    times = list(times)
+    assert len(times) != 1
+    return SimpleNamespace(onsets_s=times[:-1], offsets_s=times[1:], labels=[1 + i % 2 for i in range(len(times) - 1)])
+
+
+SPURIOUS_12 = [0.1 * i for i in range(1, 13)]  # 12 boundaries, none in the reference
+
+
+@pytest.mark.parametrize(
+    "hyp, ref, expected",
+    [
+        # the issue's case: 12 spurious boundaries, no reference: every score 0 (was R = -9.6)
+        (SPURIOUS_12, [], {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "rvalue": 0.0}),
+        ([], [0.1, 0.2, 0.3], {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "rvalue": 0.0}),  # nothing found
+        ([], [], {"precision": 1.0, "recall": 1.0, "fscore": 1.0, "rvalue": 1.0}),  # both empty
+        # hits: R-value as vak's (P 2/3, R 1: OS 0.5, r1 = 0.5, r2 = -0.5/sqrt2)
+        (
+            [0.1, 0.2, 0.3],
+            [0.1, 0.3],
+            {"precision": 2 / 3, "recall": 1.0, "rvalue": 1 - (0.5 + 0.5 / math.sqrt(2)) / 2},
+        ),
+    ],
+)
+def test_empty_sides_follow_vak_11(hyp, ref, expected):
+    scores = metrics.score_annotations(as_seq(hyp), as_seq(ref))
+    for key, value in expected.items():
+        assert scores[key] == pytest.approx(value), key
+
+
+@pytest.mark.parametrize(
+    "hyp, ref",
+    [(SPURIOUS_12, []), ([], [0.1, 0.2, 0.3]), ([], []), ([0.1, 0.2, 0.3], [0.1, 0.3]), ([0.1, 0.25], [0.1, 0.2, 0.3])],
+)
+def test_boundary_scores_equal_vak_11s_precision_recall_fscore_rval(hyp, ref):
+    theirs = vak11_boundary_scores(hyp, ref)
+    b = metrics.boundary_precision_recall_fscore(hyp, ref, tolerance=0.004)
+    ours = metrics.score_annotations(as_seq(hyp), as_seq(ref), tolerance=0.004)
+    for key in ("precision", "recall", "fscore"):
+        assert b[key] == pytest.approx(theirs[key], abs=1e-6), key
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+    assert ours["rvalue"] == pytest.approx(theirs["rvalue"], abs=1e-5)
+
+
 # ------------------------------------------------------------------ all scores, degenerate cases
 PERFECT = {
     "precision": 1.0,
@@ -454,7 +630,7 @@ PERFECT = {
 @pytest.mark.parametrize(
     "pred, ref, expected",
     [
-        # prediction only background: no boundaries found, OS -1, R = 1 - sqrt2/2
+        # prediction only background: no boundaries found, OS -1; R 0 (vak 1.1: one side empty)
         (
             [0, 0, 0, 0],
             [0, 1, 1, 0],
@@ -463,16 +639,16 @@ PERFECT = {
                 "recall": 0.0,
                 "fscore": 0.0,
                 "overseg": -1.0,
-                "rvalue": 1 - math.sqrt(2) / 2,
+                "rvalue": 0.0,
                 "edit": 0.0,
                 "f1_50": 0.0,
             },
         ),
-        # reference has no segments: two spurious boundaries, OS = n_hyp = 2
+        # reference has no segments: two spurious boundaries, OS = n_hyp = 2, R 0 (vak 1.1)
         (
             [0, 1, 1, 0],
             [0, 0, 0, 0],
-            {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "overseg": 2.0, "edit": 0.0, "f1_50": 0.0},
+            {"precision": 0.0, "recall": 0.0, "fscore": 0.0, "rvalue": 0.0, "overseg": 2.0, "edit": 0.0, "f1_50": 0.0},
         ),
         ([0, 0, 0, 0], [0, 0, 0, 0], PERFECT),  # neither has segments
         ([1], [1], PERFECT),  # a single frame

@@ -104,13 +104,69 @@ def test_validation_logs_vak_and_segment_metrics_raw_and_post_processed(monkeypa
         "rvalue",
         "overseg",
         "edit",
-        "f1_10",
-        "f1_25",
-        "f1_50",
+        "f1_10_macro",
+        "f1_25_macro",
+        "f1_50_macro",
     ):
         assert f"val_{name}" in logged and f"val_{name}_tfm" in logged, name
     assert "val_loss" in logged
+    model.on_validation_epoch_end()  # MS-TCN's pooled F1@k, once per epoch
+    for k in (10, 25, 50):
+        assert f"val_f1_{k}_epoch" in logged and f"val_f1_{k}_tfm_epoch" in logged, k
     assert all(np.isfinite(v) for v in logged.values())
+    # one unit: fractions, as vak's own metrics
+    assert all(0 <= logged[f"val_{name}"] <= 1 for name in ("edit", "f1_50_macro", "precision", "fscore"))
+
+
+class FixedPredictions(torch.nn.Module):
+    """A network whose argmax is the next of the given frame-label sequences (one window each)."""
+
+    def __init__(self, predictions, num_classes):
+        super().__init__()
+        self.predictions, self.num_classes = list(predictions), num_classes
+
+    def forward(self, frames):
+        labels = torch.as_tensor(self.predictions.pop(0))
+        return torch.nn.functional.one_hot(labels, self.num_classes).T[None].float()  # (1 window, classes, time)
+
+
+def test_validation_epoch_pools_f1_over_files_as_mstcn_does(monkeypatch):
+    """The issue's case: a file with 1 segment scored exactly, one with 9 segments all missed.
+
+    MS-TCN's eval sums tp/fp/fn over files: F1@50 = 2 / (2 + 9) = 18.2 %; the mean of the
+    files' F1 (100 % and 0 %) is 50 %, now logged per file as ``val_f1_50_macro``.
+    """
+    from vak.transforms.frame_labels import PostProcess
+
+    window = INPUT_SHAPE[-1]
+    one = np.zeros(window, dtype=np.int64)
+    one[4:8] = 1
+    nine = np.zeros(window, dtype=np.int64)
+    nine[1:19:2] = 1  # 9 one-frame segments
+    model = get_model(post_tfm=PostProcess(timebin_dur=0.002, background_label=0))  # post-processing: identity
+    model.network = FixedPredictions([one, np.zeros(window, dtype=np.int64)], len(LABELMAP))
+    model.eval()
+    logged = {}
+    monkeypatch.setattr(model, "log", lambda name, value, **kw: logged.setdefault(name, []).append((float(value), kw)))
+    model.on_validation_epoch_start()
+    for labels in (one, nine):
+        batch = {"frames": torch.randn(1, 1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(labels)[None]}
+        model.validation_step(batch, 0)
+    model.on_validation_epoch_end()
+    per_file = [value for value, kw in logged["val_f1_50_macro"]]
+    assert per_file == [1.0, 0.0]  # Lightning's epoch mean of these: 0.5
+    ((pooled, kw),) = logged["val_f1_50_epoch"]
+    assert pooled == pytest.approx(2 / 11)
+    assert kw["on_epoch"] and not kw["on_step"]  # -> trainer.validate's val_f1_50_epoch -> avg_val_f1_50_epoch
+    assert logged["val_f1_50_tfm_epoch"][0][0] == pytest.approx(2 / 11)
+    # a new epoch starts from zero
+    model.network = FixedPredictions([one], len(LABELMAP))
+    model.on_validation_epoch_start()
+    model.validation_step(
+        {"frames": torch.randn(1, 1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(one)[None]}, 0
+    )
+    model.on_validation_epoch_end()
+    assert logged["val_f1_50_epoch"][-1][0] == 1.0
 
 
 def test_validation_scores_raw_predictions_not_post_processed_copies(monkeypatch):
@@ -177,3 +233,81 @@ def test_bad_config_tables_name_the_key(table, match):
         config[key] = value
     with pytest.raises((ValueError, TypeError), match=match):
         vak.models.get("TCN", config, input_shape=INPUT_SHAPE, num_classes=3, labelmap=LABELMAP)
+
+
+def _prepared_dataset(tmp_path, annot_path):
+    """The parts of a prepared dataset that ``family.dataset_references`` reads."""
+    import json
+
+    import pandas as pd
+
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "metadata.json").write_text(json.dumps({"dataset_csv_filename": "dataset.csv"}))
+    pd.DataFrame(
+        {
+            "audio_path": [str(annot_path.parent / "bout_1.wav")],
+            "spect_path": [None],
+            "frames_path": ["train/bout_1.wav.spect.npz"],
+            "annot_path": [str(annot_path)],
+            "annot_format": ["notmat"],
+        }
+    ).to_csv(dataset / "dataset.csv", index=False)
+    return dataset
+
+
+def test_moved_dataset_warns_once_that_metrics_fall_back_to_frame_labels(tmp_path, caplog):
+    import logging
+    import shutil
+
+    from conftest import REAL_BOUT
+
+    annot = tmp_path / "song" / "bout_1.wav.not.mat"
+    annot.parent.mkdir()
+    shutil.copy(REAL_BOUT / "bout_1.wav.not.mat", annot)
+    dataset = _prepared_dataset(tmp_path, annot)
+    family.dataset_references.cache_clear()
+    with caplog.at_level(logging.INFO):
+        refs = family.dataset_references(str(dataset))
+    onsets, offsets, labels = refs["bout_1.wav.spect.npz"]
+    assert len(onsets) == len(labels) > 10 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+    annot.parent.rename(tmp_path / "moved")  # the annotation is no longer where the dataset's CSV says
+    family.dataset_references.cache_clear()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            assert family.dataset_references(str(dataset)) == {}
+            family.dataset_references.cache_clear()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings  # once per dataset
+    message = warnings[0].getMessage()
+    assert str(dataset) in message and "1 of the 1 annotation files" in message and str(annot) in message
+    assert "score against the frame labels" in message
+    assert warnings[0].name.startswith("vak")  # vak's logger: lands in vak's log file too
+
+
+def test_trainer_validate_returns_pooled_f1_under_the_names_vaks_eval_writes(tmp_path):
+    """Through Lightning as `vak eval` runs it: ``trainer.validate(...)[0]`` -> ``avg_<key>`` columns."""
+    import lightning
+    from vak.transforms.frame_labels import PostProcess
+
+    window = INPUT_SHAPE[-1]
+    one = np.zeros(window, dtype=np.int64)
+    one[4:8] = 1
+    nine = np.zeros(window, dtype=np.int64)
+    nine[1:19:2] = 1
+    model = get_model(post_tfm=PostProcess(timebin_dur=0.002, background_label=0))
+    model.network = FixedPredictions([one, np.zeros(window, dtype=np.int64)], len(LABELMAP))
+    batches = [
+        {"frames": torch.randn(1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(labels)}
+        for labels in (one, nine)
+    ]
+    loader = torch.utils.data.DataLoader(batches, batch_size=1)
+    trainer = lightning.pytorch.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    metric_vals = trainer.validate(model, dataloaders=loader, verbose=False)[0]
+    assert metric_vals["val_f1_50_epoch"] == pytest.approx(2 / 11)  # MS-TCN: pooled
+    assert metric_vals["val_f1_50_macro_epoch"] == pytest.approx(0.5)  # mean of 1 and 0
+    assert metric_vals["val_f1_50_tfm_epoch"] == pytest.approx(2 / 11)
+    assert metric_vals["val_edit_epoch"] == pytest.approx(0.5) and "val_f1_50" not in metric_vals

@@ -138,7 +138,7 @@ def _overview(df) -> str:
             "Precision (%)",
             "Recall (%)",
             "$F$-score (%)",
-            "F1@50",
+            "F1@50 (%)",
         )
         if m in pivot.columns.get_level_values(0)
     ]
@@ -149,7 +149,7 @@ def _overview(df) -> str:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
-        return "Mean over replicates (%; edit/F1 0-100):\n" + pivot.to_string()
+        return "Mean over replicates (%):\n" + pivot.to_string()
 
 
 def default_out() -> pathlib.Path:

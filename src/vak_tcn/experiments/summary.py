@@ -3,7 +3,9 @@
 Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
 value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
 ``Loss``; this one has both, so one file holds a whole grid).  One row per model run,
-metric and post-processing setting; values in percent, like the poster's.
+metric and post-processing setting; values in percent, like the poster's (vak's CSVs hold
+fractions, vak-tcn's columns too).  F1@k is MS-TCN's, pooled over the validation files
+(``avg_val_f1_50_epoch``); the per-file means (``..._macro``) are not in the summary.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tomlkit
 from ..models.catalogue import display_name
 from .poster import loss_label
 
-#: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale to percent)
+#: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale: fraction to percent)
 METRICS = {
     "acc": ("frame_error", "Frame Error (%)", None),  # 100 * (1 - acc)
     "character_error_rate": ("character_error_rate", "Character Error Rate (%)", 100.0),
@@ -26,10 +28,10 @@ METRICS = {
     "fscore": ("fscore", "$F$-score (%)", 100.0),
     "rvalue": ("rvalue", "R-value (%)", 100.0),
     "overseg": ("overseg", "Over-segmentation (%)", 100.0),
-    "edit": ("edit", "Edit score", 1.0),
-    "f1_10": ("f1_10", "F1@10", 1.0),
-    "f1_25": ("f1_25", "F1@25", 1.0),
-    "f1_50": ("f1_50", "F1@50", 1.0),
+    "edit": ("edit", "Edit score (%)", 100.0),
+    "f1_10": ("f1_10", "F1@10 (%)", 100.0),
+    "f1_25": ("f1_25", "F1@25 (%)", 100.0),
+    "f1_50": ("f1_50", "F1@50 (%)", 100.0),
 }
 COLUMNS = [
     "Model",

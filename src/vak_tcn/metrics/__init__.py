@@ -36,6 +36,8 @@ R-value and over-segmentation (Räsänen et al. 2009)
     ``r1 = sqrt((1 - HR)^2 + OS^2)``, ``r2 = (-OS + HR - 1) / sqrt(2)``,
     ``R = 1 - (|r1| + |r2|) / 2`` with ``HR`` = recall.  vocalpy 0.10 has no
     R-value.  With no reference boundaries ``OS = n_hyp`` (0 if both empty).
+    Exactly one side without boundaries: R-value 0, like precision, recall and
+    F-score; neither side: 1 (vak 1.1's ``precision_recall_fscore_rval``).
 Frames to segments
     A run of equal non-background frame labels is a segment.  Without
     ``frame_times`` it spans ``[start * frame_dur, end * frame_dur)`` (``end``
@@ -47,9 +49,15 @@ Segment scores (MS-TCN's evaluation code, ``eval.py`` of Farha & Gall 2019)
     Edit score ``(1 - levenshtein / max(len)) * 100`` over the sequences of
     segment labels.  F1@k: each predicted segment, in order, is matched to the
     same-label reference segment with the highest IoU (first one on ties); a
-    hit if IoU >= k and that reference was not hit before.  Scores are 0-100
-    (MS-TCN's scale).  Both sequences empty: 100 (MS-TCN would divide by zero);
-    exactly one empty: F1 0, edit 0.
+    hit if IoU >= k and that reference was not hit before.  IoUs within 1e-9
+    count as equal (segments in seconds: IoU 0.02 / 0.04 reaches k = 0.5, as
+    2 / 4 frames does in MS-TCN).  Scores are 0-100 (MS-TCN's scale; the vak
+    metric reports fractions).  Both sequences empty: 100 (MS-TCN would divide
+    by zero); exactly one empty: F1 0, edit 0.
+F1@k over many files (MS-TCN's ``main()``)
+    Sum each file's ``(tp, fp, fn)`` (:func:`f1_counts`,
+    :func:`segment_scores_and_counts`), then :func:`f1_from_counts` once; the
+    mean of per-file F1 is a different number (see docs/metrics.md).
 
 Examples
 --------
@@ -65,9 +73,9 @@ Examples
 """
 
 from .boundaries import boundaries_from_segments, boundary_precision_recall_fscore, over_segmentation, r_value
-from .scores import KEYS, score_annotations, segment_scores
+from .scores import KEYS, score_annotations, segment_scores, segment_scores_and_counts
 from .segmentation import SegmentationMetrics
-from .segments import f1_at_k, frame_labels_to_segments, levenshtein, segmental_edit_score
+from .segments import f1_at_k, f1_counts, f1_from_counts, frame_labels_to_segments, levenshtein, segmental_edit_score
 
 __all__ = [
     "KEYS",
@@ -79,7 +87,10 @@ __all__ = [
     "levenshtein",
     "segmental_edit_score",
     "f1_at_k",
+    "f1_counts",
+    "f1_from_counts",
     "segment_scores",
+    "segment_scores_and_counts",
     "score_annotations",
     "SegmentationMetrics",
 ]

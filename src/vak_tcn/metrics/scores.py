@@ -8,31 +8,97 @@ from __future__ import annotations
 import numpy as np
 
 from .boundaries import boundaries_from_segments, boundary_precision_recall_fscore, over_segmentation, r_value
-from .segments import _as_segments, f1_at_k, frame_labels_to_segments, segmental_edit_score
+from .segments import _as_segments, f1_counts, f1_from_counts, frame_labels_to_segments, segmental_edit_score
 
-__all__ = ["KEYS", "segment_scores", "score_annotations"]
+__all__ = ["KEYS", "F1_THRESHOLDS", "segment_scores", "segment_scores_and_counts", "score_annotations"]
 
 #: Keys of the dicts returned by :func:`segment_scores` and :func:`score_annotations`.
 KEYS = ("precision", "recall", "fscore", "rvalue", "overseg", "edit", "f1_10", "f1_25", "f1_50")
 
 
-def _scores(pred, ref, tolerance, decimals) -> dict[str, float]:
-    """All scores from predicted and reference segments ``(onsets, offsets, labels)``."""
+#: the F1@k thresholds, as ``k`` in percent (the keys ``f1_10``, ``f1_25``, ``f1_50``)
+F1_THRESHOLDS = (10, 25, 50)
+
+
+def _scores_and_counts(pred, ref, tolerance, decimals) -> tuple[dict[str, float], dict[str, tuple[int, int, int]]]:
+    """All scores from predicted and reference segments ``(onsets, offsets, labels)``, and the
+    F1@k counts ``{"f1_10": (tp, fp, fn), ...}`` to pool over files."""
     b = boundary_precision_recall_fscore(
         boundaries_from_segments(pred[0], pred[1]), boundaries_from_segments(ref[0], ref[1]), tolerance, decimals
     )
     overseg = over_segmentation(b["n_hyp"], b["n_ref"])
+    if b["n_hyp"] and b["n_ref"]:
+        rvalue = r_value(b["precision"], b["recall"], overseg=overseg)
+    else:  # vak 1.1's precision_recall_fscore_rval: both empty 1, exactly one empty 0
+        rvalue = 1.0 if b["n_hyp"] == b["n_ref"] else 0.0
     scores = {
         "precision": b["precision"],
         "recall": b["recall"],
         "fscore": b["fscore"],
-        "rvalue": r_value(b["precision"], b["recall"], overseg=overseg),
+        "rvalue": rvalue,
         "overseg": overseg,
         "edit": segmental_edit_score(pred[2].tolist(), ref[2].tolist()),
     }
-    for k in (10, 25, 50):
-        scores[f"f1_{k}"] = f1_at_k(pred, ref, k / 100)
-    return {key: float(scores[key]) for key in KEYS}
+    counts = {f"f1_{k}": f1_counts(pred, ref, k / 100) for k in F1_THRESHOLDS}
+    for key, (tp, fp, fn) in counts.items():
+        scores[key] = f1_from_counts(tp, fp, fn)
+    return {key: float(scores[key]) for key in KEYS}, counts
+
+
+def _scores(pred, ref, tolerance, decimals) -> dict[str, float]:
+    return _scores_and_counts(pred, ref, tolerance, decimals)[0]
+
+
+def _frame_segments(pred_frame_labels, ref_frame_labels, frame_dur, background, frame_times, ref_segments):
+    """Predicted and reference segments of :func:`segment_scores`'s arguments."""
+    if frame_dur is None or not frame_dur > 0:
+        raise ValueError(f"frame_dur must be a positive number of seconds, got {frame_dur!r}")
+    pred = frame_labels_to_segments(pred_frame_labels, frame_dur, background, frame_times)
+    if ref_segments[0] is not None:
+        ref = _as_segments(ref_segments)
+    elif ref_frame_labels is not None:
+        ref = frame_labels_to_segments(ref_frame_labels, frame_dur, background, frame_times)
+    else:
+        raise ValueError("give the reference as ref_frame_labels or as ref_onsets, ref_offsets, ref_labels")
+    return pred, ref
+
+
+def segment_scores_and_counts(
+    pred_frame_labels,
+    ref_frame_labels=None,
+    *,
+    frame_dur: float,
+    background=0,
+    tolerance: float = 0.004,
+    decimals: int | bool | None = 3,
+    frame_times=None,
+    ref_onsets=None,
+    ref_offsets=None,
+    ref_labels=None,
+) -> tuple[dict[str, float], dict[str, tuple[int, int, int]]]:
+    """:func:`segment_scores` and the F1@k counts of the file, to pool over files.
+
+    Returns
+    -------
+    scores : dict
+        As :func:`segment_scores`.
+    counts : dict
+        ``{"f1_10": (tp, fp, fn), "f1_25": ..., "f1_50": ...}``
+        (:func:`~vak_tcn.metrics.segments.f1_counts`).  Sum them over files and
+        apply :func:`~vak_tcn.metrics.segments.f1_from_counts` for MS-TCN's
+        dataset-level F1@k.
+
+    Examples
+    --------
+    >>> one = segment_scores_and_counts(np.array([0, 1, 1, 0]), np.array([0, 1, 1, 0]), frame_dur=0.01)[1]
+    >>> nine = segment_scores_and_counts(np.zeros(19, dtype=int), np.arange(19) % 2, frame_dur=0.01)[1]
+    >>> one["f1_50"], nine["f1_50"]
+    ((1, 0, 0), (0, 0, 9))
+    """
+    pred, ref = _frame_segments(
+        pred_frame_labels, ref_frame_labels, frame_dur, background, frame_times, (ref_onsets, ref_offsets, ref_labels)
+    )
+    return _scores_and_counts(pred, ref, tolerance, decimals)
 
 
 def segment_scores(
@@ -85,15 +151,9 @@ def segment_scores(
     >>> segment_scores(np.zeros(5, dtype=int), np.zeros(5, dtype=int), frame_dur=0.01)["fscore"]
     1.0
     """
-    if frame_dur is None or not frame_dur > 0:
-        raise ValueError(f"frame_dur must be a positive number of seconds, got {frame_dur!r}")
-    pred = frame_labels_to_segments(pred_frame_labels, frame_dur, background, frame_times)
-    if ref_onsets is not None:
-        ref = _as_segments((ref_onsets, ref_offsets, ref_labels))
-    elif ref_frame_labels is not None:
-        ref = frame_labels_to_segments(ref_frame_labels, frame_dur, background, frame_times)
-    else:
-        raise ValueError("give the reference as ref_frame_labels or as ref_onsets, ref_offsets, ref_labels")
+    pred, ref = _frame_segments(
+        pred_frame_labels, ref_frame_labels, frame_dur, background, frame_times, (ref_onsets, ref_offsets, ref_labels)
+    )
     return _scores(pred, ref, tolerance, decimals)
 
 

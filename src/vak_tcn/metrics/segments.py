@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["frame_labels_to_segments", "levenshtein", "segmental_edit_score", "f1_at_k"]
+__all__ = [
+    "frame_labels_to_segments",
+    "levenshtein",
+    "segmental_edit_score",
+    "f1_counts",
+    "f1_from_counts",
+    "f1_at_k",
+]
 
 
 def frame_labels_to_segments(frame_labels, frame_dur: float, background=0, frame_times=None):
@@ -161,25 +168,41 @@ def _overlapping_pairs(p_on, p_off, r_on, r_off):
     return pi[keep], ri[keep]
 
 
-def f1_at_k(pred_segments, ref_segments, overlap: float) -> float:
-    """MS-TCN's segmental F1@k, 0-100.
+#: IoU values this close below a threshold ``k`` count as reaching it.  IoUs computed from
+#: times in seconds carry float error (``0.02 / 0.04`` from frame times is 0.4999...); on
+#: integer frames two distinct IoUs ``a / b`` differ from ``k`` by at least ``1 / (10 b)``, so
+#: below 10^8 frames per segment union the tolerance never merges distinct values.
+IOU_TOL = 1e-9
+
+
+def f1_counts(pred_segments, ref_segments, overlap: float) -> tuple[int, int, int]:
+    """MS-TCN's segment counts ``(tp, fp, fn)`` at IoU threshold ``overlap``.
+
+    The rule of ``f_score`` in MS-TCN's ``eval.py`` (Farha & Gall 2019): each
+    predicted segment, in the given order, takes the reference segment of the
+    same label with the highest IoU (the first one on ties); it is a hit (tp) if
+    that IoU >= ``overlap`` and the reference was not hit before, else a false
+    positive (fp); unhit references are misses (fn).  IoUs within
+    :data:`IOU_TOL` of each other are ties, and an IoU within :data:`IOU_TOL`
+    below ``overlap`` reaches it, so segments timed in seconds give the counts
+    MS-TCN gets on integer frames.
+
+    Sum the counts over files and pass them to :func:`f1_from_counts` for
+    MS-TCN's dataset-level F1@k; :func:`f1_at_k` is the F1 of one file.
 
     Parameters
     ----------
     pred_segments, ref_segments : tuple
-        ``(onsets, offsets, labels)`` of predicted and reference segments.
+        ``(onsets, offsets, labels)`` of predicted and reference segments
+        (frame indices or seconds).
     overlap : float
         IoU threshold ``k`` in (0, 1], e.g. 0.10, 0.25, 0.50.
 
     Returns
     -------
-    float
-        ``100 * 2 tp / (2 tp + fp + fn)``.  MS-TCN's rule (``f_score`` in its
-        ``eval.py``): each predicted segment, in the given order, takes the
-        reference segment of the same label with the highest IoU (the first one
-        on ties); it is a hit (tp) if that IoU >= ``overlap`` and the reference
-        was not hit before, else a false positive; unhit references are
-        misses.  Both empty: 100.0; exactly one empty: 0.0.
+    tuple of int
+        ``(tp, fp, fn)``; ``tp + fp`` is the number of predicted segments,
+        ``tp + fn`` the number of reference segments.
 
     Notes
     -----
@@ -192,31 +215,83 @@ def f1_at_k(pred_segments, ref_segments, overlap: float) -> float:
 
     Examples
     --------
-    >>> ref = ([0.0, 1.0], [0.5, 1.5], ["a", "b"])
-    >>> f1_at_k(([0.0, 1.2], [0.5, 1.5], ["a", "b"]), ref, 0.5)  # IoUs 1 and 0.6
-    100.0
-    >>> f1_at_k(([0.0, 1.3], [0.5, 1.5], ["a", "b"]), ref, 0.5)  # IoUs 1 and 0.4
-    50.0
+    >>> ref = ([0, 10], [5, 15], ["a", "b"])
+    >>> f1_counts(([0, 13], [5, 15], ["a", "b"]), ref, 0.5)  # IoUs 1 and 0.4
+    (1, 1, 1)
+    >>> f1_counts(([0.01], [0.03], [1]), ([0.01], [0.05], [1]), 0.5)  # IoU 0.02 / 0.04 in floats
+    (1, 0, 0)
     """
     if not 0 < overlap <= 1:
         raise ValueError(f"overlap must be in (0, 1], got {overlap!r}")
     p_on, p_off, p_lbl = _as_segments(pred_segments)
     r_on, r_off, r_lbl = _as_segments(ref_segments)
     n_pred, n_ref = p_lbl.size, r_lbl.size
-    if n_pred == 0 and n_ref == 0:
-        return 100.0
     if n_pred == 0 or n_ref == 0:
-        return 0.0
+        return 0, n_pred, n_ref
     pi, ri = _overlapping_pairs(p_on, p_off, r_on, r_off)
     same = p_lbl[pi] == r_lbl[ri]
     pi, ri = pi[same], ri[same]
+    if pi.size == 0:
+        return 0, n_pred, n_ref
     inter = np.minimum(p_off[pi], r_off[ri]) - np.maximum(p_on[pi], r_on[ri])
     union = np.maximum(p_off[pi], r_off[ri]) - np.minimum(p_on[pi], r_on[ri])
     iou = 1.0 * inter / union  # same float expression as MS-TCN
-    order = np.lexsort((ri, -iou, pi))  # per prediction: highest IoU first, then lowest ref index
+    order = np.lexsort((ri, pi))  # grouped by prediction, references in index order
     pi, ri, iou = pi[order], ri[order], iou[order]
-    best = np.concatenate([[True], pi[1:] != pi[:-1]]) if pi.size else np.zeros(0, dtype=bool)
-    qualify = best & (iou >= overlap)
-    tp = int(np.unique(ri[qualify]).size)
-    fp, fn = n_pred - tp, n_ref - tp
+    first = np.flatnonzero(np.concatenate([[True], pi[1:] != pi[:-1]]))
+    group_max = np.repeat(np.maximum.reduceat(iou, first), np.diff(np.append(first, pi.size)))
+    near_best = iou >= group_max - IOU_TOL  # ties: the lowest reference index wins, as argmax does
+    _, chosen = np.unique(pi[near_best], return_index=True)
+    best_ri, best_iou = ri[near_best][chosen], iou[near_best][chosen]
+    tp = int(np.unique(best_ri[best_iou >= overlap - IOU_TOL]).size)
+    return tp, n_pred - tp, n_ref - tp
+
+
+def f1_from_counts(tp: float, fp: float, fn: float) -> float:
+    """F1, 0-100, from segment counts: MS-TCN's ``main()`` in ``eval.py`` on summed counts.
+
+    ``precision = tp / (tp + fp)``, ``recall = tp / (tp + fn)``, F1 their
+    harmonic mean, i.e. ``100 * 2 tp / (2 tp + fp + fn)``; 0 when ``tp`` is 0
+    (MS-TCN's ``nan_to_num``), except that no segments at all (all counts 0,
+    nothing to find and nothing predicted) give 100.
+
+    Examples
+    --------
+    >>> f1_from_counts(1 + 0, 0 + 0, 0 + 9)  # one file scored exactly + one with 9 segments missed
+    18.181818181818183
+    >>> f1_from_counts(0, 0, 0), f1_from_counts(0, 3, 0)
+    (100.0, 0.0)
+    """
+    if tp < 0 or fp < 0 or fn < 0:
+        raise ValueError(f"counts must be >= 0, got tp={tp}, fp={fp}, fn={fn}")
+    if tp == 0:
+        return 100.0 if fp == 0 and fn == 0 else 0.0
     return 100.0 * 2 * tp / (2 * tp + fp + fn)
+
+
+def f1_at_k(pred_segments, ref_segments, overlap: float) -> float:
+    """MS-TCN's segmental F1@k of one file, 0-100.
+
+    Parameters
+    ----------
+    pred_segments, ref_segments : tuple
+        ``(onsets, offsets, labels)`` of predicted and reference segments.
+    overlap : float
+        IoU threshold ``k`` in (0, 1], e.g. 0.10, 0.25, 0.50.
+
+    Returns
+    -------
+    float
+        :func:`f1_from_counts` of :func:`f1_counts` (see there for MS-TCN's
+        rule): ``100 * 2 tp / (2 tp + fp + fn)``.  Both empty: 100.0; exactly
+        one empty: 0.0.
+
+    Examples
+    --------
+    >>> ref = ([0.0, 1.0], [0.5, 1.5], ["a", "b"])
+    >>> f1_at_k(([0.0, 1.2], [0.5, 1.5], ["a", "b"]), ref, 0.5)  # IoUs 1 and 0.6
+    100.0
+    >>> f1_at_k(([0.0, 1.3], [0.5, 1.5], ["a", "b"]), ref, 0.5)  # IoUs 1 and 0.4
+    50.0
+    """
+    return f1_from_counts(*f1_counts(pred_segments, ref_segments, overlap))

@@ -8,7 +8,8 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   and validation;
 * runs every other metric in the model definition, e.g. the boundary and
   segment metrics registered through the plugin hooks, on the raw and on the
-  post-processed predictions;
+  post-processed predictions; metrics with ``score``/``pool`` methods (F1@k)
+  are pooled over the validation files, as MS-TCN's evaluation does;
 * honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
   smoke tests and demos by optimizer steps rather than epochs.
 
@@ -83,9 +84,23 @@ def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarr
     try:
         metadata = json.loads((dataset_dir / "metadata.json").read_text())
         df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
-        annots = vak_compat.read_annotations(df)
-    except Exception as e:  # no annotation, moved files: fall back to frame labels
+    except Exception as e:  # not a prepared dataset vak-tcn can read: frame labels are all there is
         logger.info(f"no reference annotations for dataset {dataset_dir}: {e}")
+        return {}
+    if "annot_path" not in df.columns or df["annot_path"].isna().all():
+        logger.info(f"dataset {dataset_dir} has no annotations: segment metrics score against frame labels")
+        return {}
+    named = [pathlib.Path(p) for p in df["annot_path"].dropna().unique()]
+    missing = [p for p in named if not p.exists()]
+    if missing:  # a moved dataset: its CSV's annotation paths no longer resolve
+        _warn_no_annotations(
+            dataset_dir, f"{len(missing)} of the {len(named)} annotation files it names are missing, e.g. {missing[0]}"
+        )
+        return {}
+    try:
+        annots = vak_compat.read_annotations(df)
+    except Exception as e:
+        _warn_no_annotations(dataset_dir, f"{type(e).__name__}: {e}")
         return {}
     if annots is None:
         return {}
@@ -99,6 +114,23 @@ def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarr
     }
 
 
+def _warn_no_annotations(dataset_dir: pathlib.Path, why: str) -> None:
+    """Say, once per dataset and process, that its annotations cannot be read, and what that changes."""
+    if str(dataset_dir) in _WARNED_DATASETS:
+        return
+    _WARNED_DATASETS.add(str(dataset_dir))
+    vak_logger.warning(
+        f"cannot read the annotations of dataset {dataset_dir} ({why}): segment metrics (boundary "
+        "precision/recall/F-score, R-value, edit, F1@k) score against the frame labels, quantised to "
+        "frames, instead of the annotations' onset and offset times. If the dataset or the audio and "
+        "annotation files were moved since `vak prep`, its CSV still names the old paths: put them back "
+        "or prepare the dataset again."
+    )
+
+
+_WARNED_DATASETS: set[str] = set()
+
+
 def _frame_times(frames_path: pathlib.Path) -> np.ndarray | None:
     """Times of the frames (spectrogram time bins) stored with a prepared dataset's frames."""
     if frames_path.suffix != ".npz" or not frames_path.exists():
@@ -107,11 +139,23 @@ def _frame_times(frames_path: pathlib.Path) -> np.ndarray | None:
         return np.asarray(npz[vak_compat.TIMEBINS_KEY]) if vak_compat.TIMEBINS_KEY in npz else None
 
 
-def _call_metric(metric: Callable, y_pred: np.ndarray, y_true: np.ndarray, **context) -> dict[str, float]:
-    value = metric(y_pred, y_true, **context)
-    if isinstance(value, Mapping):
-        return {key: float(val) for key, val in value.items()}
-    return {"": float(value)}
+def _score_metric(
+    metric: Callable, y_pred: np.ndarray, y_true: np.ndarray, **context
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """A plugin metric's values for one file, and its counts to pool over the validation set.
+
+    A metric with ``score`` and ``pool`` methods (vak-tcn's ``segmentation``)
+    returns ``(values, counts)`` from ``score``; the family sums the counts
+    over files and logs ``pool(summed counts)`` at the end of the epoch.  Any
+    other metric is called and returns a value or a mapping of named values.
+    """
+    if callable(getattr(metric, "score", None)) and callable(getattr(metric, "pool", None)):
+        values, counts = metric.score(y_pred, y_true, **context)
+    else:
+        values, counts = metric(y_pred, y_true, **context), {}
+    if isinstance(values, Mapping):
+        return {key: float(val) for key, val in values.items()}, dict(counts)
+    return {"": float(values)}, dict(counts)
 
 
 class FrameClassificationModel(vak_compat.base_family()):
@@ -253,5 +297,40 @@ class FrameClassificationModel(vak_compat.base_family()):
                 for variant, preds in (("", y_pred), ("_tfm", y_pred_tfm)):
                     if preds is None:
                         continue
-                    for key, val in _call_metric(metric, preds[0], y_true[0], **context).items():
+                    values, counts = _score_metric(metric, preds[0], y_true[0], **context)
+                    for key, val in values.items():
                         self._log(f"val_{key or name}{variant}", val)
+                    self._accumulate_counts(name, variant, counts)
+
+    # ---- metrics pooled over the validation set (MS-TCN's F1@k) ----------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._pooled_counts: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def _accumulate_counts(self, name: str, variant: str, counts: Mapping[str, Any]) -> None:
+        """Add one file's counts of a pooled metric (see :func:`_score_metric`) to the epoch's sums."""
+        if not hasattr(self, "_pooled_counts"):
+            self._pooled_counts = {}
+        for key, val in counts.items():
+            total = self._pooled_counts.get((name, variant, key))
+            val = np.asarray(val, dtype=np.int64)
+            self._pooled_counts[(name, variant, key)] = val if total is None else total + val
+
+    def on_validation_epoch_end(self) -> None:
+        """Log pooled metrics once per epoch as ``val_<key><variant>_epoch``.
+
+        The per-file values go through ``self.log(..., on_step=True)``, which
+        Lightning also averages into ``val_<key>_epoch``; vak's eval writes
+        every ``val_*_epoch`` value of ``trainer.validate`` as
+        ``avg_val_*_epoch``.  A pooled value logged under that name directly
+        (epoch level only) lands in the same columns of the eval CSV and
+        ``learning_curve.csv`` as the per-file means do.
+        """
+        pooled = getattr(self, "_pooled_counts", {})
+        self._pooled_counts = {}
+        for (name, variant, key), total in sorted(pooled.items()):
+            total = torch.as_tensor(total, dtype=torch.int64, device=self.device)
+            if self._trainer is not None:  # summed over processes when there are several
+                total = self._trainer.strategy.reduce(total, reduce_op="sum")
+            counts = {key: tuple(int(c) for c in total.cpu().tolist())}
+            for pooled_key, val in self.metrics[name].pool(counts).items():
+                self.log(f"val_{pooled_key}{variant}_epoch", float(val), on_step=False, on_epoch=True)

@@ -19,7 +19,9 @@ from __future__ import annotations
 from ..plugins.hookspecs import hookimpl
 from . import catalogue
 
-#: defaults shared by the plugin models (the SfN 2023 poster's settings)
+#: defaults shared by the plugin models.  lr 0.001 is what the SfN 2023 poster's TOML files
+#: say; its training code used 0.003 (so do the poster grid and vak's own TweetyNet default):
+#: see docs/experiments.md
 DEFAULT_CONFIG = {"optimizer": {"lr": 0.001}}
 
 
