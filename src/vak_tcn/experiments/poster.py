@@ -70,30 +70,51 @@ def loss_slug(label: str) -> str:
     return label.replace("+", "-").replace("gsTMSE", "GS-TMSE")
 
 
+#: the poster's dataset: BFSongRepo-style .cbin audio + .not.mat annotations, 30 min of training
+#: song, 5 replicates (keys of :func:`vak_tcn.experiments.configs.vak_config`)
+POSTER_DATASET = {
+    "annot_format": "notmat",
+    "audio_format": "cbin",
+    "train_dur": 1800,
+    "val_dur": 80,
+    "test_dur": 400,
+    "num_replicates": 5,
+    "spect_params": None,
+}
+#: the poster's training settings
+POSTER_TRAINING = {
+    "batch_size": 16,
+    "num_epochs": 15,
+    "val_step": 1000,
+    "ckpt_step": 500,
+    "patience": 4,
+    "num_workers": 4,
+}
+
+
 def poster_grid(
     out_dir: str | pathlib.Path,
     *,
     data_dir: str | pathlib.Path,
     labelset: str,
-    annot_format: str = "notmat",
-    audio_format: str = "cbin",
     prep_dir: str | pathlib.Path | None = None,
     results_dir: str | pathlib.Path | None = None,
-    train_dur: float = 1800,
-    val_dur: float = 80,
-    test_dur: float = 400,
-    num_replicates: int = 5,
     accelerator: str = "gpu",
-    spect_params: dict | None = None,
+    **dataset,
 ) -> list[pathlib.Path]:
     """Write the poster's grid of learncurve configs to ``out_dir``; return their paths.
 
-    Settings are the poster's: batch 16, 15 epochs, val_step 1000, ckpt_step 500,
-    patience 4, Adam lr 0.003 (:data:`LEARNING_RATE`: what its training code used, not
-    the 0.001 of its TOML files), TCN out_channels 64 / kernel_size 2 / num_layers 8,
+    ``dataset`` overrides keys of :data:`POSTER_DATASET` (e.g. ``audio_format="wav"``).
+    Settings are the poster's: :data:`POSTER_TRAINING` (batch 16, 15 epochs, val_step 1000,
+    ckpt_step 500, patience 4), Adam lr 0.003 (:data:`LEARNING_RATE`: what its training code
+    used, not the 0.001 of its TOML files), TCN out_channels 64 / kernel_size 2 / num_layers 8,
     TweetyNet hidden_size 256 (:func:`poster_network`), post-processing majority vote
     + min_segment_dur 0.01, learning curve at ``train_dur`` seconds x ``num_replicates``.
     """
+    unknown = sorted(set(dataset) - set(POSTER_DATASET))
+    if unknown:
+        raise TypeError(f"poster_grid() got unknown dataset setting(s) {unknown}; valid: {sorted(POSTER_DATASET)}")
+    dataset = {**POSTER_DATASET, **dataset}
     out_dir = pathlib.Path(out_dir)
     prep_dir = pathlib.Path(prep_dir) if prep_dir is not None else out_dir / "prep"
     results_dir = pathlib.Path(results_dir) if results_dir is not None else out_dir / "results"
@@ -114,21 +135,10 @@ def poster_grid(
             prep_output_dir=prep_dir,
             results_dir=results_dir / stem,
             labelset=labelset,
-            annot_format=annot_format,
-            audio_format=audio_format,
-            train_dur=train_dur,
-            val_dur=val_dur,
-            test_dur=test_dur,
-            train_set_durs=[train_dur],
-            num_replicates=num_replicates,
-            spect_params=spect_params,
+            train_set_durs=[dataset["train_dur"]],
             window_size=window,
-            batch_size=16,
-            num_epochs=15,
-            val_step=1000,
-            ckpt_step=500,
-            patience=4,
-            num_workers=4,
+            **dataset,
+            **POSTER_TRAINING,
             network=poster_network(model),
             optimizer={"lr": _lr_item()},
             loss=LOSSES[loss],

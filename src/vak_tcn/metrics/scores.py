@@ -101,20 +101,11 @@ def segment_scores_and_counts(
     return _scores_and_counts(pred, ref, tolerance, decimals)
 
 
-def segment_scores(
-    pred_frame_labels,
-    ref_frame_labels=None,
-    *,
-    frame_dur: float,
-    background=0,
-    tolerance: float = 0.004,
-    decimals: int | bool | None = 3,
-    frame_times=None,
-    ref_onsets=None,
-    ref_offsets=None,
-    ref_labels=None,
-) -> dict[str, float]:
+def segment_scores(pred_frame_labels, ref_frame_labels=None, **options) -> dict[str, float]:
     """All segmentation scores of predicted frame labels against a reference.
+
+    The scores of :func:`segment_scores_and_counts`, which takes the same arguments (the
+    keyword arguments below are keyword only).
 
     Parameters
     ----------
@@ -151,10 +142,7 @@ def segment_scores(
     >>> segment_scores(np.zeros(5, dtype=int), np.zeros(5, dtype=int), frame_dur=0.01)["fscore"]
     1.0
     """
-    pred, ref = _frame_segments(
-        pred_frame_labels, ref_frame_labels, frame_dur, background, frame_times, (ref_onsets, ref_offsets, ref_labels)
-    )
-    return _scores(pred, ref, tolerance, decimals)
+    return segment_scores_and_counts(pred_frame_labels, ref_frame_labels, **options)[0]
 
 
 def score_annotations(hyp, ref, tolerance: float = 0.004, decimals: int | bool | None = 3) -> dict[str, float]:

@@ -258,16 +258,7 @@ class TCNStack(nn.Sequential):
         Future frames an output frame depends on: 0 when causal.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        *,
-        out_channels: int = 64,
-        num_layers: int = 8,
-        kernel_size: int = 2,
-        causal: bool = True,
-        dropout: float = 0.2,
-    ):
+    def __init__(self, in_channels, *, out_channels=64, num_layers=8, kernel_size=2, causal=True, dropout=0.2):
         _check_int("in_channels", in_channels)
         _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal)
         super().__init__(
