@@ -171,7 +171,11 @@ def test_summary_write_is_atomic(tmp_path, monkeypatch):
     real_to_csv = pd.DataFrame.to_csv
 
     def full_disk(self, path_or_buf=None, **kw):
-        path_or_buf.write(real_to_csv(self, **kw)[:25])  # part of a row, then the disk is full
+        part = real_to_csv(self, **kw)[:25]  # part of a row, then the disk is full
+        if isinstance(path_or_buf, (str, pathlib.Path)):
+            pathlib.Path(path_or_buf).write_text(part)
+        else:
+            path_or_buf.write(part)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)

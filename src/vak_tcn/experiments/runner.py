@@ -108,7 +108,7 @@ def read_run(path: str | pathlib.Path) -> Run:
     try:
         doc = tomlkit.parse(path.read_text())
     except Exception as e:  # binary, CSV, truncated TOML ...
-        raise ValueError(f"{path}: not a TOML config ({type(e).__name__}: {e})") from None
+        raise ValueError(f"{path}: not a TOML config ({type(e).__name__}: {' '.join(str(e).split())})") from None
     vak_table = doc.get("vak", {})
     commands = [c for c in ("learncurve", "train") if c in vak_table]
     if len(commands) != 1:
