@@ -217,7 +217,7 @@ def activity(run: Run, within: float = 90.0) -> str | None:
     if epochs:
         epoch, batch, total = epochs[-1]
         what += f", epoch {epoch}, batch {batch}/{total}"
-    return f"{run.name}: {what}"
+    return f"{run.config.stem}: {what}"
 
 
 def _die_with_parent() -> None:
