@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import pathlib
 import shutil
+import subprocess
 
 import crowsetta
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 
 from vak_tcn.experiments import configs
 
-from conftest import REAL_BOUT, run_cli
+from conftest import REAL_BOUT, console_script, run_cli, vak_env
 
 pytestmark = pytest.mark.slow
 
@@ -288,3 +289,54 @@ def test_real_bout_train_eval_predict(tmp_path, real_bout_train_dataset, model, 
     assert np.all(np.diff(seq.onsets_s) >= 0) and np.all(seq.offsets_s > seq.onsets_s)
     assert seq.offsets_s.max(initial=0) <= 8.6  # the bout is 8.5 s long
     assert set(seq.labels) <= set(REAL_LABELS)
+
+
+def test_silent_audio_stops_training_naming_the_file(tmp_path):
+    """A silent file gives NaN spectrograms (vak's log_spect divides by its peak power, 0): the run
+    must stop with the file named, not train to NaN and exit 0 with plausible-looking results."""
+    import soundfile
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("bout_1", "bout_2", "silent_bout"):  # one file per split, whichever split gets the silent one
+        shutil.copy(REAL_BOUT / "bout_1.wav.not.mat", data / f"{name}.wav.not.mat")
+        shutil.copy(REAL_BOUT / "bout_1.wav", data / f"{name}.wav")
+    audio, rate = soundfile.read(data / "silent_bout.wav", dtype="int16")
+    soundfile.write(data / "silent_bout.wav", np.zeros_like(audio), rate)
+    cfg = configs.write_config(
+        configs.vak_config(
+            command="learncurve",
+            model="TCN",
+            data_dir=data,
+            prep_output_dir=tmp_path / "prep",
+            results_dir=tmp_path / "results",
+            labelset=REAL_LABELS,
+            annot_format="notmat",
+            train_dur=8,
+            val_dur=8,
+            test_dur=8,
+            train_set_durs=[8],
+            num_replicates=1,
+            window_size=176,
+            batch_size=4,
+            val_step=2,
+            ckpt_step=2,
+            network=SMALL_TCN,
+        ),
+        tmp_path / "learncurve.toml",
+    )
+    run_cli(["vak", "prep", cfg])
+    for command in ("vak", "vak-tcn"):
+        proc = subprocess.run(
+            [console_script(command), "learncurve", str(cfg)],
+            capture_output=True,
+            text=True,
+            env=vak_env(VAK_TCN_MAX_STEPS=2),
+            timeout=900,
+        )
+        assert proc.returncode != 0, proc.stderr[-3000:]
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "silent_bout.wav" in last and "non-finite" in last and "silent audio" in last, proc.stderr[-3000:]
+        if command == "vak-tcn":  # the wrapper: that one line, no traceback
+            assert last.startswith("vak-tcn learncurve: error:") and "Traceback" not in proc.stderr
+    assert not list((tmp_path / "results").rglob("learning_curve.csv"))  # nothing NaN reaches a results table

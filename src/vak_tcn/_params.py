@@ -18,15 +18,16 @@ def suggest(key: str, valid: Iterable[str]) -> str:
     return f"'{key}' (did you mean '{close[0]}'?)" if close else f"'{key}'"
 
 
-def reject_unknown(keys: Iterable[str], valid: Sequence[str], what: str) -> None:
+def reject_unknown(keys: Iterable[str], valid: Sequence[str], what: str, valid_what: str = "parameters") -> None:
     """Raise ValueError if ``keys`` has any key not in ``valid``.
 
-    ``what`` names the table in the message, e.g. ``"network parameter(s) for TCN"``.
+    ``what`` names the table in the message, e.g. ``"network parameter(s) for TCN"``;
+    ``valid_what`` the valid keys (``"Valid parameters: ..."``).
     """
     unknown = [k for k in keys if k not in valid]
     if unknown:
         raise ValueError(
-            f"unknown {what}: {', '.join(suggest(k, valid) for k in unknown)}. Valid parameters: {', '.join(valid)}"
+            f"unknown {what}: {', '.join(suggest(k, valid) for k in unknown)}. Valid {valid_what}: {', '.join(valid)}"
         )
 
 

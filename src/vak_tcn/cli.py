@@ -37,7 +37,19 @@ def _run_vak(args: argparse.Namespace) -> int:
     _load()
     from vak.cli import cli
 
-    cli.cli(command=args.command, config_file=args.configfile)
+    from .models.family import NonFiniteError
+    from .plugins import vak_compat
+
+    try:  # config mistakes: one line, before vak starts (vak itself answers with a traceback)
+        vak_compat.check_config(args.configfile, placeholder_dataset=args.command == "prep")
+    except ValueError as e:
+        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        cli.cli(command=args.command, config_file=args.configfile)
+    except NonFiniteError as e:  # bad audio: the files and the cause, no traceback
+        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -85,8 +97,12 @@ def _grid(args: argparse.Namespace) -> int:
     from .experiments.runner import run_grid
     from .models.family import MAX_STEPS_ENV
 
-    env = {MAX_STEPS_ENV: str(args.max_steps)} if args.max_steps else None
-    run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env)
+    env = {MAX_STEPS_ENV: str(args.max_steps)} if args.max_steps is not None else None
+    try:
+        run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env)
+    except RuntimeError as e:  # runs failed: each was reported with its error above
+        print(f"vak-tcn grid: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -110,6 +126,17 @@ def _bench(args: argparse.Namespace) -> int:
     from .experiments.bench import main_bench
 
     return main_bench(args)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)"
     )
     p.add_argument("--workers", type=int, default=None, help="local workers (default: one per GPU, else 1)")
-    p.add_argument("--max-steps", type=int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)")
+    p.add_argument(
+        "--max-steps", type=positive_int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)"
+    )
     p.set_defaults(func=_grid)
 
     p = sub.add_parser("summarize", help="results directories -> one tidy CSV in the poster's schema")
@@ -194,10 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as e:  # user errors: one clear line, no traceback
+    except KeyboardInterrupt:
+        resume = "; rerun the same command to resume" if args.command in ("grid", "demo") else ""
+        print(f"\nvak-tcn {args.command}: interrupted{resume}", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, ConnectionError) as e:  # user errors: one clear line, no traceback
         if args.command in VAK_COMMANDS:
             raise
-        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        print(f"vak-tcn {args.command}: error: {' '.join(str(e).splitlines()[:1])}", file=sys.stderr)
+        for line in str(e).splitlines()[1:]:  # e.g. one line per bad config
+            print(line, file=sys.stderr)
         return 2
 
 

@@ -242,7 +242,8 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
     assert _results(tmp_path, "A") == [a_curve] and a_curve.stat().st_mtime == a_mtime
     assert (b_partial.parent / f"interrupted-{b_partial.name}").is_dir()
     (b_curve,) = _results(tmp_path, "B")
-    state = json.loads((tmp_path / "results" / "B" / ".vak-tcn" / "B.json").read_text())
+    (record,) = (tmp_path / "results" / "B" / ".vak-tcn").glob("B-*.json")
+    state = json.loads(record.read_text())
     assert state["status"] == "done" and pathlib.Path(state["results"]) == b_curve.parent
     # prep ran once for both configs: one dataset, written into both
     assert configs.dataset_path(a) == configs.dataset_path(b)

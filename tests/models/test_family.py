@@ -223,6 +223,7 @@ def test_max_steps_env(monkeypatch):
         ({"loss": {"tmse_weight": -1.0}}, "tmse_weight"),
         ({"loss": {"sigmaa": 1.0}}, "sigmaa"),
         ({"metrics": {"segmentation": {"tolerance": -0.004}}}, "tolerance"),
+        ({"metrics": {"segmentaton": {"tolerance": 0.01}}}, r"'segmentaton' \(did you mean 'segmentation'\?\)"),
     ],
 )
 def test_bad_config_tables_name_the_key(table, match):
@@ -311,3 +312,31 @@ def test_trainer_validate_returns_pooled_f1_under_the_names_vaks_eval_writes(tmp
     assert metric_vals["val_f1_50_macro_epoch"] == pytest.approx(0.5)  # mean of 1 and 0
     assert metric_vals["val_f1_50_tfm_epoch"] == pytest.approx(2 / 11)
     assert metric_vals["val_edit_epoch"] == pytest.approx(0.5) and "val_f1_50" not in metric_vals
+
+
+def _train_batch(frames: torch.Tensor) -> dict:
+    return {"frames": frames, "multi_frame_labels": torch.zeros((frames.shape[0], frames.shape[-1]), dtype=torch.long)}
+
+
+def test_nan_training_loss_stops_the_run(monkeypatch):
+    model = get_model()
+    capture_logs(model, monkeypatch)
+    frames = torch.randn(2, *INPUT_SHAPE)
+    model.training_step(_train_batch(frames), 0)  # finite: trains
+    frames[0, 0, 3, 5] = float("nan")
+    with pytest.raises(family.NonFiniteError, match="training loss is nan at step 0 with non-finite input frames"):
+        model.training_step(_train_batch(frames), 0)
+
+
+def test_nan_validation_frames_name_the_file(tmp_path, monkeypatch):
+    model = get_model()
+    capture_logs(model, monkeypatch)
+    (tmp_path / "metadata.json").write_text('{"frame_dur": 0.002}')
+    frames_file = tmp_path / "val" / "bout_7.wav.spect.npz"
+    frames_file.parent.mkdir()
+    np.savez(frames_file, s=np.full((64, 90), np.nan), t=np.arange(90) * 0.002)
+    batch = _val_batch()
+    batch["frames"] = torch.full_like(batch["frames"], float("nan"))
+    batch["frames_path"] = [str(frames_file)]
+    with pytest.raises(family.NonFiniteError, match=r"bout_7\.wav\.spect\.npz has non-finite .* silent audio"):
+        model.validation_step(batch, 0)

@@ -283,3 +283,60 @@ def test_plugins_load_when_first_import_is_a_vak_tcn_module(first_import):
     code = f"import {first_import}\n" + REPORT
     got = report(run_python(code))
     assert {"TCN", "ConvTCN", "TweetyNetPlugin"} <= set(got["models"]) and got["errors"] == []
+
+
+def _clash_plugin(models: list[str]) -> str:
+    """A plugin registering models named ``models`` (one network class each)."""
+    lines = [
+        GOOD_PLUGIN.split("@hookimpl\ndef vak_register_metrics")[0],
+        "@hookimpl",
+        "def vak_register_models(register):",
+    ]
+    for name in models:
+        lines += [
+            f"    class {name}:",
+            "        network = Dummy",
+            "        loss = torch.nn.CrossEntropyLoss",
+            "        optimizer = torch.optim.Adam",
+            '        metrics = {"acc": vak.metrics.Accuracy}',
+            "        default_config = {}",
+            f"    register({name}, vak.models.FrameClassificationModel)",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+OWNERS = REPORT.replace('"errors":', '"owners": plugins.REGISTRY.models, "errors":')
+
+
+@pytest.mark.parametrize("plugin_name, tcn_owner", [("zzz_clash", "vak_tcn"), ("aaa_clash", "aaa_clash")])
+def test_model_name_conflict_costs_only_that_name_and_names_both_plugins(tmp_path, plugin_name, tcn_owner):
+    """First registration wins, plugins in sorted entry-point-name order: deterministic whatever sys.path says."""
+    make_dist(tmp_path, plugin_name, _clash_plugin(["TCN", "OtherNet"]))
+    got = report(run_python(OWNERS, site=tmp_path))
+    assert {"TCN", "ConvTCN", "TweetyNetPlugin", "OtherNet"} <= set(got["models"])  # nobody's hook aborted
+    assert got["owners"]["TCN"] == tcn_owner and got["owners"]["ConvTCN"] == "vak_tcn"
+    assert got["owners"]["OtherNet"] == plugin_name
+    loser = "vak_tcn" if tcn_owner == plugin_name else plugin_name
+    (error,) = got["errors"]
+    assert f"plugin '{loser}'" in error and f"plugin '{tcn_owner}'" in error and "'TCN'" in error
+
+
+def test_model_names_must_be_identifiers(tmp_path):
+    source = _clash_plugin(["GoodNet"]) + (
+        "\n@hookimpl\ndef vak_register_losses(register):\n    register('my-loss', torch.nn.CrossEntropyLoss)\n"
+    )
+    source = source.replace("    register(GoodNet,", "    GoodNet.__name__ = 'Good-Net'\n    register(GoodNet,")
+    make_dist(tmp_path, "badname_plugin", source)
+    got = report(run_python(OWNERS, site=tmp_path))
+    assert "Good-Net" not in got["models"] and "my-loss" not in got["losses"]
+    assert len(got["errors"]) == 2 and all("identifier" in e and "badname_plugin" in e for e in got["errors"])
+
+
+@pytest.mark.parametrize("raising", ["raise SystemExit(3)", "raise GeneratorExit()"])
+def test_plugin_raising_base_exception_at_import_does_not_kill_import_vak(tmp_path, raising):
+    make_dist(tmp_path, "exiting_plugin", raising + "\n")
+    proc = run_python(REPORT, site=tmp_path)
+    got = report(proc)
+    assert "TCN" in got["models"]
+    assert len(got["errors"]) == 1 and "exiting_plugin" in got["errors"][0]
+    assert "exiting_plugin" in proc.stderr

@@ -18,11 +18,13 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import statistics
 import subprocess
 import sys
 import time
 
+from .._atomic import atomic_write, write_text
 from ..models import catalogue
 
 #: the models, by display name (the catalogue's)
@@ -256,17 +258,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Raise ValueError naming the first option that cannot give a measurement."""
+    for option in ("batch", "repeats", "freqbins", "classes", "overhead_repeats"):
+        if getattr(args, option) < 1:
+            raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be at least 0, got {args.warmup}")
+    bad = [w for w in args.windows if w < 1]
+    if bad:
+        raise ValueError(f"--windows must be at least 1 frame, got {bad[0]}")
+    if args.frame_dur <= 0:
+        raise ValueError(f"--frame-dur must be positive seconds, got {args.frame_dur}")
+    device = args.device
+    if device != "auto" and device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA GPU is visible to torch here; use --device cpu or auto")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+
+
 def main_bench(args: argparse.Namespace) -> int:
+    check_arguments(args)
     print(f"vak-tcn bench: {', '.join(args.models)}; windows {args.windows}; batch {args.batch}", flush=True)
     report = run(args)
     table = format_table(report)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(report, indent=2, default=str))
+    write_text(args.out / "bench.json", json.dumps(report, indent=2, default=str))
     import pandas as pd
 
-    pd.DataFrame(report["results"]).to_csv(args.out / "bench.csv", index=False)
-    (args.out / "bench.txt").write_text(table + "\n")
+    with atomic_write(args.out / "bench.csv", "w", newline="") as fh:
+        pd.DataFrame(report["results"]).to_csv(fh, index=False)
+    write_text(args.out / "bench.txt", table + "\n")
     print(f"wrote {args.out / 'bench.json'}, {args.out / 'bench.csv'}, {args.out / 'bench.txt'}")
     return 0
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import tomlkit
 
+from .._atomic import write_text
+
 COMMANDS = ("train", "learncurve", "eval", "predict")
 
 #: spectrogram settings for 32 kHz song (2 ms frames, ~150 bins in 500 Hz-10 kHz)
@@ -187,7 +189,7 @@ def write_config(doc: tomlkit.TOMLDocument, path: str | pathlib.Path, make_dirs:
     path.parent.mkdir(parents=True, exist_ok=True)
     if make_dirs:
         make_output_dirs(doc)
-    path.write_text(tomlkit.dumps(doc))
+    write_text(path, tomlkit.dumps(doc))  # atomic: a reader never sees half a config
     return path
 
 

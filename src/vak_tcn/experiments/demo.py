@@ -17,6 +17,7 @@ import os
 import pathlib
 import time
 
+from .._atomic import write_text
 from ..models import catalogue
 from ..models.family import MAX_STEPS_ENV
 from . import configs, corpus, plots, poster, runner, summary
@@ -116,7 +117,7 @@ def run_demo(
     figures = plots.plot(csv, out / "figures")
     table = _overview(df)
     print(table)
-    (out / "overview.txt").write_text(table + "\n")
+    write_text(out / "overview.txt", table + "\n")
     print(f"\ndemo finished in {(time.time() - started) / 60:.1f} min")
     print(f"  results:  {out / 'results'}")
     print(f"  summary:  {csv}")

@@ -17,6 +17,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_write
 from .poster import BASELINE_LOSS, LOSSES
 
 POST_LABELS = {False: "raw", True: "post-processed"}
@@ -40,13 +41,29 @@ def _as_bool(series: pd.Series) -> pd.Series:
 
 
 def load(csv: str | pathlib.Path) -> pd.DataFrame:
+    """Read a summary CSV; ValueError naming the file if it is empty, not a CSV, or has a
+    truncated or non-finite row (a figure is never drawn from part of a file)."""
     csv = pathlib.Path(csv)
     if not csv.exists():
         raise FileNotFoundError(f"summary CSV not found: {csv}")
-    df = pd.read_csv(csv)
+    try:
+        df = pd.read_csv(csv)
+    except (ValueError, UnicodeDecodeError) as e:  # empty, binary, ragged
+        raise ValueError(f"{csv} is not a readable CSV ({type(e).__name__}: {' '.join(str(e).split())})") from None
     missing = {"Model", "value", "Post-processing", "Metric"} - set(df.columns)
     if missing:
         raise ValueError(f"{csv} is not a summary CSV: missing column(s) {sorted(missing)}")
+    if df.empty:
+        raise ValueError(f"{csv} has no rows")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    bad = ~np.isfinite(values) | df[["Model", "Metric", "Post-processing"]].isna().any(axis=1)
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # 1-based, after the header
+        raise ValueError(
+            f"{csv}: line {line} is incomplete or not finite ({int(bad.sum())} such row(s)); "
+            "a truncated file? write it again with vak-tcn summarize"
+        )
+    df["value"] = values
     df["Post-processing"] = _as_bool(df["Post-processing"])
     return df
 
@@ -55,7 +72,8 @@ def _save(fig, out_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
     paths = []
     for ext in ("png", "svg"):
         path = out_dir / f"{name}.{ext}"
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, format=ext, dpi=120, bbox_inches="tight")
         paths.append(path)
     return paths
 

@@ -9,18 +9,28 @@ or any others):
   dask.distributed: a local cluster by default (one worker per GPU, one run per GPU at a
   time — Lightning's multi-GPU mode breaks vak's learncurve; CPU workers when there is no
   GPU), or an existing cluster given by its scheduler address;
+* checked first: every config is parsed by vak's own parser and its model is built (network,
+  loss, optimizer, metrics, with placeholder sizes) through the code vak runs, before any
+  ``vak prep``; a failing run's line ends with the last line of its error;
 * resumable: a finished run (``learning_curve.csv`` or a trained checkpoint, recorded in
-  ``<root_results_dir>/.vak-tcn/<config>.json``) is skipped; a results directory left by an
-  interrupted run is renamed ``interrupted-<name>`` (kept, never deleted or overwritten)
+  ``<root_results_dir>/.vak-tcn/<config stem>-<id>.json``) is skipped; a results directory left
+  by an interrupted run is renamed ``interrupted-<name>`` (kept, never deleted or overwritten)
   and the run is redone.
+
+A run is identified by its config's resolved path and a hash of its content (the dataset path
+``vak prep`` writes in left out): two configs with the same file name in different directories
+are two runs, and a record or results directory is trusted only if it belongs to the same path
+and content — an edited config runs again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import re
@@ -31,12 +41,24 @@ from collections.abc import Callable, Iterable, Sequence
 
 import tomlkit
 
+from .._atomic import write_text
 from . import configs
 
 STATE_DIR = ".vak-tcn"
+#: how long to try reaching a ``--scheduler`` before saying it cannot be reached
+CONNECT_TIMEOUT_S = 10
 
 
 # ---- running ------------------------------------------------------------------------------
+
+
+def config_hash(path: pathlib.Path) -> str:
+    """Hash of a config's content, less the dataset path that ``vak prep`` writes into it."""
+    doc = tomlkit.parse(pathlib.Path(path).read_text()).unwrap()
+    for table in doc.get("vak", {}).values():
+        if isinstance(table, dict) and isinstance(table.get("dataset"), dict):
+            table["dataset"].pop("path", None)
+    return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -47,16 +69,34 @@ class Run:
     command: str
     root_results_dir: pathlib.Path | None
     prep_key: str
+    content_hash: str = ""
+
+    @property
+    def ident(self) -> str:
+        """Short id of the config's resolved path: configs sharing a file name get their own."""
+        return hashlib.sha1(str(self.config).encode()).hexdigest()[:8]
+
+    @property
+    def name(self) -> str:
+        """The config's file name, with its directory when that tells runs apart."""
+        return f"{self.config.parent.name}/{self.config.name}"
 
     @property
     def state_file(self) -> pathlib.Path:
         root = self.root_results_dir or self.config.parent
-        return root / STATE_DIR / f"{self.config.stem}.json"
+        return root / STATE_DIR / f"{self.config.stem}-{self.ident}.json"
+
+    def belongs(self, record: dict) -> bool:
+        """A state record (or results directory's config) is this run's: same path and content."""
+        return record.get("config") == str(self.config) and record.get("config_hash") == self.content_hash
 
     def finished(self) -> dict | None:
         if self.state_file.exists():
-            state = json.loads(self.state_file.read_text())
-            if state.get("status") == "done" and pathlib.Path(state["results"]).exists():
+            try:
+                state = json.loads(self.state_file.read_text())
+            except ValueError:
+                return None  # unreadable record: not trusted, the run is checked again
+            if state.get("status") == "done" and self.belongs(state) and pathlib.Path(state["results"]).exists():
                 return state
         return None
 
@@ -65,7 +105,10 @@ def read_run(path: str | pathlib.Path) -> Run:
     path = pathlib.Path(path).resolve()
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
-    doc = tomlkit.parse(path.read_text())
+    try:
+        doc = tomlkit.parse(path.read_text())
+    except Exception as e:  # binary, CSV, truncated TOML ...
+        raise ValueError(f"{path}: not a TOML config ({type(e).__name__}: {' '.join(str(e).split())})") from None
     vak_table = doc.get("vak", {})
     commands = [c for c in ("learncurve", "train") if c in vak_table]
     if len(commands) != 1:
@@ -82,7 +125,32 @@ def read_run(path: str | pathlib.Path) -> Run:
         command,
         pathlib.Path(str(root)) if root is not None else None,
         hashlib.sha1(prep.encode()).hexdigest()[:12],
+        config_hash(path),
     )
+
+
+def check_run(run: Run) -> None:
+    """Fail now, before any prep, on what would fail later: vak's config parser, the model
+    name, and its network/loss/optimizer/metric tables built as vak builds them."""
+    from ..plugins import vak_compat
+    from ..plugins.manager import load_plugins
+
+    load_plugins()
+    configs.make_output_dirs(tomlkit.parse(run.config.read_text()))  # vak's parser wants them
+    vak_compat.check_config(run.config, placeholder_dataset=True)
+
+
+def check_runs(runs: Sequence[Run]) -> None:
+    """:func:`check_run` every run; one ValueError listing every bad config."""
+    problems = []
+    for run in runs:
+        try:
+            check_run(run)
+        except (ValueError, TypeError, KeyError) as e:
+            message = " ".join(str(e).split())
+            problems.append(message if str(run.config) in message else f"{run.config}: {message}")
+    if problems:
+        raise ValueError(f"{len(problems)} config(s) would fail; nothing was run:\n  " + "\n  ".join(problems))
 
 
 # A run's log: "==== <time> vak <command> <config>" before each vak command's output and
@@ -112,7 +180,20 @@ def _vak(command: str, config: pathlib.Path, log: pathlib.Path, env: dict) -> No
         )
         fh.write(_log_mark(command, f"ended (exit {proc.returncode})"))
     if proc.returncode != 0:
-        raise RuntimeError(f"vak {command} {config} failed (exit {proc.returncode}); see {log}")
+        raise RuntimeError(f"vak {command} failed (exit {proc.returncode}): {last_error(log)}; see {log}")
+
+
+def last_error(log: pathlib.Path) -> str:
+    """The last line of the last command's output in a run log: the error, for a failed run."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 65536))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return "no log"
+    block = tail.rsplit("\n==== ", 2)[-2] if _ENDED.search(tail.rsplit("\n==== ", 1)[-1]) else tail
+    lines = [line.strip() for line in block.replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "no output"
 
 
 def activity(run: Run, within: float = 90.0) -> str | None:
@@ -201,20 +282,24 @@ def _set_dataset_path(run: Run, path: pathlib.Path | None) -> None:
         dataset.pop("path", None)
     else:
         dataset["path"] = str(path)
-    tmp = run.config.with_suffix(".toml.tmp")
-    tmp.write_text(tomlkit.dumps(doc))
-    tmp.replace(run.config)  # atomic: an interruption never leaves half a config
+    write_text(run.config, tomlkit.dumps(doc))  # atomic: an interruption never leaves half a config
 
 
 def _results_dirs(run: Run) -> list[pathlib.Path]:
-    """Results directories of this config: vak copies the config into each one it makes."""
+    """Results directories of this config: vak copies the config into each one it makes
+    (a copy with other content belongs to another config of the same name, or an older edit)."""
     if run.root_results_dir is None or not run.root_results_dir.exists():
         return []
-    return sorted(
-        p
-        for p in run.root_results_dir.iterdir()
-        if p.is_dir() and (p / run.config.name).exists() and not p.name.startswith("interrupted-")
-    )
+    found = []
+    for p in sorted(run.root_results_dir.iterdir()):
+        copy = p / run.config.name
+        if p.is_dir() and copy.exists() and not p.name.startswith("interrupted-"):
+            try:
+                if config_hash(copy) == run.content_hash:
+                    found.append(p)
+            except Exception:  # unreadable copy: not this run's
+                continue
+    return found
 
 
 def _completed(run: Run, results: pathlib.Path) -> bool:
@@ -229,8 +314,8 @@ def run_task(run: Run, dataset: str | None = None, env: dict | None = None) -> d
     if done is not None:
         return {**done, "skipped": True}
     for results in _results_dirs(run):
-        if _completed(run, results):  # finished, but the state file was not written
-            return _mark_done(run, results, started=None)
+        if _completed(run, results):  # finished, but the state file was not written: adopt it
+            return {**_mark_done(run, results, started=None), "adopted": True}
         results.rename(results.with_name(f"interrupted-{results.name}"))  # keep, redo
     before = set(_results_dirs(run))
     started = time.time()
@@ -245,16 +330,46 @@ def _mark_done(run: Run, results: pathlib.Path, started: float | None) -> dict:
     state = {
         "status": "done",
         "config": str(run.config),
+        "config_hash": run.content_hash,
         "results": str(results),
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
         "seconds": None if started is None else round(time.time() - started, 1),
         "skipped": False,
     }
-    run.state_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = run.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(run.state_file)
+    write_text(run.state_file, json.dumps(state, indent=2))
     return state
+
+
+def _how(state: dict) -> str:
+    if state.get("skipped"):
+        return "already finished"
+    if state.get("adopted") or state.get("seconds") is None:
+        return "finished earlier (results found, run record rewritten)"
+    return f"done in {state['seconds']} s"
+
+
+def _quiet_shutdown() -> None:
+    """Silence dask's logs in this process: the runs are being stopped on purpose, and its warnings
+    and tracebacks about it (cancelled tasks, closed connections) would bury the line that matters."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def _terminal_interrupts_ignored():
+    """Processes started inside ignore SIGINT (inherited through exec): Ctrl-C at a terminal goes
+    to the whole process group, and dask's workers would each print a traceback; this process
+    handles it and closes the cluster, whose vak processes then stop (:func:`_die_with_parent`)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _gpu_count() -> int:
@@ -284,10 +399,17 @@ def run_grid(
     names = [r.config for r in runs]
     if len(set(names)) != len(names):
         raise ValueError("the same config is listed twice")
+    check_runs([r for r in runs if r.finished() is None])  # before any prep: fail in seconds, not hours
     env = dict(env or {})
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ConnectionError(
+                f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
+                f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            ) from None
         where = f"cluster at {scheduler}"
         # the workers' machines are unknown here: pass on the thread settings the user gave, if any
         env = {**{var: os.environ[var] for var in THREAD_VARIABLES if var in os.environ}, **env}
@@ -297,7 +419,9 @@ def run_grid(
         if gpus:
             env["VAK_TCN_GRID_GPUS"] = "1"
         env = {**thread_env(n), **env}
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        with _terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
+            # dashboard on a free port: no "port 8787 is already in use" warning beside another cluster
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         where = f"local cluster, {n} worker(s) ({f'{gpus} GPU(s), one run per GPU' if gpus else 'CPU'})"
     try:
@@ -308,44 +432,54 @@ def run_grid(
         report(
             f"vak-tcn grid: {len(runs)} config(s), {len(runs) - len(pending)} already finished, {len(groups)} dataset(s); {where}"
         )
-        report(f"  logs: <root_results_dir>/{STATE_DIR}/<config>.log")
+        report(f"  logs: <root_results_dir>/{STATE_DIR}/<config>-<id>.log")
         preps = {}
         for key, members in groups.items():
             if any(r.finished() is None for r in members):
                 preps[key] = client.submit(prep_task, members[0], members[1:], env, key=f"prep-{key}", pure=False)
         futures = {
-            client.submit(
-                run_task, r, preps.get(r.prep_key), env, key=f"run-{r.config.stem}-{r.prep_key}", pure=False
-            ): r
+            client.submit(run_task, r, preps.get(r.prep_key), env, key=f"run-{r.config.stem}-{r.ident}", pure=False): r
             for r in runs
         }
         states: dict[pathlib.Path, dict] = {}
         failures = []
         waiting, started, n_done = set(futures), time.time(), 0
-        while waiting:
-            try:
-                finished, waiting = wait(waiting, timeout=heartbeat, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished for a while: say what is going on
-                active = [
-                    a for a in (activity(r, within=2 * heartbeat + 30) for r in runs if r.finished() is None) if a
-                ]
-                report(
-                    f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed"
-                    + (f"; {'; '.join(active)}" if active else "")
-                )
-                continue
-            for future in finished:
-                n_done += 1
-                run = futures[future]
+        try:
+            while waiting:
                 try:
-                    state = future.result()
-                except Exception as e:
-                    failures.append(f"{run.config.name}: {e}")
-                    report(f"[{n_done}/{len(runs)}] FAILED {run.config.name}: {e}")
+                    finished, waiting = wait(waiting, timeout=heartbeat, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # nothing finished for a while: say what is going on
+                    active = [
+                        a for a in (activity(r, within=2 * heartbeat + 30) for r in runs if r.finished() is None) if a
+                    ]
+                    report(
+                        f"  ... {n_done}/{len(runs)} finished, {len(waiting)} running or queued, {time.time() - started:.0f} s elapsed"
+                        + (f"; {'; '.join(active)}" if active else "")
+                    )
                     continue
-                states[run.config] = state
-                how = "already finished" if state.get("skipped") else f"done in {state['seconds']} s"
-                report(f"[{n_done}/{len(runs)}] {run.config.name}: {how} -> {state['results']}")
+                for future in finished:
+                    n_done += 1
+                    run = futures[future]
+                    try:
+                        state = future.result()
+                    except Exception as e:
+                        failures.append(f"{run.name}: {e}")
+                        report(f"[{n_done}/{len(runs)}] FAILED {run.name}: {e}")
+                        continue
+                    states[run.config] = state
+                    report(f"[{n_done}/{len(runs)}] {run.name}: {_how(state)} -> {state['results']}")
+        except KeyboardInterrupt:
+            _quiet_shutdown()
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    client.run(_quiet_shutdown)  # on the workers too
+            if scheduler:
+                client.cancel([*futures, *preps.values()], force=True)
+                report(
+                    "vak-tcn grid: cancelled the runs queued on the cluster; a vak process already running "
+                    "on a remote worker goes on until it ends (dask cannot stop it): stop it there if needed"
+                )
+            raise
         if failures:
             raise RuntimeError(f"{len(failures)} of {len(runs)} run(s) failed:\n" + "\n".join(failures))
         return [states[r.config] for r in runs]

@@ -13,9 +13,11 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import tomlkit
 
+from .._atomic import atomic_write
 from ..models.catalogue import display_name
 from .poster import loss_label
 
@@ -64,15 +66,25 @@ def _run_info(results: pathlib.Path) -> dict:
     raise ValueError(f"{tomls[0]}: no [vak.learncurve], [vak.train] or [vak.eval] table")
 
 
-def tidy(learning_curve: pd.DataFrame, info: dict) -> pd.DataFrame:
-    """Long-format rows for one learning_curve.csv."""
+def tidy(learning_curve: pd.DataFrame, info: dict, source: str | pathlib.Path = "learning curve") -> pd.DataFrame:
+    """Long-format rows for one learning_curve.csv (``source`` names it in errors).
+
+    A NaN or infinite metric value is an error, not a gap: it comes from a run that trained on
+    non-finite data or diverged, and must not reach a results table.
+    """
     rows = []
-    for _, row in learning_curve.iterrows():
+    for i, row in learning_curve.iterrows():
         for stem, (variable, label, scale) in METRICS.items():
             for post, suffix in ((False, ""), (True, "_tfm")):
                 column = f"avg_val_{stem}{suffix}_epoch"
-                if column not in row or pd.isna(row[column]):
+                if column not in row:
                     continue
+                if not np.isfinite(pd.to_numeric(row[column], errors="coerce")):
+                    raise ValueError(
+                        f"{source}: {column} is {row[column]!r} in row {i + 1} (train_dur "
+                        f"{row.get('train_dur')}): a non-finite result (NaN training? bad audio?) is "
+                        "not summarized; fix the run and run it again"
+                    )
                 value = 100.0 * (1.0 - row[column]) if scale is None else row[column] * scale
                 rows.append(
                     {
@@ -105,9 +117,15 @@ def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) 
     curves = find_learning_curves(roots)
     if not curves:
         raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
-    frames = [tidy(pd.read_csv(path), _run_info(path.parent)) for path in curves]
+    frames = [tidy(_read_csv(path), _run_info(path.parent), path) for path in curves]
     df = pd.concat(frames, ignore_index=True)
-    out_csv = pathlib.Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out_csv, index=False)
+    with atomic_write(out_csv, "w", newline="") as fh:  # a full disk never leaves half a summary
+        df.to_csv(fh, index=False)
     return df
+
+
+def _read_csv(path: pathlib.Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as e:  # empty, binary, malformed
+        raise ValueError(f"{path}: not a readable CSV ({type(e).__name__}: {e})") from None

@@ -10,6 +10,10 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   segment metrics registered through the plugin hooks, on the raw and on the
   post-processed predictions; metrics with ``score``/``pool`` methods (F1@k)
   are pooled over the validation files, as MS-TCN's evaluation does;
+* stops at once, with :class:`NonFiniteError` naming the file(s) and the cause, on non-finite
+  frames or loss (silent or NaN audio would otherwise train to NaN and exit 0): the training
+  set's frames files are checked when training starts, each training loss and each validation
+  file's frames as they come;
 * honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
   smoke tests and demos by optimizer steps rather than epochs.
 
@@ -52,6 +56,47 @@ def max_steps_from_env() -> int | None:
     if steps < 1:
         raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}")
     return steps
+
+
+class NonFiniteError(RuntimeError):
+    """Non-finite frames or loss: training would go on and report NaN results as numbers."""
+
+
+#: why a prepared dataset's frames are NaN/inf, in the words a user can act on
+NONFINITE_CAUSE = (
+    "non-finite (NaN/inf) spectrogram values: silent audio (vak's log_spect divides by the file's "
+    "peak power, 0 for silence) or NaN samples; remove or fix the file(s) and run vak prep again"
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _frames_finite(frames_path: str, input_type: str, mtime: float) -> bool:
+    return bool(np.isfinite(vak_compat.load_frames(frames_path, input_type)).all())
+
+
+def nonfinite_sources(files, input_type: str = "spect") -> list[str]:
+    """Sources of the ``(frames file, source)`` pairs whose frames have NaN/inf values
+    (each file read once per process)."""
+    return [
+        source
+        for frames, source in files
+        if frames.exists() and not _frames_finite(str(frames), input_type, frames.stat().st_mtime)
+    ]
+
+
+def _source_of(located: tuple[pathlib.Path, pathlib.Path]) -> str | None:
+    """The audio file ``vak prep`` made a frames file from, if the dataset's CSV says."""
+    frames, dataset_dir = located
+    try:
+        sources = vak_compat.prepared_split_sources(dataset_dir, None)
+    except Exception:  # no CSV, moved files: the frames file is named instead
+        return None
+    return next((source for path, source in sources if path.name == frames.name), None)
+
+
+def _nonfinite_message(where: str, sources: list[str], dataset_path) -> str:
+    shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+    return f"{len(sources)} file(s) of {where} (dataset {dataset_path}) have {NONFINITE_CAUSE}: {shown}"
 
 
 def _multi_frame_labels(batch: Mapping) -> torch.Tensor:
@@ -166,8 +211,53 @@ class FrameClassificationModel(vak_compat.base_family()):
         target = _multi_frame_labels(batch)
         logits = self.network(frames)
         loss = self._compute_loss(logits, target, frames)
+        if not torch.isfinite(loss):
+            self._nonfinite_training_loss(loss, frames)
         self.log("train_loss", loss, on_step=True)
         return loss
+
+    def _train_dataset(self):
+        trainer = self._trainer  # None outside a fit (self.trainer would raise)
+        return getattr(getattr(trainer, "train_dataloader", None), "dataset", None)
+
+    def _check_training_frames(self) -> bool:
+        """Raise :class:`NonFiniteError` naming the training files whose frames are NaN/inf;
+        False if there is no vak training set to check."""
+        found = vak_compat.dataset_sources(self._train_dataset())
+        if found is None:
+            return False
+        dataset_path, input_type, files = found
+        bad = nonfinite_sources(files, input_type)
+        if bad:
+            raise NonFiniteError(_nonfinite_message("the training set", bad, dataset_path))
+        return True
+
+    def _nonfinite_training_loss(self, loss: torch.Tensor, frames: torch.Tensor) -> None:
+        files_finite = self._check_training_frames()  # names the files, if the data are the cause
+        inputs = "finite input frames" if bool(torch.isfinite(frames).all()) else "non-finite input frames"
+        raise NonFiniteError(
+            f"training loss is {float(loss.detach())} at step {self.global_step} with {inputs}"
+            + (", though every training frames file is finite" if files_finite else "")
+            + ": the frames standardizer or the training diverged (try a lower learning rate)"
+        )
+
+    def _check_validation_frames(self, batch: Mapping, frames: torch.Tensor) -> None:
+        """Raise :class:`NonFiniteError` naming a validation (or eval) file with NaN/inf frames."""
+        if bool(torch.isfinite(frames).all()):
+            return
+        located = self._frames_file(batch)
+        name = str(located[0]) if located else "a validation file (vak gave no path)"
+        raw_finite = located is not None and _frames_finite(str(located[0]), "spect", located[0].stat().st_mtime)
+        if raw_finite:  # the standardizer, fitted on the training split, is the cause: name its bad files
+            bad = nonfinite_sources(vak_compat.prepared_split_sources(located[1], "train"))
+            if bad:
+                raise NonFiniteError(_nonfinite_message("the training split", bad, located[1]))
+            raise NonFiniteError(
+                f"frames of {name} are finite on disk but non-finite after the frames standardizer: it was "
+                f"fitted on training data with {NONFINITE_CAUSE}"
+            )
+        source = _source_of(located) if located else None
+        raise NonFiniteError(f"{source + ' (frames ' + name + ')' if source else name} has {NONFINITE_CAUSE}")
 
     def on_train_start(self) -> None:
         cap = max_steps_from_env()
@@ -184,6 +274,7 @@ class FrameClassificationModel(vak_compat.base_family()):
             warning = window_warning(window)
             if warning is not None:
                 vak_logger.warning(warning)
+        self._check_training_frames()  # bad audio stops the run before its first step
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         cap = max_steps_from_env()
@@ -259,6 +350,7 @@ class FrameClassificationModel(vak_compat.base_family()):
             frames = torch.squeeze(frames, dim=0)
         elif frames.ndim not in (4, 3):
             raise ValueError(f"invalid shape for frames: {tuple(frames.shape)}")
+        self._check_validation_frames(batch, frames)
         target = _multi_frame_labels(batch)
 
         class_logits = _windows_to_sequence(self.network(frames))  # (1, classes, time)

@@ -11,8 +11,16 @@ fill them.  This module brings the mechanism, built on pluggy_ and entry points:
   :meth:`HookSpecs.vak_register_losses`, :meth:`HookSpecs.vak_register_models`.
   Each hook receives a ``register`` callback.
 
-A plugin that fails to import, or whose hook raises, is reported by name
+A plugin that fails to import (any exception, ``SystemExit`` included; only
+``KeyboardInterrupt`` propagates), or whose hook raises, is reported by name
 (logging and stderr) and skipped; the others still load.
+
+Name conflicts are settled by one deterministic rule: entry points are loaded, and
+their hooks called, in sorted order of entry-point name, and **the first plugin to
+register a name keeps it** (vak's own models come before every plugin).  A later
+plugin registering the same name loses only that name: the conflict is reported
+naming both plugins, and the rest of its hook still runs.  Names must be Python
+identifiers.
 
 The host knows nothing about vak-tcn's own models (vak-tcn registers them
 through the same entry point as any third party), so vak could adopt it
@@ -57,6 +65,7 @@ class Registry:
     models: dict[str, str] = dataclasses.field(default_factory=dict)  # model name -> plugin name
     plugins: dict[str, str] = dataclasses.field(default_factory=dict)  # plugin name -> distribution
     errors: list[PluginError] = dataclasses.field(default_factory=list)
+    owners: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)  # kind -> name -> plugin
     loaded: bool = False
 
 
@@ -79,23 +88,46 @@ def _report(error: PluginError) -> None:
     logger.error(f"vak plugins: {error}; continuing without it")
 
 
+def _refused(kind: str, name: Any, plugin: str, owners: dict[str, str]) -> str | None:
+    """Why ``plugin`` may not register ``name`` (None if it may); see the module docs."""
+    if not isinstance(name, str) or not name.isidentifier():
+        return f"{kind} name must be a Python identifier, got {name!r}"
+    owner = owners.get(name)
+    if owner is not None and owner != plugin:
+        where = "vak itself" if owner == "vak" else f"plugin '{owner}' ({REGISTRY.plugins.get(owner, 'unknown')})"
+        return (
+            f"{kind} '{name}' is already registered by {where}; the first registration wins "
+            "(plugins load in sorted entry-point-name order), so only this name is skipped"
+        )
+    return None
+
+
 def _register_named(table: dict[str, type], kind: str, plugin: str):
+    owners: dict[str, str] = REGISTRY.owners.setdefault(kind, {})
+
     def register(name: str, obj: type) -> None:
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"{kind} name must be a Python identifier, got {name!r}")
-        if name in table and table[name] is not obj:
-            raise ValueError(f"a {kind} named '{name}' is already registered ({table[name]!r})")
+        why = _refused(kind, name, plugin, owners)
+        if why is not None:
+            _report(PluginError(plugin, f"registering {kind} {name!r}", ValueError(why)))
+            return
         table[name] = obj
+        owners[name] = plugin
 
     return register
 
 
 def _register_model(plugin: str):
-    def register(definition: type, family: type) -> Any:
-        from . import vak_compat  # the only module that touches vak's registries
+    from . import vak_compat  # the only module that touches vak's registries
 
+    def register(definition: type, family: type) -> Any:
+        name = getattr(definition, "__name__", None)
+        owners = {n: "vak" for n in vak_compat.model_names() if n not in REGISTRY.models} | REGISTRY.models
+        why = _refused("model", name, plugin, owners)
+        if why is not None:
+            _report(PluginError(plugin, f"registering model {name!r}", ValueError(why)))
+            return None
         factory = vak_compat.register_model(definition, family)
-        REGISTRY.models[definition.__name__] = plugin
+        REGISTRY.models[name] = plugin
         return factory
 
     return register
@@ -105,15 +137,19 @@ def _call_each(hook_name: str, make_register: Callable[[str], Callable]) -> None
     """Call one hook plugin by plugin, so one failing plugin does not stop the rest."""
     pm = get_plugin_manager()
     caller = getattr(pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's own call order
+    # registration order (pluggy itself calls last-registered first): sorted by entry-point name
+    for impl in caller.get_hookimpls():
         try:
             impl.function(register=make_register(impl.plugin_name))
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too: a plugin must never end the user's program
             _report(PluginError(impl.plugin_name, f"running {hook_name}", e))
 
 
 def _entry_points(group: str) -> Iterable[importlib.metadata.EntryPoint]:
-    return importlib.metadata.entry_points(group=group)
+    """The group's entry points in sorted name order (then sys.path order), whatever sys.path says."""
+    return sorted(importlib.metadata.entry_points(group=group), key=lambda ep: ep.name)
 
 
 def load_plugins(group: str = ENTRY_POINT_GROUP) -> Registry:
@@ -135,7 +171,9 @@ def load_plugins(group: str = ENTRY_POINT_GROUP) -> Registry:
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too: a plugin must never end `import vak`
             _report(PluginError(ep.name, f"loading entry point '{ep.value}' of {dist}", e))
             continue
         REGISTRY.plugins[ep.name] = dist

@@ -104,7 +104,9 @@ def _load_plugins_safely():
         from vak_tcn.plugins.manager import load_plugins
 
         load_plugins()
-    except Exception as e:  # never break `import vak` because of a plugin
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # never break `import vak` because of a plugin (SystemExit included)
         sys.stderr.write(
             f"vak-tcn: could not load vak plugins ({type(e).__name__}: {e}); "
             "vak runs without them. Set VAK_TCN_DISABLE=1 to skip plugin loading.\n"

@@ -22,6 +22,7 @@ place: the calls that write into vak's registries (:func:`register_family`,
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import pathlib
@@ -79,12 +80,56 @@ def register_family(family: type) -> None:
 
 
 def register_model(definition: type, family: type):
-    """Register a model definition with vak under ``definition.__name__``."""
+    """Register a model definition with vak under ``definition.__name__``.
+
+    The model's factory rejects a config's metric tables that name no metric of the
+    definition (vak itself ignores them, so a misspelt table silently meant defaults).
+    """
     register_family(family)
     name = definition.__name__
     if name in _registry.MODEL_REGISTRY:
         raise ValueError(f"a model named '{name}' is already registered with vak; registered models: {model_names()}")
-    return vak.models.model(family=family)(definition)
+    factory = vak.models.model(family=family)(definition)
+    attributes_from_config = factory.attributes_from_config
+
+    def checked_attributes_from_config(config: dict):
+        check_metric_tables(name, definition, (config or {}).get("metrics"))
+        return attributes_from_config(config)
+
+    factory.attributes_from_config = checked_attributes_from_config  # vak builds every model through it
+    return factory
+
+
+def check_metric_tables(model: str, definition: type, tables) -> None:
+    """Raise ValueError naming any metric table that ``definition`` has no metric for."""
+    from .._params import reject_unknown
+
+    reject_unknown(tables or {}, list(definition.metrics), f"metric table(s) for {model}", "metrics")
+
+
+def model_attributes(name: str, tables: dict, num_freqbins: int = 257, num_classes: int = 3) -> tuple:
+    """Build a registered model's network, loss, optimizer and metrics from a config's model tables,
+    through the same factory vak uses at run time (with placeholder input and label sizes).
+
+    For checking a config before the expensive steps: raises what ``vak train`` would raise.
+    """
+    from .._params import suggest
+
+    if name not in _registry.MODEL_REGISTRY:
+        raise ValueError(
+            f"no model registered as {suggest(name, model_names())}; registered: {', '.join(model_names())}"
+        )
+    factory = _registry.MODEL_REGISTRY[name]
+    check_metric_tables(name, factory.definition, tables.get("metrics"))
+    config = {key: dict(tables.get(key) or {}) for key in ("network", "optimizer", "loss", "metrics")}
+    network = factory.definition.network
+    if isinstance(network, type):
+        import inspect
+
+        params = inspect.signature(network.__init__).parameters
+        if "num_freqbins" in params and "num_input_channels" in params:
+            config["network"].update(num_classes=num_classes, num_input_channels=1, num_freqbins=num_freqbins)
+    return factory.attributes_from_config(config)
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,3 +158,90 @@ def read_annotations(dataset_df) -> list | None:
 def background_label() -> str:
     """The label vak gives unlabelled frames."""
     return vak.common.constants.DEFAULT_BACKGROUND_LABEL
+
+
+def check_config(path: str | pathlib.Path, placeholder_dataset: bool = False) -> None:
+    """Check a vak TOML config as vak would run it; raise ValueError naming the file and the problem.
+
+    The config is parsed by vak's own parser, and each command table's model is built
+    (:func:`model_attributes`): unknown keys, models, losses and metric tables, bad values.
+
+    With ``placeholder_dataset``, a command table with no ``dataset.path`` yet (before
+    ``vak prep`` writes it) gets a placeholder, so the rest is checked before the prep.
+    """
+    import tomlkit
+    from vak.config.config import Config
+
+    path = pathlib.Path(path)
+    try:
+        doc = tomlkit.parse(path.read_text()).unwrap()
+    except Exception as e:
+        raise ValueError(f"{path}: not a TOML file ({type(e).__name__}: {e})") from None
+    tables = doc.get("vak")
+    if not isinstance(tables, dict) or not tables:
+        raise ValueError(f"{path}: not a vak config (no [vak.<command>] table)")
+    if placeholder_dataset:
+        for table in tables.values():
+            if isinstance(table, dict) and isinstance(table.get("dataset"), dict):
+                table["dataset"].setdefault("path", str(path.parent))
+    from .._params import suggest
+
+    try:
+        models = {}
+        for command, table in tables.items():
+            if isinstance(table, dict) and "model" in table:
+                if not isinstance(table["model"], dict) or len(table["model"]) != 1:
+                    raise ValueError(f"[vak.{command}.model] needs exactly one model table, found {table['model']!r}")
+                ((model, model_tables),) = table["model"].items()
+                if model not in _registry.MODEL_REGISTRY:
+                    raise ValueError(
+                        f"[vak.{command}.model]: no model registered as {suggest(model, model_names())}; "
+                        f"registered: {', '.join(model_names())}"
+                    )
+                models[command] = (model, model_tables or {})
+        Config.from_config_dict(copy.deepcopy(tables), None, path)  # vak edits the dict it parses
+        for command, (model, model_tables) in models.items():  # the model, built as vak builds it
+            try:
+                model_attributes(model, model_tables)
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"[vak.{command}.model.{model}]: {e}") from None
+    except (ValueError, TypeError, KeyError) as e:
+        message = " ".join(str(e).split())  # vak's messages span lines
+        raise ValueError(f"{path}: {message}") from None
+
+
+def load_frames(frames_path: str | pathlib.Path, input_type: str = "spect"):
+    """The frames (spectrogram or audio) of one file of a prepared dataset, read by vak's own reader."""
+    from vak.datapipes.frame_classification import helper
+
+    return helper.load_frames(pathlib.Path(frames_path), input_type)
+
+
+def dataset_sources(dataset) -> tuple[pathlib.Path, str, list[tuple[pathlib.Path, str]]] | None:
+    """``(dataset directory, input type, [(frames file, source file)])`` of a vak training datapipe.
+
+    The source is the audio (or spectrogram) file ``vak prep`` made the frames from; None when
+    ``dataset`` is not one of vak's frame classification datapipes.
+    """
+    dataset_path = getattr(dataset, "dataset_path", None)
+    df = getattr(dataset, "dataset_df", None)
+    if dataset_path is None or df is None or "frames_path" not in getattr(df, "columns", ()):
+        return None
+    dataset_path = pathlib.Path(dataset_path)
+    source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
+    pairs = dict(zip(df["frames_path"], df[source_column]))
+    files = [(dataset_path / frames, str(source)) for frames, source in pairs.items()]
+    return dataset_path, str(getattr(dataset, "input_type", "spect")), files
+
+
+def prepared_split_sources(dataset_dir: str | pathlib.Path, split: str | None) -> list[tuple[pathlib.Path, str]]:
+    """``[(frames file, source file)]`` of one split (None: all) of a prepared dataset, from its CSV."""
+    import pandas as pd
+
+    dataset_dir = pathlib.Path(dataset_dir)
+    metadata = json.loads((dataset_dir / "metadata.json").read_text())
+    df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
+    if split is not None:
+        df = df[df["split"] == split]
+    source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
+    return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column])]
