@@ -195,6 +195,9 @@ def test_write_json_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / provenance.FILENAME
     provenance.write_json(path, {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
+    (tmp_path / "other").write_text("")
+    assert path.stat().st_mode == (tmp_path / "other").stat().st_mode  # permissions like any file's
+    (tmp_path / "other").unlink()
 
     def fail(*args, **kwargs):
         raise OSError("disk full")

@@ -2,7 +2,8 @@
 
 Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
 value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
-``Loss``; this one has both, so one file holds a whole grid).  One row per model run,
+``Loss``; this one has both, so one file holds a whole grid), then ``seed, vak_tcn_version,
+vak_version, torch_version`` from each run's provenance record (empty where there is none).  One row per model run,
 metric and post-processing setting; values in percent, like the poster's.
 """
 
@@ -15,6 +16,7 @@ import pandas as pd
 import tomlkit
 
 from ..models.catalogue import display_name
+from . import reproducibility
 from .poster import loss_label
 
 #: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale to percent)
@@ -103,8 +105,11 @@ def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) 
     curves = find_learning_curves(roots)
     if not curves:
         raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
-    frames = [tidy(pd.read_csv(path), _run_info(path.parent)) for path in curves]
+    frames = [
+        reproducibility.with_provenance(tidy(pd.read_csv(path), _run_info(path.parent)), path.parent) for path in curves
+    ]
     df = pd.concat(frames, ignore_index=True)
+    reproducibility.warn_if_mixed([path.parent for path in curves])
     out_csv = pathlib.Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out_csv, index=False)

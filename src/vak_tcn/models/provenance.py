@@ -33,7 +33,6 @@ import pathlib
 import platform
 import re
 import subprocess
-import tempfile
 from typing import Any
 
 FILENAME = "vak-tcn-provenance.json"
@@ -202,14 +201,14 @@ def _now() -> str:
 def write_json(path: pathlib.Path, record: dict) -> None:
     """Write ``record`` to ``path`` atomically (temporary file in the same directory + os.replace)."""
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened like any file: permissions follow the umask
     try:
-        with os.fdopen(fd, "w") as fh:
+        with open(tmp, "w") as fh:
             json.dump(record, fh, indent=2)
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
