@@ -1,7 +1,8 @@
 """The ``vak-tcn`` command (also ``python -m vak_tcn``).
 
 * ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
-  plugins loaded explicitly, for environments that ignore ``.pth`` files;
+  plugins loaded explicitly, for environments that ignore ``.pth`` files (``prep``, ``train``
+  and ``learncurve`` take ``--seed``: docs/reproducibility.md);
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
