@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from vak_tcn.experiments import configs, summary
-from vak_tcn.models import provenance
+from vak_tcn.models import provenance, seeding
 
 from conftest import run_cli
 
@@ -112,7 +112,18 @@ def test_same_seed_same_learning_curve_and_provenance_in_every_results_dir(tmp_p
             started = datetime.datetime.fromisoformat(record["started"])
             assert datetime.datetime.fromisoformat(record["ended"]) >= started
             assert record["global_step"] == 20
+            assert record["environment"]["VAK_TCN_SEED"] == str(seed)
+            assert record["environment"]["VAK_TCN_MAX_STEPS"] == "20"
+            assert "learncurve" in record["command"] and record["command"][-1] == str(runs[name])
         assert len(effective) == 2  # replicates are seeded differently
+        # the documented rule: build 0 trains replicate 1, build 1 evaluates it, build 2 trains replicate 2
+        builds = {
+            json.loads(p.read_text())["dataset"]["replicate_num"]: json.loads(p.read_text())["seed"] for p in records
+        }
+        assert {rep: seed_info["build_index"] for rep, seed_info in builds.items()} == {1: 0, 2: 2}
+        assert builds[2]["effective_seed"] == seeding.derive_seed(seed, 2)
+        (log,) = (tmp_path / name / "results").glob("*/learncurve_*.log")  # vak's own log says it too
+        assert f"network 2 of this process seeded with {seeding.derive_seed(seed, 2)}" in log.read_text()
         assert not list((tmp_path / name).rglob("*.tmp"))  # atomic writes leave nothing behind
 
     # the summary carries seed and versions

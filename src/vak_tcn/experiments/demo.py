@@ -173,7 +173,9 @@ def _overview(df) -> str:
     table.columns = [
         f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in table.columns
     ]
-    title = "Mean over replicates (%; edit/F1 0-100):" if n < 2 else f"Mean ± SD over {n} runs per cell (%; F1 0-100):"
+    title = (
+        "Mean over replicates (%; edit/F1 0-100):" if n < 2 else f"Mean ± SD over {n} runs per cell (%; edit/F1 0-100):"
+    )
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         return title + "\n" + table.to_string()
 

@@ -2,9 +2,10 @@
 
 Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
 value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
-``Loss``; this one has both, so one file holds a whole grid), then ``seed, vak_tcn_version,
-vak_version, torch_version`` from each run's provenance record (empty where there is none).  One row per model run,
-metric and post-processing setting; values in percent, like the poster's.
+``Loss``; this one has both, so one file holds a whole grid), then ``seed,
+vak_tcn_version, vak_version, torch_version`` from each run's provenance record (empty where
+there is none; :mod:`.reproducibility`).  One row per model run, metric and post-processing
+setting; values in percent, like the poster's.
 """
 
 from __future__ import annotations

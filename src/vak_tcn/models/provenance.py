@@ -17,6 +17,8 @@ Fields (``schema`` 1; see docs/reproducibility.md):
 * ``dataset``: path, SHA-256 of its ``metadata.json`` and of its dataset CSV, the training
   subset (``train-dur-4.0-replicate-1`` in a learncurve), ``train_dur`` and ``replicate_num``;
 * ``machine``: platform, CPU model, cores, torch's CPU threads, accelerator, GPU name;
+* ``command`` (``sys.argv``) and ``environment``: the variables of :data:`ENVIRONMENT`
+  (seed, step cap, thread counts, visible GPUs);
 * ``started``, ``ended`` (ISO 8601 with the UTC offset; ``ended`` null while training),
   ``status`` (``"training"``, ``"finished"``).
 """
@@ -33,11 +35,23 @@ import pathlib
 import platform
 import re
 import subprocess
+import sys
 from typing import Any
 
 FILENAME = "vak-tcn-provenance.json"
 SCHEMA = 1
 DISTRIBUTIONS = ("vak-tcn", "vak", "torch", "lightning", "numpy")
+#: environment variables that change what a run computes, recorded with their values (null: unset)
+ENVIRONMENT = (
+    "VAK_TCN_SEED",
+    "VAK_TCN_DETERMINISTIC",
+    "VAK_TCN_MAX_STEPS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "CUBLAS_WORKSPACE_CONFIG",
+)
 
 
 def versions() -> dict[str, str | None]:
@@ -253,6 +267,8 @@ def start_record(model: Any, trainer: Any, dataset: Any) -> dict[str, Any]:
         "model": {**model_info(model), "name": _model_name(trainer)},
         "dataset": dataset_info(dataset),
         "machine": machine(accelerator),
+        "command": list(sys.argv),
+        "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
         "results_dir": None,
     }
 

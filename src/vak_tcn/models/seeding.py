@@ -41,7 +41,7 @@ SEED_KEY = "seed"
 #: attribute of a built network holding what :func:`seeded_network` recorded
 BUILD_ATTR = "vak_tcn_build"
 
-logger = logging.getLogger(__name__)
+#: vak's own logger, so the seed of each network lands in vak's log file too
 vak_logger = logging.getLogger("vak").getChild("vak_tcn")
 
 _builds = itertools.count()  # networks built in this process
@@ -150,7 +150,9 @@ def seeded_network(network: type) -> type:
         effective = None if seed is None else derive_seed(seed, index)
         apply_seed(effective, deterministic)
         if effective is not None:
-            logger.info(f"{network.__name__}: network {index} of this process seeded with {effective} (seed {seed})")
+            vak_logger.info(
+                f"{network.__name__}: network {index} of this process seeded with {effective} ({source}={seed})"
+            )
         original(self, *args, **kwargs)
         setattr(
             self,
