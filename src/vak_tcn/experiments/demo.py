@@ -8,7 +8,9 @@
 4. summarize the results in the poster's schema and draw the figures
    (:mod:`.summary`, :mod:`.plots`).
 
-Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.
+Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.  Everything is
+seeded (``--seed``, default 0); ``--repeat N`` runs every model N times with different seeds
+and reports mean ± SD (docs/reproducibility.md).
 """
 
 from __future__ import annotations
