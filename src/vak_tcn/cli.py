@@ -1,7 +1,8 @@
 """The ``vak-tcn`` command (also ``python -m vak_tcn``).
 
 * ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
-  plugins loaded explicitly, for environments that ignore ``.pth`` files;
+  plugins loaded explicitly, for environments that ignore ``.pth`` files (``prep``, ``train``
+  and ``learncurve`` take ``--seed``: docs/reproducibility.md);
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
@@ -15,10 +16,17 @@ The three stacks meet only here: the plugin host (:mod:`vak_tcn.plugins`), the m
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
 VAK_COMMANDS = ("prep", "train", "eval", "predict", "learncurve")
+#: vak commands that draw random numbers, so take ``--seed``: prep's split, training
+SEEDED_COMMANDS = ("prep", "train", "learncurve")
+
+
+def _add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
+    parser.add_argument("--seed", type=int, default=default, metavar="N", help=help)
 
 
 def _load():
@@ -34,6 +42,15 @@ def _run_vak(args: argparse.Namespace) -> int:
     if not args.configfile.exists():
         print(f"vak-tcn: config file not found: {args.configfile}", file=sys.stderr)
         return 2
+    from .models.seeding import SEED_ENV, apply_seed, check_seed, seed_from_env
+
+    try:
+        if getattr(args, "seed", None) is not None:  # read by the model library when vak builds the network
+            os.environ[SEED_ENV] = str(check_seed(args.seed, "--seed"))
+        seed = seed_from_env()
+    except ValueError as e:
+        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        return 2
     _load()
     from vak.cli import cli
 
@@ -45,6 +62,8 @@ def _run_vak(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    if args.command == "prep" and seed is not None:  # vak prep splits the data with Python's random module
+        apply_seed(seed)  # after the config check, which may draw random numbers itself
     try:
         cli.cli(command=args.command, config_file=args.configfile)
     except NonFiniteError as e:  # bad audio: the files and the cause, no traceback
@@ -72,7 +91,9 @@ def _plugins(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .experiments.demo import run_demo
 
-    run_demo(args.out, steps=args.steps, n_bouts=args.bouts, window_size=args.window_size, seed=args.seed)
+    run_demo(
+        args.out, steps=args.steps, n_bouts=args.bouts, window_size=args.window_size, seed=args.seed, repeat=args.repeat
+    )
     return 0
 
 
@@ -99,7 +120,7 @@ def _grid(args: argparse.Namespace) -> int:
 
     env = {MAX_STEPS_ENV: str(args.max_steps)} if args.max_steps is not None else None
     try:
-        run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env)
+        run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env, seed=args.seed)
     except RuntimeError as e:  # runs failed: each was reported with its error above
         print(f"vak-tcn grid: {e}", file=sys.stderr)
         return 1
@@ -151,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in VAK_COMMANDS:
         p = sub.add_parser(command, help=f"run `vak {command} CONFIG` with vak plugins loaded")
         p.add_argument("configfile", type=pathlib.Path, help="vak TOML config file")
+        if command in SEEDED_COMMANDS:
+            _add_seed(p, "seed the run (sets VAK_TCN_SEED; see docs/reproducibility.md)")
         p.set_defaults(func=_run_vak)
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
@@ -169,7 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)",
     )
     p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
-    p.add_argument("--seed", type=int, default=0)
+    _add_seed(p, "seed of the synthetic song and of every training run (default 0)", default=0)
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every model N times with different seeds; the overview gives mean ± SD (default 1)",
+    )
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("configs", help="write the poster's grid of learncurve configs (models x window sizes x losses)")
@@ -199,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-steps", type=positive_int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)"
     )
+    _add_seed(p, "seed every run: each gets VAK_TCN_SEED derived from N and its config's name")
     p.set_defaults(func=_grid)
 
     p = sub.add_parser("summarize", help="results directories -> one tidy CSV in the poster's schema")

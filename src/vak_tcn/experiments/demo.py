@@ -8,7 +8,9 @@
 4. summarize the results in the poster's schema and draw the figures
    (:mod:`.summary`, :mod:`.plots`).
 
-Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.
+Training is bounded by optimizer steps (``VAK_TCN_MAX_STEPS``), not epochs.  Everything is
+seeded (``--seed``, default 0); ``--repeat N`` runs every model N times with different seeds
+and reports mean ± SD (docs/reproducibility.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import time
 from .._atomic import write_text
 from ..models import catalogue
 from ..models.family import MAX_STEPS_ENV
-from . import configs, corpus, plots, poster, runner, summary
+from ..models.seeding import check_seed
+from . import configs, corpus, plots, poster, reproducibility, runner, summary
 
 #: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window)
 DEMO_TCN_NETWORK = {"num_layers": 7}
@@ -45,12 +48,24 @@ DEMO_RUNS = tuple(
 MIN_BOUTS = 20
 
 
+def repeat_name(name: str, repeat: int) -> str:
+    """The config name of a demo run's ``repeat``-th repeat (0-based): ``TCN_CE``, ``TCN_CE_rep2``, ..."""
+    return name if repeat == 0 else f"{name}_rep{repeat + 1}"
+
+
 def write_demo_configs(
-    out: pathlib.Path, data_dir: pathlib.Path, labelset: str, window_size: int, steps: int, accelerator: str
+    out: pathlib.Path,
+    data_dir: pathlib.Path,
+    labelset: str,
+    window_size: int,
+    steps: int,
+    accelerator: str,
+    repeat: int = 1,
 ) -> list[pathlib.Path]:
     val_step = max(1, steps // 3)
     paths = []
-    for name, model, loss, network in DEMO_RUNS:
+    runs = [(repeat_name(name, r), *rest) for r in range(repeat) for name, *rest in DEMO_RUNS]
+    for name, model, loss, network in runs:
         doc = configs.vak_config(
             command="learncurve",
             model=model,
@@ -81,15 +96,29 @@ def write_demo_configs(
 
 
 def run_demo(
-    out: str | pathlib.Path | None = None, steps: int = 300, n_bouts: int = 45, window_size: int = 256, seed: int = 0
+    out: str | pathlib.Path | None = None,
+    steps: int = 300,
+    n_bouts: int = 45,
+    window_size: int = 256,
+    seed: int = 0,
+    repeat: int = 1,
 ) -> dict:
-    """Run the whole demo into ``out``; return the paths of its products."""
+    """Run the whole demo into ``out``; return the paths of its products.
+
+    ``seed`` seeds the synthetic song and, through the grid runner, every training run (each
+    run's seed derives from ``seed`` and its config name).  ``repeat``: every model is run
+    ``repeat`` times (configs ``<name>``, ``<name>_rep2``, ...), so with different seeds; the
+    overview then gives mean ± SD over the repeats, and the figures' error bars span them.
+    """
     if n_bouts < MIN_BOUTS:
         raise ValueError(
             f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}"
         )
     if steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
+    if repeat < 1:
+        raise ValueError(f"--repeat must be at least 1, got {repeat}")
+    check_seed(seed, "--seed")
     out = pathlib.Path(out if out is not None else default_out()).resolve()
     started = time.time()
     data_dir = out / "corpus"
@@ -106,11 +135,11 @@ def run_demo(
     except Exception:
         accelerator = "cpu"
     config_paths = sorted((out / "configs").glob("*.toml"))
-    if len(config_paths) != len(DEMO_RUNS):
-        config_paths = write_demo_configs(out, data_dir, labelset, window_size, steps, accelerator)
+    if len(config_paths) != len(DEMO_RUNS) * repeat:
+        config_paths = write_demo_configs(out, data_dir, labelset, window_size, steps, accelerator, repeat)
     print(f"[2/4] {len(config_paths)} vak configs in {out / 'configs'}", flush=True)
     print(f"[3/4] vak prep + vak learncurve ({steps} training steps per model)", flush=True)
-    runner.run_grid(config_paths, workers=1, env={MAX_STEPS_ENV: str(steps)})
+    runner.run_grid(config_paths, workers=1, env={MAX_STEPS_ENV: str(steps)}, seed=seed)
     print("[4/4] summary and figures", flush=True)
     csv = out / "summary.csv"
     df = summary.summarize([out / "results"], csv)
@@ -126,31 +155,30 @@ def run_demo(
     return {"summary": csv, "figures": figures, "results": out / "results"}
 
 
+#: the overview's metrics, in order
+OVERVIEW_METRICS = (
+    "Frame Error (%)",
+    "Character Error Rate (%)",
+    "Precision (%)",
+    "Recall (%)",
+    "$F$-score (%)",
+    "F1@50 (%)",
+)
+
+
 def _overview(df) -> str:
-    """Mean of each metric per model and loss, raw and post-processed (a terminal table)."""
-    pivot = df.pivot_table(
-        index=["Model", "Loss"], columns=["Metric", "Post-processing"], values="value", aggfunc="mean"
-    )
-    keep = [
-        m
-        for m in (
-            "Frame Error (%)",
-            "Character Error Rate (%)",
-            "Precision (%)",
-            "Recall (%)",
-            "$F$-score (%)",
-            "F1@50 (%)",
-        )
-        if m in pivot.columns.get_level_values(0)
-    ]
-    pivot = pivot[keep]
-    pivot.columns = [
-        f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in pivot.columns
-    ]
+    """Each metric per model and loss, raw and post-processed (a terminal table): the mean,
+    and ± the SD over runs (seeds x replicates) when a cell has several."""
     import pandas as pd
 
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
-        return "Mean over replicates (%):\n" + pivot.to_string()
+    metrics = [m for m in OVERVIEW_METRICS if m in set(df["Metric"])]
+    table, n = reproducibility.mean_sd_table(df, metrics)
+    table.columns = [
+        f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in table.columns
+    ]
+    title = "Mean over replicates (%):" if n < 2 else f"Mean ± SD over {n} runs per cell (%):"
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        return title + "\n" + table.to_string()
 
 
 def default_out() -> pathlib.Path:

@@ -42,7 +42,9 @@ from collections.abc import Callable, Iterable, Sequence
 import tomlkit
 
 from .._atomic import write_text
+from ..models.seeding import SEED_ENV, check_seed
 from . import configs
+from .reproducibility import run_env
 
 STATE_DIR = ".vak-tcn"
 #: how long to try reaching a ``--scheduler`` before saying it cannot be reached
@@ -389,10 +391,18 @@ def run_grid(
     env: dict | None = None,
     report: Callable[[str], None] = print,
     heartbeat: float = 30.0,
+    seed: int | None = None,
 ) -> list[dict]:
-    """Run configs (see module docs); returns the state of each run, in input order."""
+    """Run configs (see module docs); returns the state of each run, in input order.
+
+    ``seed``: seed every run, each with its own seed derived from ``seed`` and the config's
+    name (:func:`vak_tcn.experiments.reproducibility.run_seed`, passed as ``VAK_TCN_SEED``);
+    ``vak prep`` gets ``seed`` itself (its split of the data is random).
+    """
     from distributed import Client, LocalCluster, wait
 
+    if seed is not None:
+        check_seed(seed, "seed")
     runs = [read_run(p) for p in config_paths]
     if not runs:
         raise ValueError("no configs given")
@@ -436,9 +446,17 @@ def run_grid(
         preps = {}
         for key, members in groups.items():
             if any(r.finished() is None for r in members):
-                preps[key] = client.submit(prep_task, members[0], members[1:], env, key=f"prep-{key}", pure=False)
+                prep_env = env if seed is None else {**env, SEED_ENV: str(seed)}  # vak prep's split, seeded
+                preps[key] = client.submit(prep_task, members[0], members[1:], prep_env, key=f"prep-{key}", pure=False)
         futures = {
-            client.submit(run_task, r, preps.get(r.prep_key), env, key=f"run-{r.config.stem}-{r.ident}", pure=False): r
+            client.submit(
+                run_task,
+                r,
+                preps.get(r.prep_key),
+                run_env(env, seed, r.config.stem),
+                key=f"run-{r.config.stem}-{r.ident}",
+                pure=False,
+            ): r
             for r in runs
         }
         states: dict[pathlib.Path, dict] = {}

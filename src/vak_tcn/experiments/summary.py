@@ -2,10 +2,12 @@
 
 Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
 value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
-``Loss``; this one has both, so one file holds a whole grid).  One row per model run,
-metric and post-processing setting; values in percent, like the poster's (vak's CSVs hold
-fractions, vak-tcn's columns too).  F1@k is MS-TCN's, pooled over the validation files
-(``avg_val_f1_50_epoch``); the per-file means (``..._macro``) are not in the summary.
+``Loss``; this one has both, so one file holds a whole grid), then ``seed,
+vak_tcn_version, vak_version, torch_version`` from each run's provenance record (empty where
+there is none; :mod:`.reproducibility`).  One row per model run, metric and post-processing
+setting; values in percent, like the poster's (vak's CSVs hold fractions, vak-tcn's columns
+too).  F1@k is MS-TCN's, pooled over the validation files (``avg_val_f1_50_epoch``); the
+per-file means (``..._macro``) are not in the summary.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tomlkit
 
 from .._atomic import atomic_write
 from ..models.catalogue import display_name
+from . import reproducibility
 from .poster import loss_label
 
 #: vak / vak-tcn column stem -> (poster variable, poster Metric label, scale: fraction to percent)
@@ -117,8 +120,11 @@ def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) 
     curves = find_learning_curves(roots)
     if not curves:
         raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
-    frames = [tidy(_read_csv(path), _run_info(path.parent), path) for path in curves]
+    frames = [
+        reproducibility.with_provenance(tidy(_read_csv(path), _run_info(path.parent), path), path.parent) for path in curves
+    ]
     df = pd.concat(frames, ignore_index=True)
+    reproducibility.warn_if_mixed([path.parent for path in curves])
     with atomic_write(out_csv, "w", newline="") as fh:  # a full disk never leaves half a summary
         df.to_csv(fh, index=False)
     return df

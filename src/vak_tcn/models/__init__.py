@@ -3,7 +3,9 @@
 * :mod:`.catalogue`: the one list of models (name, network, description);
 * :mod:`.plugin`: the hook implementations that register them;
 * :mod:`.family`: the model family (training, validation metrics, inference);
-* :mod:`.loss`: the loss a config's loss table selects by name.
+* :mod:`.loss`: the loss a config's loss table selects by name;
+* :mod:`.seeding`: ``VAK_TCN_SEED``, networks seeded when vak builds them;
+* :mod:`.provenance`: the ``vak-tcn-provenance.json`` record of each training run.
 
 This package is vak-tcn's entry point (``vak_tcn = "vak_tcn.models"`` in the
 ``vak.plugins`` group), so the hook implementations are imported here.  Importing it

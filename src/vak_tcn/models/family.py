@@ -15,7 +15,10 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   set's frames files are checked when training starts, each training loss and each validation
   file's frames as they come;
 * honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
-  smoke tests and demos by optimizer steps rather than epochs.
+  smoke tests and demos by optimizer steps rather than epochs;
+* writes ``vak-tcn-provenance.json`` into each training run's results directory
+  (:mod:`vak_tcn.models.provenance`).  Seeding happens earlier, when vak builds the
+  network (:mod:`vak_tcn.models.seeding`).
 
 The class is deliberately named ``FrameClassificationModel``: vak's
 ``train``/``eval``/``predict``/``learncurve`` dispatch on the family's class
@@ -275,6 +278,12 @@ class FrameClassificationModel(vak_compat.base_family()):
             if warning is not None:
                 vak_logger.warning(warning)
         self._check_training_frames()  # bad audio stops the run before its first step
+
+    def configure_callbacks(self):
+        # vak-tcn-provenance.json in the run's results directory (vak_tcn.models.provenance)
+        from .provenance import provenance_callback
+
+        return [*super().configure_callbacks(), provenance_callback()]
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         cap = max_steps_from_env()

@@ -29,13 +29,15 @@ def make_definition(entry: catalogue.ModelEntry) -> type:
     """A vak model definition for a catalogue entry, in vak-tcn's family.
 
     Its metrics are vak's standard ones plus every metric registered through
-    the plugin hooks (metrics are registered before models).
+    the plugin hooks (metrics are registered before models).  Its network is the
+    catalogue's, seeded when built (:func:`vak_tcn.models.seeding.seeded_network`).
     """
     import torch
 
     from ..plugins import vak_compat
     from ..plugins.manager import REGISTRY
     from .loss import SelectedLoss
+    from .seeding import seeded_network
 
     metrics = {**vak_compat.standard_metrics(), **REGISTRY.metrics, "loss": SelectedLoss}
     return type(
@@ -44,7 +46,7 @@ def make_definition(entry: catalogue.ModelEntry) -> type:
         {
             "__doc__": f"{entry.name}: {entry.description}.",
             "__module__": "vak_tcn.models",
-            "network": entry.network_class(),
+            "network": seeded_network(entry.network_class()),
             "loss": SelectedLoss,
             "optimizer": torch.optim.Adam,
             "metrics": metrics,

@@ -1,0 +1,175 @@
+"""Seeded training for vak-tcn's models in stock vak runs: ``VAK_TCN_SEED``, ``VAK_TCN_DETERMINISTIC``.
+
+vak has no seed setting, and its model factory builds the network (random initial weights)
+*before* the model family's ``__init__`` runs.  So the seed is applied where the network is
+built: every network of vak-tcn's catalogue is registered as a :func:`seeded_network`
+subclass whose ``__init__`` calls :func:`lightning.seed_everything` (Python, NumPy, torch, and
+dataloader workers through Lightning's worker init function) and then the network's own
+``__init__``.  Everything random after that in the same run — the training sampler's shuffle,
+dropout — draws from the seeded generators.
+
+The seed, by precedence:
+
+1. ``VAK_TCN_SEED`` (what ``vak-tcn train|learncurve|demo|grid --seed N`` sets);
+2. the key ``seed`` of the config's network table (``[vak.train.model.TCN.network] seed = 1``;
+   vak's schema has no other place for it, and passes that table to the network verbatim);
+3. none: not seeded, as stock vak.
+
+Replicates: one process may build several networks (``vak learncurve`` trains every replicate,
+and builds a model again to evaluate each).  The ``n``-th network built in a process
+(``n = 0, 1, ...``) is seeded with :func:`derive_seed` ``(seed, n)``, so replicates differ
+from each other and a rerun repeats them all.
+
+``VAK_TCN_DETERMINISTIC=1`` also turns on torch's deterministic algorithms (with
+``warn_only``: an operation with no deterministic implementation warns instead of failing)
+and turns off cuDNN's autotuner; see docs/reproducibility.md for what that buys.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import logging
+import os
+from typing import Any
+
+SEED_ENV = "VAK_TCN_SEED"
+DETERMINISTIC_ENV = "VAK_TCN_DETERMINISTIC"
+#: the network-table key that sets the seed when ``VAK_TCN_SEED`` is unset
+SEED_KEY = "seed"
+#: attribute of a built network holding what :func:`seeded_network` recorded
+BUILD_ATTR = "vak_tcn_build"
+
+#: vak's own logger, so the seed of each network lands in vak's log file too
+vak_logger = logging.getLogger("vak").getChild("vak_tcn")
+
+_builds = itertools.count()  # networks built in this process
+
+
+def seed_from_env() -> int | None:
+    """The seed in ``VAK_TCN_SEED`` (unset or empty: None)."""
+    value = os.environ.get(SEED_ENV, "").strip()
+    if not value:
+        return None
+    return check_seed(value, SEED_ENV)
+
+
+def check_seed(value: Any, what: str) -> int:
+    """``value`` as a seed (an integer in [0, 2**32 - 1]); ValueError naming ``what`` if not."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an integer in [0, 2**32 - 1], got {value!r}") from None
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{what} must be an integer in [0, 2**32 - 1], got {value!r}")
+    return seed
+
+
+def deterministic_from_env() -> bool:
+    """``VAK_TCN_DETERMINISTIC`` set to 1/true/yes/on."""
+    value = os.environ.get(DETERMINISTIC_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{DETERMINISTIC_ENV} must be 1 or 0, got {value!r}")
+
+
+def derive_seed(seed: int, *keys: int | str) -> int:
+    """A seed in [0, 2**32) for ``keys`` (a build index, a run name) under ``seed``.
+
+    ``numpy.random.SeedSequence`` mixes the entropy: nearby inputs give unrelated seeds.
+    Strings are hashed with SHA-256 (stable across processes, unlike ``hash``).
+    """
+    import hashlib
+
+    import numpy as np
+
+    entropy = [seed]
+    for key in keys:
+        if isinstance(key, str):
+            key = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+        entropy.append(int(key))
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0])
+
+
+def apply_seed(seed: int | None, deterministic: bool = False) -> None:
+    """Seed Python, NumPy, torch and dataloader workers (``seed`` None: not seeded); with
+    ``deterministic``, torch's deterministic algorithms too."""
+    if seed is not None:
+        from lightning.pytorch import seed_everything
+
+        seed_everything(seed, workers=True, verbose=False)
+    if deterministic:
+        import torch
+
+        # cuBLAS needs this before its first use to be deterministic (CUDA >= 10.2)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _resolved_kwargs(init, args: tuple, kwargs: dict) -> dict:
+    """The network's arguments with defaults filled in (``self`` left out), JSON-friendly."""
+    try:
+        bound = inspect.signature(init).bind(None, *args, **kwargs)
+    except TypeError:  # the network itself will say what is wrong
+        return dict(kwargs)
+    bound.apply_defaults()
+    out = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def seeded_network(network: type) -> type:
+    """A subclass of ``network`` whose ``__init__`` seeds first (see the module docstring).
+
+    Same ``__name__``/``__qualname__``/``__module__`` (checkpoints, reprs and error messages
+    unchanged) and, through :func:`functools.wraps`, the same ``inspect.signature`` for its
+    ``__init__`` (vak reads it).  The built network gets an attribute :data:`BUILD_ATTR`:
+    ``{"seed", "seed_source", "build_index", "effective_seed", "deterministic", "network", "network_kwargs"}``.
+    """
+    original = network.__init__
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        config_seed = kwargs.pop(SEED_KEY, None)
+        seed, source = seed_from_env(), SEED_ENV
+        if seed is None and config_seed is not None:
+            seed, source = check_seed(config_seed, f"network parameter '{SEED_KEY}'"), "config"
+        deterministic = deterministic_from_env()
+        index = next(_builds)
+        effective = None if seed is None else derive_seed(seed, index)
+        apply_seed(effective, deterministic)
+        if effective is not None:
+            vak_logger.info(
+                f"{network.__name__}: network {index} of this process seeded with {effective} ({source}={seed})"
+            )
+        original(self, *args, **kwargs)
+        setattr(
+            self,
+            BUILD_ATTR,
+            {
+                "seed": seed,
+                "seed_source": source if seed is not None else None,
+                "build_index": index,
+                "effective_seed": effective,
+                "deterministic": deterministic,
+                "network": f"{network.__module__}.{network.__qualname__}",
+                "network_kwargs": _resolved_kwargs(original, args, kwargs),
+            },
+        )
+
+    return type(
+        network.__name__,
+        (network,),
+        {"__init__": __init__, "__module__": network.__module__, "__qualname__": network.__qualname__},
+    )
