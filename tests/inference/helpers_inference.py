@@ -6,7 +6,6 @@ import json
 import pathlib
 
 import numpy as np
-import pytest
 import soundfile
 
 from vak_tcn.experiments import configs
