@@ -71,3 +71,40 @@ def make_predict_config(
 def write_audio(path: pathlib.Path, samples: np.ndarray, rate: int = 32000) -> pathlib.Path:
     soundfile.write(path, samples, rate)
     return path
+
+
+def whole_file_reference(config_path: pathlib.Path, samples: np.ndarray, rate: int, post_processing: bool = True):
+    """Segments of one recording the way vak's predict makes them, from vak's own functions on the
+    whole file: vak's spectrogram, the saved standardizer, the network over the whole sequence,
+    argmax, vak's postprocess and to_segments.  Returns ``(labels, onsets_s, offsets_s, logits)``."""
+    import torch
+
+    from vak_tcn.inference.annotate import Annotator
+    from vak_tcn.plugins import vak_compat
+
+    annotator = Annotator(config_path)
+    spect, _, times = vak_compat.spectrogram(samples, rate, annotator.spect_params)
+    frames = annotator.standardizer(spect)
+    with torch.inference_mode():
+        logits = annotator.net(torch.from_numpy(frames).float()[None, None])[0].numpy()
+    labels = logits.argmax(0)
+    postprocess, to_segments, timebin_dur_from_vec = vak_compat.frame_labels_functions()
+    if post_processing and (annotator.majority_vote or annotator.min_segment_dur):
+        labels = postprocess(
+            labels.copy(),
+            timebin_dur=timebin_dur_from_vec(times),
+            min_segment_dur=annotator.min_segment_dur,
+            majority_vote=annotator.majority_vote,
+            background_label=annotator.labelmap["background"],
+        )
+    names, onsets, offsets = to_segments(labels, labelmap=annotator.labelmap, frame_times=times)
+    if names is None:
+        names, onsets, offsets = np.array([], dtype=str), np.array([]), np.array([])
+    return names, onsets, offsets, logits
+
+
+def song(n: int, rate: int, seed: int = 0) -> np.ndarray:
+    """Noise plus gated chirps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate
+    return 0.01 * rng.standard_normal(n) + 0.3 * np.sin(2 * np.pi * (2000 + 3000 * np.sin(3 * t)) * t) * (t % 0.5 < 0.2)

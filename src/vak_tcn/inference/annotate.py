@@ -143,8 +143,8 @@ def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
     """``read_blocks(n)`` for :class:`StreamingSpectrogram`: one channel, float64 as vak reads it."""
     if info.channels > 1 and channel is None:
         raise RecordingError(f"{info.channels} channels: choose one with --channel")
-    if channel is not None and not 0 <= channel < info.channels:
-        raise RecordingError(f"--channel {channel} out of range for {info.channels} channel(s)")
+    if info.channels > 1 and not 0 <= channel < info.channels:
+        raise RecordingError(f"--channel {channel} out of range for {info.channels} channels")
 
     def pick(block: np.ndarray, start: int) -> np.ndarray:
         if block.ndim == 2:
