@@ -129,6 +129,7 @@ def _annotate(args: argparse.Namespace) -> int:
         post_processing=not args.no_post_processing,
         channel=args.channel,
         chunk_seconds=args.chunk_seconds,
+        threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),
     )
     _, failed, _ = annotate_all(
         args.configfile,
@@ -189,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", type=int, default=None, help="channel of multichannel audio (0-based)")
     p.add_argument("--samplerate", type=int, default=None, help="reject recordings at any other sample rate (Hz)")
     p.add_argument("--chunk-seconds", type=float, default=60.0, help="audio per network call, in seconds (default 60)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per process (default: torch's; 1 per worker with --workers/--scheduler)",
+    )
     p.set_defaults(func=_annotate)
 
     p = sub.add_parser(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vak_tcn.inference.segments import SegmentStream
+from vak_tcn.inference.segments import SegmentStream, postprocess
 from vak_tcn.inference.spectrogram import SpectParams, frame_times
 from vak_tcn.plugins import vak_compat
 
@@ -72,3 +72,18 @@ def test_all_background_and_too_short_give_no_segments():
     stream = SegmentStream(LABELMAP, times, float("nan"))
     stream.feed(np.array([2]))  # one frame: vak's frame duration needs two
     assert [len(x) for x in stream.finish()] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("post", [(True, None), (False, 0.02), (True, 0.02), (True, 0.5)])
+def test_postprocess_equals_vaks(seed, post):
+    """Vectorised post-processing: vak's, ties included (many short segments, few labels)."""
+    majority_vote, min_dur = post
+    vak_postprocess, _, _ = vak_compat.frame_labels_functions()
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(4, size=400, p=[0.3, 0.3, 0.2, 0.2]) if seed % 2 else runs(3000, seed)
+    expected = vak_postprocess(
+        labels.copy(), timebin_dur=0.002, min_segment_dur=min_dur, majority_vote=majority_vote, background_label=0
+    )
+    got = postprocess(labels, 0.002, 0, min_dur, majority_vote)
+    np.testing.assert_array_equal(got, expected)

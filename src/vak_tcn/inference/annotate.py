@@ -62,6 +62,7 @@ class Options:
     channel: int | None = None
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
+    threads: int | None = None  # torch's intra-op threads in each process (None: torch's default)
 
 
 @dataclasses.dataclass
@@ -280,6 +281,8 @@ class Annotator:
                 f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}"
             )
         self.options, self.samplerate = options, samplerate
+        if options.threads:
+            torch.set_num_threads(options.threads)
         config_path = pathlib.Path(config_path)
         if not config_path.exists():
             raise FileNotFoundError(f"config file not found: {config_path}")

@@ -194,6 +194,7 @@ class StreamingSpectrogram:
         p = self.params
         peak = self.max_power() if p.transform_type == "log_spect" else None
         for start, power in self._power_blocks():
+            power = power[self._keep]  # vak cuts after the transform, which acts per element: cut first
             if p.transform_type == "log_spect":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     spect = np.log10(power / peak)
@@ -207,7 +208,7 @@ class StreamingSpectrogram:
                 spect = power
                 if p.thresh:
                     spect[spect < p.thresh] = p.thresh
-            yield start, np.ascontiguousarray(spect[self._keep])
+            yield start, np.ascontiguousarray(spect)
 
     def frame_times(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         return frame_times(start, self.n_frames if stop is None else stop, self.samplerate, self.params)
