@@ -93,3 +93,29 @@ def test_feeding_too_few_frames_is_an_error(frames):
     list(runner.feed(frames[..., :10]))
     with pytest.raises(ValueError, match="fed 10 frames"):
         list(runner.finish())
+
+
+def test_tweetynet_overlapped_chunks_agree_with_whole_sequence(tmp_path):
+    """TweetyNet's BiLSTM has no receptive field: overlapped chunks (default context) on the real
+    bout, 2-s chunks.  Measured for docs/annotate.md: seeded untrained weights, frame agreement 1.0
+    and logits within 1e-6 with the default 2048-frame context (0.12 without context)."""
+    import soundfile
+    from helpers_inference import make_predict_config
+
+    from vak_tcn.inference.annotate import Annotator
+    from vak_tcn.plugins import vak_compat
+
+    from conftest import REAL_BOUT
+
+    annotator = Annotator(make_predict_config(tmp_path, model="TweetyNetPlugin"))
+    left, right, exact = context_of(annotator.net)
+    assert not exact and left == right == 2048
+    samples, rate = soundfile.read(REAL_BOUT / "bout_1.wav")
+    frames = annotator.standardizer(vak_compat.spectrogram(samples, rate, annotator.spect_params)[0])
+    frames = frames[np.newaxis, :, :3000].astype(np.float32)  # 6 s of the bout
+    reference = whole(annotator.net, frames)
+    out = chunked_logits(annotator.net, frames, 1000)
+    assert (out.argmax(0) == reference.argmax(0)).mean() == 1.0
+    np.testing.assert_allclose(out, reference, atol=1e-6, rtol=0)
+    no_context = chunked_logits(annotator.net, frames, 1000, context=(0, 0))
+    assert np.abs(no_context - reference).max() > 1e-3  # context matters
