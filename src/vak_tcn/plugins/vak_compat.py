@@ -17,7 +17,8 @@ Also here: every use of vak's internal API, so a change in vak is mended in one
 place: the calls that write into vak's registries (:func:`register_family`,
 :func:`register_model`), and what plugins need from vak's internals
 (:func:`conv2d_tf`, :func:`read_annotations`, :data:`TIMEBINS_KEY`,
-:func:`background_label`).
+:func:`background_label`), and what :mod:`vak_tcn.inference` takes from vak (its config
+parser, model factory, standardizer, spectrogram and frame-label functions, audio readers).
 """
 
 from __future__ import annotations
