@@ -128,8 +128,15 @@ class StreamingSpectrogram:
         freqs = np.fft.fftfreq(params.fft_size, 1 / samplerate)[: params.fft_size // 2 + 1]
         if params.fft_size % 2 == 0:
             freqs[-1] = -freqs[-1]
-        self._keep = params._keep(freqs)
-        self.freqbins = freqs[self._keep]
+        keep = np.arange(len(freqs))[params._keep(freqs)]
+        self.freqbins = freqs[keep]
+        # the kept bins are contiguous: a slice, so cutting is a view
+        self._keep = slice(int(keep[0]), int(keep[-1]) + 1) if len(keep) else slice(0, 0)
+        # matplotlib's PSD scaling: one-sided bins (all but DC and, for even sizes, Nyquist) x 2, / (fs * sum(w**2))
+        self._bin_scale = np.full(len(freqs), 2.0 * self.scale)
+        self._bin_scale[0] = self.scale
+        if params.fft_size % 2 == 0:
+            self._bin_scale[-1] = self.scale
         self._max_power: float | None = None
 
     # ---------------------------------------------------------------- passes
@@ -146,8 +153,8 @@ class StreamingSpectrogram:
                 block, state = signal.lfilter(b, a, block, zi=state)
             yield block
 
-    def _power_blocks(self) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first frame, power)`` with power ``(all freq bins, frames)``: matplotlib's PSD."""
+    def _power_blocks(self, keep: slice = slice(None)) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first frame, power)`` with power ``(freq bins[keep], frames)``: matplotlib's PSD."""
         p = self.params
         if self.n_frames == 0:
             return
@@ -159,25 +166,25 @@ class StreamingSpectrogram:
             available = (len(samples) - p.fft_size) // p.step_size + 1 if len(samples) >= p.fft_size else 0
             available = min(available, self.n_frames - done)
             if available > 0:
-                yield done, self._psd(samples, available)
+                yield done, self._psd(samples, available, keep)
                 done += available
             carry = samples[done * p.step_size - offset :]
             if done >= self.n_frames:
                 break
         if done == 0 and self.n_frames == 1 and 0 < len(carry) == self.n_samples < p.fft_size:
             # shorter than one window: matplotlib zero-pads the (filtered) samples to one window
-            yield 0, self._psd(np.concatenate([carry, np.zeros(p.fft_size - len(carry))]), 1)
+            yield 0, self._psd(np.concatenate([carry, np.zeros(p.fft_size - len(carry))]), 1, keep)
             done = 1
         if done != self.n_frames:
             raise ValueError(f"audio ended after {done} of {self.n_frames} frames (file shorter than its header says)")
 
-    def _psd(self, samples: np.ndarray, count: int) -> np.ndarray:
+    def _psd(self, samples: np.ndarray, count: int, keep: slice = slice(None)) -> np.ndarray:
         p = self.params
         windows = np.lib.stride_tricks.sliding_window_view(samples, p.fft_size)[:: p.step_size][:count]
-        spec = sp_fft.rfft(windows * self.window, n=p.fft_size, axis=1)
-        power = spec.real**2 + spec.imag**2
-        power[:, 1 : -1 if p.fft_size % 2 == 0 else None] *= 2.0  # one-sided: all but DC (and Nyquist)
-        power *= self.scale
+        spec = sp_fft.rfft(windows * self.window, n=p.fft_size, axis=1, overwrite_x=True)[:, keep]
+        power = np.square(spec.real)
+        power += np.square(spec.imag)
+        power *= self._bin_scale[keep]
         return power.T
 
     def max_power(self) -> float:
@@ -193,8 +200,8 @@ class StreamingSpectrogram:
         """``(first frame, spectrogram block)``, blocks ``(freq bins, frames)`` as vak's spectrogram's columns."""
         p = self.params
         peak = self.max_power() if p.transform_type == "log_spect" else None
-        for start, power in self._power_blocks():
-            power = power[self._keep]  # vak cuts after the transform, which acts per element: cut first
+        # vak cuts the frequency bins after the transform, which acts per element: cut first
+        for start, power in self._power_blocks(self._keep):
             if p.transform_type == "log_spect":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     spect = np.log10(power / peak)
