@@ -223,14 +223,17 @@ class ProbabilityWriter:
     it as any ``.npz``: ``probabilities`` (float32), ``frame_times`` (s) and ``labels``.
     """
 
-    def __init__(self, path: pathlib.Path, n_classes: int, frame_times: np.ndarray, labels: list[str]):
+    def __init__(self, path: pathlib.Path, n_classes: int, n_frames: int, frame_times, labels: list[str]):
         self.path, self.tmp = path, _temporary(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
-        for name, array in (("frame_times", frame_times), ("labels", np.asarray(labels, dtype=str))):
-            with self.zip.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
-        self.n_frames, self.written = len(frame_times), 0
+        with self.zip.open("labels.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array(f, np.asarray(labels, dtype=str), allow_pickle=False)
+        with self.zip.open("frame_times.npy", "w", force_zip64=True) as f:  # frame_times(start, stop), in blocks
+            np.lib.format.write_array_header_2_0(f, {"descr": "<f8", "fortran_order": False, "shape": (n_frames,)})
+            for start in range(0, n_frames, 2**20):
+                f.write(np.asarray(frame_times(start, min(n_frames, start + 2**20)), dtype="<f8").tobytes())
+        self.n_frames, self.written = n_frames, 0
         self.stream = self.zip.open("probabilities.npy", "w", force_zip64=True)
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": True}
         header["shape"] = (int(n_classes), self.n_frames)
@@ -349,7 +352,7 @@ class Annotator:
         writer = None
         if "probabilities" in outputs:
             names = [k for k, _ in sorted(self.labelmap.items(), key=lambda kv: kv[1])]
-            writer = ProbabilityWriter(outputs["probabilities"], len(self.labelmap), times(), names)
+            writer = ProbabilityWriter(outputs["probabilities"], len(self.labelmap), n, times, names)
         try:
             silent = n == 0 or (params.transform_type == "log_spect" and spect.max_power() == 0.0)
             if silent:  # no frame, or digital silence (vak's log_spect would be 0/0): no segments
