@@ -149,3 +149,36 @@ def test_config_errors_exit_2_with_one_line(setup, tmp_path):
     assert proc.stderr.strip() == f"vak-tcn annotate: error: config file not found: {tmp_path / 'missing.toml'}"
     proc = annotate(setup["config"], setup["audio"], "--annot-format", "textgrid", expect=2)
     assert "textgrid" in proc.stderr and "generic-seq" in proc.stderr
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_annotations(setup, tmp_path):
+    """SIGKILL after the first annotation is in place; the rerun finishes the rest; the same files."""
+    import shutil
+    import time
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for i in range(4):
+        shutil.copy(setup["audio"] / "long.wav", audio / f"long{i}.wav")
+    out = tmp_path / "out"
+    cmd = [console_script("vak-tcn"), "annotate", str(setup["config"]), str(audio), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=vak_env())
+    deadline = time.monotonic() + 600
+    while not list(out.glob("*.annot.csv")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    finished = sorted(out.glob("*.annot.csv"))
+    assert 1 <= len(finished) < 4, finished  # interrupted part-way
+    for path in finished:  # whatever is under a final name is complete
+        read_generic_seq(path)
+    rerun = annotate(setup["config"], audio, "--out", out)
+    assert rerun.stdout.strip().splitlines()[-1].startswith(f"{4 - len(finished)} annotated, 0 failed")
+    assert not list(out.glob(".*.tmp"))
+    reference = (setup["out"] / "long.wav.annot.csv").read_text().replace(str(setup["audio"] / "long.wav"), "")
+    for i in range(4):
+        text = (out / f"long{i}.wav.annot.csv").read_text()
+        assert text.replace(str(audio / f"long{i}.wav"), "").replace(str(out / f"long{i}.wav.annot.csv"), "") == (
+            reference.replace(str(setup["out"] / "long.wav.annot.csv"), "")
+        )
