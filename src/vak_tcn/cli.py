@@ -4,6 +4,8 @@
   plugins loaded explicitly, for environments that ignore ``.pth`` files (``prep``, ``train``
   and ``learncurve`` take ``--seed``: docs/reproducibility.md);
 * ``vak-tcn plugins``: what is registered;
+* ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained
+  model, streaming, in bounded memory (docs/annotate.md);
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
 
@@ -64,6 +66,12 @@ def _run_vak(args: argparse.Namespace) -> int:
         return 2
     if args.command == "prep" and seed is not None:  # vak prep splits the data with Python's random module
         apply_seed(seed)  # after the config check, which may draw random numbers itself
+    if args.command == "predict":  # vak does not give the model its batch_size: predict_step reads it here
+        from .models.family import PREDICT_BATCH_ENV
+
+        batch_size = getattr(vak_compat.load_config(args.configfile, unprepped_ok=True).predict, "batch_size", None)
+        if batch_size and PREDICT_BATCH_ENV not in os.environ:
+            os.environ[PREDICT_BATCH_ENV] = str(batch_size)
     try:
         cli.cli(command=args.command, config_file=args.configfile)
     except NonFiniteError as e:  # bad audio: the files and the cause, no traceback
@@ -143,6 +151,33 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _annotate(args: argparse.Namespace) -> int:
+    if not args.configfile.exists():
+        raise FileNotFoundError(f"config file not found: {args.configfile}")
+    _load()
+    from .inference.annotate import Options, annotate_all
+
+    options = Options(
+        annot_format=args.annot_format,
+        probabilities=args.probabilities,
+        post_processing=not args.no_post_processing,
+        channel=args.channel,
+        chunk_seconds=args.chunk_seconds,
+        threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),
+    )
+    _, failed, _ = annotate_all(
+        args.configfile,
+        args.audio,
+        out_dir=args.out,
+        options=options,
+        recursive=args.recursive,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        samplerate=args.samplerate,
+    )
+    return 1 if failed else 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .experiments.bench import main_bench
 
@@ -177,6 +212,38 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_run_vak)
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
+
+    p = sub.add_parser(
+        "annotate",
+        help="annotate recordings of any length with a trained model (a vak predict config); streaming, resumable",
+    )
+    p.add_argument("configfile", type=pathlib.Path, help="vak predict config (checkpoint, labelmap, standardizer)")
+    p.add_argument("audio", nargs="+", type=pathlib.Path, help="audio files and/or directories")
+    p.add_argument("--recursive", action="store_true", help="search directories recursively")
+    p.add_argument(
+        "--annot-format",
+        default="generic-seq",
+        help="crowsetta format of the annotation files: generic-seq (default), simple-seq, aud-seq",
+    )
+    p.add_argument("--probabilities", action="store_true", help="also write per-frame class probabilities (.npz)")
+    p.add_argument(
+        "--no-post-processing", action="store_true", help="ignore the config's majority_vote and min_segment_dur"
+    )
+    p.add_argument(
+        "--out", type=pathlib.Path, default=None, help="output directory (default: the config's output_dir, else .)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="annotate on a local dask cluster of N processes")
+    p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler to annotate on")
+    p.add_argument("--channel", type=int, default=None, help="channel of multichannel audio (0-based)")
+    p.add_argument("--samplerate", type=int, default=None, help="reject recordings at any other sample rate (Hz)")
+    p.add_argument("--chunk-seconds", type=float, default=60.0, help="audio per network call, in seconds (default 60)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per process (default: torch's; 1 per worker with --workers/--scheduler)",
+    )
+    p.set_defaults(func=_annotate)
 
     p = sub.add_parser(
         "demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures"

@@ -121,7 +121,8 @@ def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) 
     if not curves:
         raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
     frames = [
-        reproducibility.with_provenance(tidy(_read_csv(path), _run_info(path.parent), path), path.parent) for path in curves
+        reproducibility.with_provenance(tidy(_read_csv(path), _run_info(path.parent), path), path.parent)
+        for path in curves
     ]
     df = pd.concat(frames, ignore_index=True)
     reproducibility.warn_if_mixed([path.parent for path in curves])

@@ -18,7 +18,9 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   smoke tests and demos by optimizer steps rather than epochs;
 * writes ``vak-tcn-provenance.json`` into each training run's results directory
   (:mod:`vak_tcn.models.provenance`).  Seeding happens earlier, when vak builds the
-  network (:mod:`vak_tcn.models.seeding`).
+  network (:mod:`vak_tcn.models.seeding`);
+* predicts in sub-batches of windows (:func:`predict_in_batches`): vak hands
+  ``predict_step`` all of a file's windows at once.
 
 The class is deliberately named ``FrameClassificationModel``: vak's
 ``train``/``eval``/``predict``/``learncurve`` dispatch on the family's class
@@ -45,6 +47,9 @@ logger = logging.getLogger(__name__)
 vak_logger = logging.getLogger("vak").getChild("vak_tcn")
 
 MAX_STEPS_ENV = "VAK_TCN_MAX_STEPS"
+PREDICT_BATCH_ENV = "VAK_TCN_PREDICT_BATCH_SIZE"
+#: windows per network call in ``vak predict`` when ``VAK_TCN_PREDICT_BATCH_SIZE`` is unset
+DEFAULT_PREDICT_BATCH_SIZE = 8
 
 
 def max_steps_from_env() -> int | None:
@@ -100,6 +105,35 @@ def _source_of(located: tuple[pathlib.Path, pathlib.Path]) -> str | None:
 def _nonfinite_message(where: str, sources: list[str], dataset_path) -> str:
     shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
     return f"{len(sources)} file(s) of {where} (dataset {dataset_path}) have {NONFINITE_CAUSE}: {shown}"
+
+
+def predict_batch_size_from_env() -> int:
+    """Windows per network call in ``predict_step``: ``VAK_TCN_PREDICT_BATCH_SIZE``, else 8.
+
+    vak does not pass its config's ``batch_size`` to the model in ``vak predict``;
+    ``vak-tcn predict CONFIG`` sets this variable from it.
+    """
+    value = os.environ.get(PREDICT_BATCH_ENV, "").strip()
+    if not value:
+        return DEFAULT_PREDICT_BATCH_SIZE
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{PREDICT_BATCH_ENV} must be a positive integer, got {value!r}")
+    return size
+
+
+def predict_in_batches(network: Callable, windows: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``network(windows)``, computed ``batch_size`` windows at a time and concatenated.
+
+    Each window is independent, so the output is the whole batch's; the network's activations
+    exist for ``batch_size`` windows at a time instead of for all of a file's.
+    """
+    if windows.shape[0] <= batch_size:
+        return network(windows)
+    return torch.cat([network(windows[i : i + batch_size]) for i in range(0, windows.shape[0], batch_size)])
 
 
 def _multi_frame_labels(batch: Mapping) -> torch.Tensor:
@@ -293,6 +327,17 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def on_predict_start(self) -> None:
         self._use_inference_network()
+
+    def predict_step(self, batch: dict, batch_idx: int):
+        """vak's ``predict_step``, with the file's windows run in sub-batches (:func:`predict_in_batches`)."""
+        frames, frames_path = batch["frames"].to(self.device), batch["frames_path"]
+        if isinstance(frames_path, list) and len(frames_path) == 1:
+            frames_path = frames_path[0]
+        if frames.ndim not in (5, 4):
+            raise ValueError(f"invalid shape for `frames`: {frames.shape}")
+        if frames.shape[0] == 1:
+            frames = torch.squeeze(frames, dim=0)
+        return {frames_path: predict_in_batches(self.network, frames, predict_batch_size_from_env())}
 
     def on_validation_start(self) -> None:
         if self.trainer is not None and self.trainer.state.fn == "validate":  # `vak eval`, not validation during fit

@@ -17,7 +17,8 @@ Also here: every use of vak's internal API, so a change in vak is mended in one
 place: the calls that write into vak's registries (:func:`register_family`,
 :func:`register_model`), and what plugins need from vak's internals
 (:func:`conv2d_tf`, :func:`read_annotations`, :data:`TIMEBINS_KEY`,
-:func:`background_label`).
+:func:`background_label`), and what :mod:`vak_tcn.inference` takes from vak (its config
+parser, model factory, standardizer, spectrogram and frame-label functions, audio readers).
 """
 
 from __future__ import annotations
@@ -245,3 +246,71 @@ def prepared_split_sources(dataset_dir: str | pathlib.Path, split: str | None) -
         df = df[df["split"] == split]
     source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
     return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column])]
+
+
+# ---------------------------------------------------------------- inference (vak_tcn.inference)
+def butter_bandpass(lowcut: float, highcut: float, samplerate: int) -> tuple:
+    """The ``(b, a)`` of the Butterworth band-pass vak's spectrogram applies (its own function)."""
+    from vak.prep.spectrogram_dataset.spect import butter_bandpass as _butter_bandpass
+
+    return _butter_bandpass(lowcut, highcut, samplerate)
+
+
+def spectrogram(audio, samplerate: int, spect_params) -> tuple:
+    """vak's whole-file spectrogram ``(spect, freqbins, timebins)`` (the reference of the streaming one)."""
+    from vak.prep.spectrogram_dataset.spect import spectrogram as _spectrogram
+
+    return _spectrogram(
+        audio,
+        samplerate,
+        spect_params.fft_size,
+        spect_params.step_size,
+        spect_params.thresh,
+        spect_params.transform_type,
+        spect_params.freq_cutoffs,
+    )
+
+
+def load_config(path, unprepped_ok: bool = False):
+    """A vak TOML config, parsed by vak's own parser.
+
+    ``unprepped_ok``: accept a predict config that ``vak prep`` has not yet given a
+    ``dataset.path`` (vak's parser requires one; ``vak-tcn annotate`` needs no dataset).
+    """
+    from vak.config import load
+
+    config_dict = load._load_toml_from_path(path)
+    if unprepped_ok:
+        dataset = config_dict.get("predict", {}).get("dataset")
+        if isinstance(dataset, dict):
+            dataset.setdefault("path", "")
+    return vak.config.Config.from_config_dict(config_dict, None, path)
+
+
+def load_model(model_config: dict, labelmap: dict, input_shape: tuple, checkpoint_path):
+    """A model through vak's factory (``vak.models.get``), with the checkpoint's weights loaded."""
+    model = vak.models.get(
+        model_config["name"], model_config, num_classes=len(labelmap), input_shape=input_shape, labelmap=labelmap
+    )
+    model.load_state_dict_from_path(checkpoint_path)
+    return model
+
+
+def load_frames_standardizer(path):
+    """vak's saved ``FramesStandardizer``."""
+    import joblib
+
+    return joblib.load(path)
+
+
+def frame_labels_functions():
+    """vak's ``postprocess``, ``to_segments`` and ``timebin_dur_from_vec``."""
+    from vak.common.timebins import timebin_dur_from_vec
+    from vak.transforms.frame_labels import postprocess, to_segments
+
+    return postprocess, to_segments, timebin_dur_from_vec
+
+
+def audio_formats() -> dict:
+    """vak's audio formats and the functions it reads them with."""
+    return dict(vak.common.constants.AUDIO_FORMAT_FUNC_MAP)

@@ -1,0 +1,52 @@
+"""The family's predict_step runs a file's windows in sub-batches, with the output of one big batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vak_tcn.models.family import PREDICT_BATCH_ENV, predict_batch_size_from_env, predict_in_batches
+
+
+def tcn_model():
+    import vak
+
+    torch.manual_seed(0)
+    labelmap = {"background": 0, "a": 1, "b": 2}
+    config = {
+        "name": "TCN",
+        "network": {"out_channels": 8, "num_layers": 3},
+        "optimizer": {},
+        "loss": {},
+        "metrics": {},
+    }
+    return vak.models.get("TCN", config, num_classes=3, input_shape=(1, 20, 50), labelmap=labelmap)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 100])
+def test_predict_step_sub_batches_equal_one_batch(monkeypatch, batch_size):
+    model = tcn_model().eval()
+    windows = torch.randn(1, 7, 1, 20, 50)  # vak's predict batch: one file, all its windows
+    with torch.no_grad():
+        whole = model.network(windows[0])
+        monkeypatch.setenv(PREDICT_BATCH_ENV, str(batch_size))
+        calls = []
+        handle = model.network.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[0]))
+        (out,) = model.predict_step({"frames": windows, "frames_path": ["a.spect.npz"]}, 0).values()
+        handle.remove()
+    assert calls == [min(batch_size, 7)] * (len(calls) - 1) + [calls[-1]] and sum(calls) == 7
+    assert out.shape == whole.shape
+    torch.testing.assert_close(out, whole, atol=1e-5, rtol=0)
+    assert torch.equal(out.argmax(1), whole.argmax(1))
+
+
+def test_predict_in_batches_and_env(monkeypatch):
+    net = torch.nn.Conv1d(2, 3, 3, padding=1)
+    x = torch.randn(10, 2, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(predict_in_batches(net, x, 4), net(x), atol=1e-6, rtol=0)
+    monkeypatch.delenv(PREDICT_BATCH_ENV, raising=False)
+    assert predict_batch_size_from_env() == 8
+    monkeypatch.setenv(PREDICT_BATCH_ENV, "0")
+    with pytest.raises(ValueError, match=PREDICT_BATCH_ENV):
+        predict_batch_size_from_env()
