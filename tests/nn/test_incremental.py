@@ -1,0 +1,84 @@
+"""vak_tcn.nn.incremental: a causal network fed frame blocks equals offline inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vak_tcn.nn import TCN, ConvTCN
+from vak_tcn.nn.incremental import IncrementalNetwork
+
+SMALL_FRONT = {"conv1_filters": 4, "conv2_filters": 4}
+
+
+def make(cls, **kwargs):
+    torch.manual_seed(0)
+    extra = SMALL_FRONT if cls is ConvTCN else {}
+    return cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=5, **extra, **kwargs).eval()
+
+
+def stream(net, x: torch.Tensor, sizes) -> torch.Tensor:
+    engine = IncrementalNetwork(net)
+    outs, start = [], 0
+    for n in sizes:
+        outs.append(engine.push(x[0, ..., start : start + n]))
+        start += n
+    outs.append(engine.flush())
+    assert engine.frames_out == engine.frames_in == x.shape[-1]
+    return torch.cat(outs, dim=-1)
+
+
+def random_sizes(total: int, rng: np.random.Generator, high: int) -> list[int]:
+    sizes = []
+    while sum(sizes) < total:
+        sizes.append(int(min(rng.integers(1, high + 1), total - sum(sizes))))
+    return sizes
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streamed_logits_equal_offline_causal_inference(cls, seed):
+    net = make(cls)
+    x = torch.randn(1, 1, 64, 257)
+    with torch.no_grad():
+        offline = net(x)[0]
+    rng = np.random.default_rng(seed)
+    high = [1, 7, 300][seed]  # frame by frame, small blocks, one block
+    got = stream(net, x, random_sizes(x.shape[-1], rng, high))
+    assert got.shape == offline.shape
+    torch.testing.assert_close(got, offline, atol=1e-5, rtol=1e-5)
+    assert torch.equal(got.argmax(0), offline.argmax(0))
+
+
+def test_lookahead_is_the_delay_of_the_outputs():
+    x = torch.randn(1, 1, 64, 20)
+    for cls, delay in ((TCN, 0), (ConvTCN, 4)):
+        engine = IncrementalNetwork(make(cls))
+        assert engine.lookahead == delay
+        counts = [engine.push(x[0, ..., t : t + 1]).shape[-1] for t in range(20)]
+        assert counts == [0] * delay + [1] * (20 - delay)
+        assert engine.flush().shape[-1] == delay
+
+
+def test_reset_starts_a_new_stream():
+    net = make(TCN)
+    x = torch.randn(1, 1, 64, 30)
+    engine = IncrementalNetwork(net)
+    first = engine.push(x[0])
+    engine.reset()
+    torch.testing.assert_close(engine.push(x[0]), first)
+
+
+def test_centred_network_is_refused():
+    with pytest.raises(ValueError, match="causal"):
+        IncrementalNetwork(make(TCN, causal=False))
+    with pytest.raises(TypeError, match="vak-tcn network"):
+        IncrementalNetwork(torch.nn.Conv1d(3, 3, 1))
+
+
+def test_original_network_is_untouched():
+    net = make(TCN).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    IncrementalNetwork(net).push(torch.randn(1, 64, 10))
+    assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
