@@ -150,6 +150,7 @@ class Stream:
         samplerate: int,
         standardizer=None,
         reference_power: float | None = None,
+        record_labels: bool = False,
     ):
         try:
             self.engine = IncrementalNetwork(network)
@@ -169,10 +170,16 @@ class Stream:
         self._open: tuple[int, int, float] | None = None  # (label, first frame, probability)
         self._last: tuple[int, float] | None = None  # (label, probability) of the previous frame
         self._frame = 0  # index of the next labelled frame
+        #: every frame's label, when ``record_labels`` (for measurements; grows with the stream)
+        self.frame_labels: list[int] | None = [] if record_labels else None
 
     @classmethod
     def from_config(
-        cls, predict_config: str | pathlib.Path, samplerate: int, reference_power: float | None = None
+        cls,
+        predict_config: str | pathlib.Path,
+        samplerate: int,
+        reference_power: float | None = None,
+        record_labels: bool = False,
     ) -> Stream:
         """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer)."""
         from ..inference.annotate import Annotator
@@ -193,6 +200,7 @@ class Stream:
             samplerate,
             annotator.standardizer,
             reference_power,
+            record_labels,
         )
 
     def _time(self, frame: int, edge: int) -> float:
@@ -208,6 +216,8 @@ class Stream:
         probs = z / z.sum(axis=0)
         labels = probs.argmax(axis=0)
         best = probs[labels, np.arange(probs.shape[1])]
+        if self.frame_labels is not None:
+            self.frame_labels.extend(labels.tolist())
         for label, prob in zip(labels.tolist(), best.tolist()):
             frame = self._frame
             if self._last is None or label != self._last[0]:
