@@ -6,6 +6,7 @@
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained
   model, streaming, in bounded memory (docs/annotate.md);
+* ``vak-tcn live CONFIG``: annotate song as it arrives, with a causal TCN (docs/live.md);
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
 
@@ -178,6 +179,18 @@ def _annotate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from .live.run import main_live
+
+    return main_live(args)
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    from .live.latency import main_latency
+
+    return main_latency(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .experiments.bench import main_bench
 
@@ -245,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_annotate)
 
+    from .live.run import add_arguments as add_live_arguments
+
+    p = sub.add_parser(
+        "live", help="annotate song as it arrives with a causal TCN: events as JSON lines, triggers (docs/live.md)"
+    )
+    add_live_arguments(p)
+    p.set_defaults(func=_live)
+
     p = sub.add_parser(
         "demo", help="synthetic song -> vak prep -> learncurve of TweetyNet, TCN, ConvTCN -> summary + figures"
     )
@@ -308,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", type=pathlib.Path)
     p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the figures")
     p.set_defaults(func=_plot)
+
+    from .live.latency import add_arguments as add_latency_arguments
+
+    p = sub.add_parser("bench-live", help="latency of live annotation with a causal TCN, per push and end to end")
+    add_latency_arguments(p)
+    p.set_defaults(func=_bench_live)
 
     from .experiments.bench import add_arguments
 

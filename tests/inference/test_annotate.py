@@ -9,9 +9,9 @@ import crowsetta
 import numpy as np
 import pytest
 import soundfile
-from helpers_inference import LABELMAP, make_predict_config, song, whole_file_reference
 
 from conftest import REAL_BOUT, console_script, vak_env
+from helpers_inference import LABELMAP, make_predict_config, song, whole_file_reference
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
 GOOD = ["bout_1.wav", "long.wav", "silence.wav", "short.wav", "sub/nested.wav"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_inference import make_predict_config
 
 from conftest import REAL_BOUT, run_cli
+from helpers_inference import make_predict_config
 
 pytestmark = pytest.mark.slow
 

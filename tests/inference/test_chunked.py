@@ -100,12 +100,12 @@ def test_tweetynet_overlapped_chunks_agree_with_whole_sequence(tmp_path):
     bout, 2-s chunks.  Measured for docs/annotate.md: seeded untrained weights, frame agreement 1.0
     and logits within 1e-6 with the default 2048-frame context (0.12 without context)."""
     import soundfile
-    from helpers_inference import make_predict_config
 
     from vak_tcn.inference.annotate import Annotator
     from vak_tcn.plugins import vak_compat
 
     from conftest import REAL_BOUT
+    from helpers_inference import make_predict_config
 
     annotator = Annotator(make_predict_config(tmp_path, model="TweetyNetPlugin"))
     left, right, exact = context_of(annotator.net)

@@ -35,7 +35,7 @@ from scipy import signal
 
 from ..plugins import vak_compat
 
-__all__ = ["SpectParams", "StreamingSpectrogram", "array_reader", "frame_times", "n_frames"]
+__all__ = ["SpectParams", "StreamingSpectrogram", "array_reader", "frame_times", "n_frames", "transform"]
 
 #: frames per spectrogram block (the windowed samples of a block take 8 * fft_size bytes a frame)
 BLOCK_FRAMES = 4096
@@ -90,6 +90,28 @@ def n_frames(n_samples: int, params: SpectParams) -> int:
 def frame_times(start: int, stop: int, samplerate: int, params: SpectParams) -> np.ndarray:
     """Times of frames ``start..stop-1`` in seconds, the same floats as matplotlib's (and vak's) ``t``."""
     return (params.fft_size / 2 + np.arange(start, stop, dtype=float) * params.step_size) / samplerate
+
+
+def transform(power: np.ndarray, params: SpectParams, peak: float | np.ndarray | None) -> np.ndarray:
+    """vak's ``transform_type`` and ``thresh`` applied to power ``(freq bins, frames)``.
+
+    ``peak``: the maximum power ``log_spect`` divides by, a number (vak: the whole file's) or
+    one per frame (broadcast over the frequency bins).
+    """
+    if params.transform_type == "log_spect":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spect = np.log10(power / peak)
+        if params.thresh:
+            spect[spect < -params.thresh] = -params.thresh
+    elif params.transform_type == "log_spect_plus_one":
+        spect = np.log10(power + 1)
+        if params.thresh:
+            spect[spect < params.thresh] = params.thresh
+    else:
+        spect = power
+        if params.thresh:
+            spect[spect < params.thresh] = params.thresh
+    return np.ascontiguousarray(spect)
 
 
 class StreamingSpectrogram:
@@ -200,22 +222,9 @@ class StreamingSpectrogram:
         """``(first frame, spectrogram block)``, blocks ``(freq bins, frames)`` as vak's spectrogram's columns."""
         p = self.params
         peak = self.max_power() if p.transform_type == "log_spect" else None
-        # vak cuts the frequency bins after the transform, which acts per element: cut first
         for start, power in self._power_blocks(self._keep):
-            if p.transform_type == "log_spect":
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    spect = np.log10(power / peak)
-                if p.thresh:
-                    spect[spect < -p.thresh] = -p.thresh
-            elif p.transform_type == "log_spect_plus_one":
-                spect = np.log10(power + 1)
-                if p.thresh:
-                    spect[spect < p.thresh] = p.thresh
-            else:
-                spect = power
-                if p.thresh:
-                    spect[spect < p.thresh] = p.thresh
-            yield start, np.ascontiguousarray(spect)
+            # vak cuts the frequency bins after the transform, which acts per element: cut first
+            yield start, transform(power, p, peak)
 
     def frame_times(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         return frame_times(start, self.n_frames if stop is None else stop, self.samplerate, self.params)

@@ -18,6 +18,7 @@ pads the end with zeros).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -28,19 +29,40 @@ __all__ = ["IncrementalNetwork"]
 
 
 class _CausalConv1d:
-    """A dilated 1-D convolution over a stream: keeps the last ``(k - 1) * d`` input frames."""
+    """A dilated 1-D convolution over a stream: keeps the last ``(k - 1) * d`` input frames.
+
+    NumPy (float32) rather than torch: a live stream pushes a frame or a few at a time, where
+    each torch call's overhead (~10 us) outweighs its arithmetic; one matrix product per tap
+    on NumPy arrays is several times faster there (docs/live.md has the figures).
+    """
 
     def __init__(self, conv: nn.Conv1d, left_pad: int):
-        self.weight, self.bias, self.dilation = conv.weight, conv.bias, conv.dilation
+        weight = conv.weight.detach().cpu().float().numpy()  # (out, in, k)
+        self.taps = [np.ascontiguousarray(weight[:, :, j]) for j in range(weight.shape[-1])]
+        self.bias = None if conv.bias is None else conv.bias.detach().cpu().float().numpy()[:, None]
+        self.dilation = conv.dilation[0]
         self.context = left_pad
-        self.state = torch.zeros(1, conv.in_channels, left_pad, dtype=conv.weight.dtype, device=conv.weight.device)
+        self.state = np.zeros((conv.in_channels, left_pad), dtype=np.float32)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.context == 0:
-            return F.conv1d(x, self.weight, self.bias)
-        ext = torch.cat((self.state, x), dim=-1)
-        self.state = ext[..., -self.context :]
-        return F.conv1d(ext, self.weight, self.bias, dilation=self.dilation)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[-1]
+        ext = np.concatenate((self.state, x), axis=-1) if self.context else x
+        if self.context:
+            self.state = ext[:, ext.shape[-1] - self.context :]
+        d = self.dilation
+        out = self.taps[0] @ ext[:, :n]
+        for j, tap in enumerate(self.taps[1:], start=1):
+            out += tap @ ext[:, j * d : j * d + n]
+        return out if self.bias is None else out + self.bias
+
+
+def _pointwise(conv: nn.Conv1d | None):
+    """A 1x1 convolution as a NumPy matrix product (or None)."""
+    if conv is None:
+        return None
+    weight = conv.weight.detach().cpu().float().numpy()[:, :, 0]
+    bias = None if conv.bias is None else conv.bias.detach().cpu().float().numpy()[:, None]
+    return lambda x: weight @ x if bias is None else weight @ x + bias
 
 
 class _Block:
@@ -52,12 +74,12 @@ class _Block:
             raise ValueError("incremental inference needs a causal TCN (causal = true)")
         self.conv1 = _CausalConv1d(block.conv1, left)
         self.conv2 = _CausalConv1d(block.conv2, left)
-        self.downsample = block.downsample
+        self.downsample = _pointwise(block.downsample)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.conv2(F.relu(self.conv1(x))))
-        res = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + res)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.maximum(self.conv2(np.maximum(self.conv1(x), 0)), 0)
+        out += x if self.downsample is None else self.downsample(x)
+        return np.maximum(out, 0, out=out)
 
 
 class _CentredConv2d:
@@ -144,6 +166,7 @@ class IncrementalNetwork:
         self.lookahead = int(net.lookahead)
         self._front = self._front_end(net)
         self._blocks = [_Block(block) for block in net.tcn]
+        self._input_proj, self._fc = _pointwise(net.input_proj), _pointwise(net.fc)
         self.frames_in = 0
         self.frames_out = 0
 
@@ -178,10 +201,10 @@ class IncrementalNetwork:
         return x
 
     def _head(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.network.input_proj(features)
+        x = self._input_proj(features[0].float().numpy())
         for block in self._blocks:
             x = block(x)
-        return self.network.fc(x)[0]
+        return torch.from_numpy(self._fc(x))
 
     def _empty(self) -> torch.Tensor:
         return torch.zeros(self.network.num_classes, 0, dtype=self.network.fc.weight.dtype)

@@ -1,0 +1,265 @@
+"""Live annotation: audio samples in, syllable onsets and offsets out, as the song arrives.
+
+:class:`Stream` chains
+
+1. :class:`LiveSpectrogram`: vak's spectrogram (:mod:`vak_tcn.inference.spectrogram`: the
+   band-pass filter with its state carried, matplotlib's framing and window) computed from
+   blocks of samples of any size as they arrive;
+2. the model's saved frames standardizer;
+3. :class:`~vak_tcn.nn.incremental.IncrementalNetwork`: the causal network, one step per
+   new frame;
+4. frame labels -> :class:`Event` s: an ``onset`` when a syllable's first frame is labelled,
+   an ``offset`` when the frame after its last one is.
+
+The one difference from offline annotation is ``log_spect``'s normalisation: vak divides
+each file's power by that *file's* maximum, which a live stream cannot know.  The rule here
+(documented in docs/live.md): divide by ``reference_power`` when one is given (e.g. measured
+with :func:`reference_power_of` on a recording from the same set-up), else by the running
+maximum of the power so far (frame ``t`` by the maximum over frames ``<= t``).  With the
+recording's own maximum as ``reference_power``, the stream's frame labels equal offline
+inference of the same causal network exactly (tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+import numpy as np
+import torch
+
+from ..inference.spectrogram import SpectParams, StreamingSpectrogram, transform
+from ..nn.incremental import IncrementalNetwork
+from ..plugins import vak_compat
+
+__all__ = ["Event", "LiveSpectrogram", "Stream", "reference_power_of"]
+
+
+class LiveSpectrogram(StreamingSpectrogram):
+    """vak's spectrogram from pushed blocks of samples, normalised causally (see the module docs).
+
+    Parameters
+    ----------
+    samplerate : int
+    params : SpectParams
+    reference_power : float, optional
+        What ``log_spect`` divides the power by; None: the running maximum.
+    """
+
+    def __init__(self, samplerate: int, params: SpectParams, reference_power: float | None = None):
+        super().__init__(lambda n: iter(()), 0, samplerate, params)
+        if reference_power is not None and not reference_power > 0:
+            raise ValueError(f"reference_power must be > 0, got {reference_power!r}")
+        self.reference_power = reference_power
+        self.peak = 0.0  # running maximum of the power
+        self.frames_done = 0
+        self._carry = np.zeros(0)
+        self._filter = None
+        if params.freq_cutoffs:
+            b, a = vak_compat.butter_bandpass(params.freq_cutoffs[0], params.freq_cutoffs[1], self.samplerate)
+            self._filter = (b, a, np.zeros(max(len(a), len(b)) - 1))
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """The spectrogram frames that the new samples complete: ``(freq bins, n)``."""
+        from scipy import signal
+
+        block = np.asarray(samples, dtype=float).ravel()
+        if self._filter is not None:
+            b, a, state = self._filter
+            block, state = signal.lfilter(b, a, block, zi=state)
+            self._filter = (b, a, state)
+        p = self.params
+        buffered = np.concatenate([self._carry, block]) if self._carry.size else block
+        n = (len(buffered) - p.fft_size) // p.step_size + 1 if len(buffered) >= p.fft_size else 0
+        if n <= 0:
+            self._carry = buffered
+            return np.zeros((len(self.freqbins), 0))
+        power = self._psd(buffered, n)  # all bins: vak's maximum is over all of them
+        self._carry = buffered[n * p.step_size :]
+        self.frames_done += n
+        peak: float | np.ndarray | None = None
+        if p.transform_type == "log_spect":
+            if self.reference_power is not None:
+                peak = self.reference_power
+            else:
+                peak = np.maximum.accumulate(np.concatenate([[self.peak], power.max(axis=0)]))[1:]
+                self.peak = float(peak[-1])
+        spect = transform(power[self._keep], p, peak)
+        # digital silence before any sound (power and running maximum 0): a floor, not NaN
+        floor = -p.thresh if p.thresh else -10.0
+        return np.nan_to_num(spect, nan=floor, neginf=floor, posinf=floor)
+
+
+def reference_power_of(path: str | pathlib.Path, spect_params: SpectParams, channel: int | None = None) -> float:
+    """The maximum power of a recording's spectrogram: a ``reference_power`` for live streams."""
+    from ..inference.annotate import _block_reader, audio_info
+
+    info = audio_info(pathlib.Path(path))
+    spect = StreamingSpectrogram(
+        _block_reader(pathlib.Path(path), info, channel), info.n_samples, info.samplerate, spect_params
+    )
+    return spect.max_power()
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A syllable's onset or offset, as soon as it is known.
+
+    ``time`` is in seconds from the start of the stream, with vak's convention (the boundary
+    between two frames: a frame's centre minus / plus half a frame); ``probability`` is the
+    network's probability of ``label`` at the syllable's first (onset) or last (offset) frame;
+    ``frame`` is that frame's index.
+    """
+
+    kind: str
+    label: str
+    time: float
+    frame: int
+    probability: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Stream:
+    """A trained causal model, listening: push audio samples, get :class:`Event` s.
+
+    Build it with :meth:`from_config` from a stock vak predict config.
+
+    Attributes
+    ----------
+    segments : list of (label, onset_s, offset_s)
+        Every syllable closed so far.
+    latency_s : float
+        Algorithmic latency, in seconds, from the audio sample that completes a frame to the
+        push that can label it: the network's lookahead (0 for a causal TCN, 4 frames for
+        ConvTCN) times the hop.  Add the compute time of a push, and the wait for a hop's
+        worth of samples when pushing several frames at once.
+    frame_delay_s : float
+        From a frame's centre (its time) to the sample that completes it: ``fft_size / 2``.
+    compute_s : list of float
+        Wall time of each :meth:`push`.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        labelmap: dict,
+        spect_params: SpectParams,
+        samplerate: int,
+        standardizer=None,
+        reference_power: float | None = None,
+        record_labels: bool = False,
+    ):
+        try:
+            self.engine = IncrementalNetwork(network)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"live annotation needs a causal TCN or ConvTCN (causal = true): {err}") from err
+        self.spectrogram = LiveSpectrogram(samplerate, spect_params, reference_power)
+        self.standardizer = standardizer
+        self.labels = {int(v): k for k, v in labelmap.items()}
+        self.background = int(labelmap.get(vak_compat.background_label(), -1))
+        self.samplerate = int(samplerate)
+        self.params = spect_params
+        self.frame_dur = spect_params.step_size / self.samplerate
+        self.latency_s = self.engine.lookahead * spect_params.step_size / self.samplerate
+        self.frame_delay_s = spect_params.fft_size / 2 / self.samplerate
+        self.segments: list[tuple[str, float, float]] = []
+        self.compute_s: list[float] = []
+        self._open: tuple[int, int, float] | None = None  # (label, first frame, probability)
+        self._last: tuple[int, float] | None = None  # (label, probability) of the previous frame
+        self._frame = 0  # index of the next labelled frame
+        #: every frame's label, when ``record_labels`` (for measurements; grows with the stream)
+        self.frame_labels: list[int] | None = [] if record_labels else None
+
+    @classmethod
+    def from_config(
+        cls,
+        predict_config: str | pathlib.Path,
+        samplerate: int,
+        reference_power: float | None = None,
+        record_labels: bool = False,
+    ) -> Stream:
+        """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer)."""
+        from ..inference.annotate import Annotator
+
+        annotator = Annotator(pathlib.Path(predict_config))
+        freqbins = annotator.spect_params.freqbins(samplerate)
+        if annotator.n_freqbins is not None and len(freqbins) != annotator.n_freqbins:
+            raise ValueError(
+                f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's spect_params; "
+                f"the model takes {annotator.n_freqbins}"
+            )
+        if annotator.net is None:
+            annotator._load_network(len(freqbins))
+        return cls(
+            annotator.net.cpu(),
+            annotator.labelmap,
+            annotator.spect_params,
+            samplerate,
+            annotator.standardizer,
+            reference_power,
+            record_labels,
+        )
+
+    def _time(self, frame: int, edge: int) -> float:
+        centre = (self.params.fft_size / 2 + frame * self.params.step_size) / self.samplerate
+        return max(0.0, centre + edge * self.frame_dur / 2)
+
+    def _events(self, logits: torch.Tensor) -> list[Event]:
+        events = []
+        if logits.shape[-1] == 0:
+            return events
+        z = logits.numpy().astype(np.float64)
+        z = np.exp(z - z.max(axis=0))
+        probs = z / z.sum(axis=0)
+        labels = probs.argmax(axis=0)
+        best = probs[labels, np.arange(probs.shape[1])]
+        if self.frame_labels is not None:
+            self.frame_labels.extend(labels.tolist())
+        for label, prob in zip(labels.tolist(), best.tolist()):
+            frame = self._frame
+            if self._last is None or label != self._last[0]:
+                if self._open is not None:  # the previous syllable ended at the previous frame
+                    events.append(self._close(frame - 1))
+                if label != self.background:
+                    self._open = (label, frame, prob)
+                    events.append(Event("onset", self.labels[label], self._time(frame, -1), frame, prob))
+            self._last = (label, prob)
+            self._frame += 1
+        return events
+
+    def _close(self, last_frame: int) -> Event:
+        label, first, _ = self._open
+        self._open = None
+        onset, offset = self._time(first, -1), self._time(last_frame, +1)
+        self.segments.append((self.labels[label], onset, offset))
+        return Event("offset", self.labels[label], offset, last_frame, self._last[1])
+
+    def push(self, samples: np.ndarray) -> list[Event]:
+        """Feed audio samples (any number); return the events they complete."""
+        start = time.perf_counter()
+        spect = self.spectrogram.push(samples)
+        events: list[Event] = []
+        if spect.shape[-1]:
+            if self.standardizer is not None:
+                spect = self.standardizer(spect)
+            logits = self.engine.push(torch.from_numpy(np.ascontiguousarray(spect, dtype=np.float32))[None])
+            events = self._events(logits)
+        self.compute_s.append(time.perf_counter() - start)
+        return events
+
+    def finish(self) -> list[Event]:
+        """End of the stream: the last frames' events, and the offset of a syllable still open."""
+        events = self._events(self.engine.flush())
+        if self._open is not None:
+            events.append(self._close(self._frame - 1))
+        return events
+
+    def annotation(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(labels, onsets_s, offsets_s)`` of the syllables so far."""
+        if not self.segments:
+            return np.array([], dtype=str), np.zeros(0), np.zeros(0)
+        labels, onsets, offsets = zip(*self.segments)
+        return np.array(labels), np.array(onsets), np.array(offsets)
