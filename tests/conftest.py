@@ -19,6 +19,30 @@ DATA = pathlib.Path(__file__).parent / "data"
 REAL_BOUT = DATA / "bengalese-finch-bout"
 
 
+def learncurve_kwargs(tmp_path: pathlib.Path, song_dir: pathlib.Path, **overrides) -> dict:
+    """``configs.vak_config`` arguments of a tiny learncurve on the generated song (4 s train, 2 s val
+    and test, one 3-s replicate, window 64), with ``overrides`` on top."""
+    kwargs = dict(
+        command="learncurve",
+        model="TCN",
+        data_dir=song_dir,
+        prep_output_dir=tmp_path / "prep",
+        results_dir=tmp_path / "results",
+        labelset="abcd",
+        train_dur=4,
+        val_dur=2,
+        test_dur=2,
+        train_set_durs=[3],
+        num_replicates=1,
+        window_size=64,
+        batch_size=8,
+        val_step=10,
+        ckpt_step=10,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
 def vak_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAK_TCN_")}
     env.update({k: str(v) for k, v in extra.items()})

@@ -20,7 +20,7 @@ import pytest
 
 from vak_tcn.experiments import configs
 
-from conftest import REAL_BOUT, console_script, run_cli, vak_env
+from conftest import REAL_BOUT, console_script, learncurve_kwargs, run_cli, vak_env
 
 pytestmark = pytest.mark.slow
 
@@ -38,24 +38,7 @@ SEGMENT_COLUMNS = ["precision", "recall", "fscore", "rvalue", "overseg", "edit",
 
 
 def learncurve_config(tmp_path: pathlib.Path, song_dir: pathlib.Path, model: str, **overrides) -> pathlib.Path:
-    kwargs = dict(
-        command="learncurve",
-        model=model,
-        data_dir=song_dir,
-        prep_output_dir=tmp_path / "prep",
-        results_dir=tmp_path / "results",
-        labelset="abcd",
-        train_dur=4,
-        val_dur=2,
-        test_dur=2,
-        train_set_durs=[3],
-        num_replicates=1,
-        window_size=64,
-        batch_size=8,
-        val_step=10,
-        ckpt_step=10,
-    )
-    kwargs.update(overrides)
+    kwargs = learncurve_kwargs(tmp_path, song_dir, model=model, **overrides)
     return configs.write_config(configs.vak_config(**kwargs), tmp_path / f"{model}.toml")
 
 

@@ -20,7 +20,7 @@ import pytest
 from vak_tcn.experiments import configs, summary
 from vak_tcn.models import provenance, seeding
 
-from conftest import run_cli
+from conftest import learncurve_kwargs, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -28,22 +28,11 @@ SMALL_TCN = {"out_channels": 8, "num_layers": 3, "dropout": 0.2}
 
 
 def learncurve(tmp_path: pathlib.Path, song_dir: pathlib.Path, name: str, **overrides) -> pathlib.Path:
-    kwargs = dict(
-        command="learncurve",
-        model="TCN",
-        data_dir=song_dir,
-        prep_output_dir=tmp_path / "prep",
+    kwargs = learncurve_kwargs(
+        tmp_path,
+        song_dir,
         results_dir=tmp_path / name / "results",
-        labelset="abcd",
-        train_dur=4,
-        val_dur=2,
-        test_dur=2,
-        train_set_durs=[3],
         num_replicates=2,
-        window_size=64,
-        batch_size=8,
-        val_step=10,
-        ckpt_step=10,
         network=SMALL_TCN,
         loss={"tmse_weight": 0.15, "similarity": "gaussian", "sigma": 1.0, "normalize": "none"},
     )

@@ -19,7 +19,7 @@ from vak_tcn.experiments import configs, corpus, plots, poster, summary
 from vak_tcn.experiments import runner as grid
 from vak_tcn.models import catalogue
 
-from conftest import console_script, run_cli, vak_env
+from conftest import console_script, learncurve_kwargs, run_cli, vak_env
 
 REPO = pathlib.Path(__file__).parents[2]
 POSTER = REPO.parent / "shared" / "poster-results"  # the poster's results, beside the checkout
@@ -184,23 +184,16 @@ def test_summary_conversions():
 
 def tiny_config(tmp_path, song_dir, name, model) -> pathlib.Path:
     doc = configs.vak_config(
-        command="learncurve",
-        model=model,
-        data_dir=song_dir,
-        prep_output_dir=tmp_path / "prep",
-        results_dir=tmp_path / "results" / name,
-        labelset="abcd",
-        train_dur=4,
-        val_dur=2,
-        test_dur=2,
-        train_set_durs=[3],
-        num_replicates=1,
-        window_size=64,
-        batch_size=8,
-        val_step=5,
-        ckpt_step=5,
-        network={"out_channels": 8, "num_layers": 3},
-        loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
+        **learncurve_kwargs(
+            tmp_path,
+            song_dir,
+            model=model,
+            results_dir=tmp_path / "results" / name,
+            val_step=5,
+            ckpt_step=5,
+            network={"out_channels": 8, "num_layers": 3},
+            loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
+        )
     )
     return configs.write_config(doc, tmp_path / "configs" / f"{name}.toml")
 

@@ -15,22 +15,14 @@ import tomlkit
 from vak_tcn.experiments import configs
 from vak_tcn.experiments import runner as grid
 
-from conftest import console_script, run_cli, vak_env
+from conftest import console_script, learncurve_kwargs, run_cli, vak_env
 
 
 def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **overrides) -> pathlib.Path:
-    kwargs = dict(
-        command="learncurve",
-        model="TCN",
-        data_dir=song_dir,
-        prep_output_dir=tmp_path / "prep",
-        results_dir=tmp_path / "results",
-        labelset="abcd",
-        train_dur=4,
-        val_dur=2,
-        test_dur=2,
+    kwargs = learncurve_kwargs(
+        tmp_path,
+        song_dir,
         train_set_durs=[2],
-        num_replicates=1,
         window_size=32,
         batch_size=4,
         val_step=2,

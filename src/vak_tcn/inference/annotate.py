@@ -48,7 +48,7 @@ PROBABILITIES_SUFFIX = ".probabilities.npz"
 GENERIC_SEQ_COLUMNS = ["label", "onset_s", "offset_s", "notated_path", "annot_path", "sequence", "annotation"]
 
 
-class RecordingError(Exception):
+class RecordingError(ValueError):
     """A recording that cannot be annotated (unreadable, wrong sample rate, NaN samples, ...)."""
 
 
@@ -325,6 +325,18 @@ class Annotator:
         self.n_freqbins = n_freqbins
         self.left, self.right, self.exact = chunked.context_of(self.net)
 
+    def prepare(self, samplerate: int) -> None:
+        """Load the network for audio at ``samplerate``; :class:`RecordingError` if the config's
+        spect_params give it another number of frequency bins than the model takes."""
+        freqbins = self.spect_params.freqbins(samplerate)
+        if self.n_freqbins is not None and len(freqbins) != self.n_freqbins:
+            raise RecordingError(
+                f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's "
+                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?)"
+            )
+        if self.net is None:
+            self._load_network(len(freqbins))
+
     def annotate(self, audio: pathlib.Path, outputs: dict[str, pathlib.Path]) -> Result:
         """Annotate one recording; write its outputs; raise :class:`RecordingError` if it is bad."""
         t0 = time.perf_counter()
@@ -333,14 +345,7 @@ class Annotator:
         if self.samplerate is not None and info.samplerate != self.samplerate:
             raise RecordingError(f"sample rate {info.samplerate} Hz, expected {self.samplerate} Hz")
         params = self.spect_params
-        freqbins = params.freqbins(info.samplerate)
-        if self.n_freqbins is not None and len(freqbins) != self.n_freqbins:
-            raise RecordingError(
-                f"sample rate {info.samplerate} Hz gives {len(freqbins)} frequency bins with the config's "
-                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?)"
-            )
-        if self.net is None:
-            self._load_network(len(freqbins))
+        self.prepare(info.samplerate)
         spect = spectrogram.StreamingSpectrogram(
             _block_reader(audio, info, self.options.channel), info.n_samples, info.samplerate, params
         )

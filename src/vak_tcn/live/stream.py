@@ -185,14 +185,7 @@ class Stream:
         from ..inference.annotate import Annotator
 
         annotator = Annotator(pathlib.Path(predict_config))
-        freqbins = annotator.spect_params.freqbins(samplerate)
-        if annotator.n_freqbins is not None and len(freqbins) != annotator.n_freqbins:
-            raise ValueError(
-                f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's spect_params; "
-                f"the model takes {annotator.n_freqbins}"
-            )
-        if annotator.net is None:
-            annotator._load_network(len(freqbins))
+        annotator.prepare(samplerate)  # a ValueError if the model takes other frequency bins
         return cls(
             annotator.net.cpu(),
             annotator.labelmap,
