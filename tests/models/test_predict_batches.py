@@ -89,3 +89,18 @@ def test_default_precision_predicts_in_float32_and_bad_env_is_named(monkeypatch)
     monkeypatch.setenv(precision.PRECISION_ENV, "bf-16")
     with pytest.raises(ValueError, match=r"VAK_TCN_PRECISION: unknown precision 'bf-16' \(did you mean 'bf16'\?\)"):
         tcn_model().on_predict_start()
+
+
+def test_precision_env_reaches_vak_eval_not_validation_during_training(monkeypatch):
+    """`vak eval` (trainer.validate) runs in VAK_TCN_PRECISION; validation inside `vak train` stays float32."""
+    from types import SimpleNamespace
+
+    from vak_tcn.nn import precision
+
+    monkeypatch.setattr(precision, "bf16_supported", lambda device_type: True)
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    for fn, wrapped in (("fit", False), ("validate", True)):
+        model = tcn_model()
+        model._trainer = SimpleNamespace(state=SimpleNamespace(fn=fn))
+        model.on_validation_start()
+        assert isinstance(model.network, precision.PrecisionNetwork) is wrapped, fn
