@@ -26,6 +26,9 @@ import sys
 VAK_COMMANDS = ("prep", "train", "eval", "predict", "learncurve")
 #: vak commands that draw random numbers, so take ``--seed``: prep's split, training
 SEEDED_COMMANDS = ("prep", "train", "learncurve")
+#: vak commands that run inference, so take ``--precision`` (sets VAK_TCN_PRECISION)
+PRECISION_COMMANDS = ("predict", "eval")
+PRECISION_CHOICES = ("32", "bf16")
 
 
 def _add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
@@ -51,6 +54,12 @@ def _run_vak(args: argparse.Namespace) -> int:
         if getattr(args, "seed", None) is not None:  # read by the model library when vak builds the network
             os.environ[SEED_ENV] = str(check_seed(args.seed, "--seed"))
         seed = seed_from_env()
+        if args.command in PRECISION_COMMANDS:
+            from .nn.precision import PRECISION_ENV, precision_from_env
+
+            if getattr(args, "precision", None) is not None:  # read by the family's predict/eval
+                os.environ[PRECISION_ENV] = args.precision
+            precision_from_env()  # a bad VAK_TCN_PRECISION: one line now, not a traceback inside vak
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -164,6 +173,7 @@ def _annotate(args: argparse.Namespace) -> int:
         post_processing=not args.no_post_processing,
         channel=args.channel,
         chunk_seconds=args.chunk_seconds,
+        precision=args.precision,
         threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),
     )
     _, failed, _ = annotate_all(
@@ -222,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("configfile", type=pathlib.Path, help="vak TOML config file")
         if command in SEEDED_COMMANDS:
             _add_seed(p, "seed the run (sets VAK_TCN_SEED; see docs/reproducibility.md)")
+        if command in PRECISION_COMMANDS:
+            p.add_argument(
+                "--precision",
+                choices=PRECISION_CHOICES,
+                default=None,
+                help="network precision for vak-tcn models: 32 (float32) or bf16 where the hardware has it "
+                "(sets VAK_TCN_PRECISION; default: that variable, else 32)",
+            )
         p.set_defaults(func=_run_vak)
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
@@ -255,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="torch threads per process (default: torch's; 1 per worker with --workers/--scheduler)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="32",
+        help="network precision: 32 (float32, default) or bf16 (bfloat16 where the hardware has it, "
+        "else float32 with a warning); see docs/annotate.md",
     )
     p.set_defaults(func=_annotate)
 

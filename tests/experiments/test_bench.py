@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from conftest import run_cli
 
@@ -23,20 +24,50 @@ COLUMNS = {
 }
 
 
-def test_bench_tiny_reports_every_model_with_tweetynet_as_the_unit(tmp_path):
+def test_bench_tiny_reports_every_model_in_two_precisions_with_float32_tweetynet_as_the_unit(tmp_path):
+    from vak_tcn.nn.precision import bf16_supported
+
     out = tmp_path / "bench"
     proc = run_cli(
         ["vak-tcn", "bench", "--windows", "32", "--batch", "1", "--freqbins", "64", "--classes", "3",
-         "--warmup", "0", "--repeats", "1", "--skip-overheads", "--out", out],
+         "--warmup", "0", "--repeats", "1", "--skip-overheads", "--precision", "32", "bf16", "--profile",
+         "--out", out],
         timeout=600,
     )  # fmt: skip
     df = pd.read_csv(out / "bench.csv")
     assert COLUMNS <= set(df.columns), sorted(df.columns)
-    assert list(df["model"]) == ["TweetyNet", "TCN", "ConvTCN"]  # the catalogue's models, display names
-    tweety = df[df["model"] == "TweetyNet"].iloc[0]
+    requested = df["precision_requested"].astype(str)
+    assert list(zip(df["model"], requested)) == [
+        (model, precision) for model in ("TweetyNet", "TCN", "ConvTCN") for precision in ("32", "bf16")
+    ]  # the catalogue's models, display names, each in both precisions
+    tweety = df[(df["model"] == "TweetyNet") & (requested == "32")].iloc[0]
     assert tweety["train_vs_tweetynet"] == 1.0 and tweety["infer_vs_tweetynet"] == 1.0
+    for _, row in df.iterrows():  # the unit is TweetyNet in float32, whatever the row's precision
+        assert row["infer_vs_tweetynet"] == pytest.approx(row["infer_frames_per_s"] / tweety["infer_frames_per_s"])
     assert (df["train_frames_per_s"] > 0).all() and (df["infer_frames_per_s"] > 0).all()
     assert df.loc[df["model"] == "TCN", "receptive_field"].iloc[0] == 511  # default 8 layers, kernel 2
+    bf16 = df[requested == "bf16"]
+    assert df.loc[requested == "32", "label_agreement_vs_32"].isna().all()
+    if bf16_supported("cpu"):
+        assert (bf16["precision"].astype(str) == "bf16").all()
+        assert ((bf16["label_agreement_vs_32"] > 0.9) & (bf16["label_agreement_vs_32"] <= 1)).all()
+        assert "agree: frames whose label equals float32's" in proc.stdout
+    else:  # measured in float32, and said so
+        assert (bf16["precision"].astype(str) == "32").all() and "bf16 is not supported on cpu" in proc.stdout
+    assert proc.stdout.count("profile of one inference call") == 6 and "Self CPU" in proc.stdout
     report = json.loads((out / "bench.json").read_text())
-    assert report["settings"]["windows"] == [32] and len(report["results"]) == 3
+    assert report["settings"]["windows"] == [32] and len(report["results"]) == 6
     assert "TweetyNet" in proc.stdout and str(out / "bench.csv") in proc.stdout
+
+
+def test_bench_bad_precision_is_named(tmp_path):
+    import subprocess
+
+    from conftest import console_script, vak_env
+
+    proc = subprocess.run(
+        [console_script("vak-tcn"), "bench", "--precision", "32", "bf61", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=vak_env(), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--precision: unknown precision 'bf61' (did you mean 'bf16'?)" in proc.stderr, proc.stderr

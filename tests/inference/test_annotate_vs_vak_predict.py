@@ -1,10 +1,16 @@
-"""One file, two paths: stock ``vak prep`` + ``vak predict`` and ``vak-tcn annotate``, the same annotations."""
+"""One file, two paths: stock ``vak prep`` + ``vak predict`` and ``vak-tcn annotate``, the same annotations;
+and both again with ``--precision bf16``: frame labels against float32."""
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomlkit
+
+from vak_tcn.nn.precision import bf16_supported
 
 from conftest import REAL_BOUT, run_cli
 from helpers_inference import make_predict_config
@@ -26,15 +32,51 @@ def test_annotate_equals_stock_vak_predict_on_the_real_bout(tmp_path):
         annot_csv_filename="vak-predict.annot.csv",
         output_dir=tmp_path / "vak-predict",
     )
-    (tmp_path / "vak-predict").mkdir(exist_ok=True)
+    out = tmp_path / "vak-predict"
+    out.mkdir(exist_ok=True)
+    doc = tomlkit.parse(config.read_text())
+    doc["vak"]["predict"]["save_net_outputs"] = True  # vak writes the file's logits (.output.npz)
+    config.write_text(tomlkit.dumps(doc))
     run_cli(["vak", "prep", config])
     run_cli(["vak", "predict", config])
     run_cli(
-        ["vak-tcn", "annotate", config, REAL_BOUT / "bout_1.wav", "--out", tmp_path / "annotate", "--chunk-seconds", 1]
-    )
+        ["vak-tcn", "annotate", config, REAL_BOUT / "bout_1.wav", "--out", tmp_path / "annotate", "--chunk-seconds", 1,
+         "--probabilities"]
+    )  # fmt: skip
     vak_df = pd.read_csv(tmp_path / "vak-predict" / "vak-predict.annot.csv")
     ours = pd.read_csv(tmp_path / "annotate" / "bout_1.wav.annot.csv")
     assert len(vak_df) > 10  # an untrained network: many segments, a demanding comparison
     np.testing.assert_array_equal(ours["label"].astype(str), vak_df["label"].astype(str))
     np.testing.assert_array_equal(ours["onset_s"], vak_df["onset_s"])  # the same floats
     np.testing.assert_array_equal(ours["offset_s"], vak_df["offset_s"])
+
+    # --precision bf16, through stock vak predict (VAK_TCN_PRECISION, set by vak-tcn predict) and annotate
+    (output,) = out.glob("*.output.npz")
+    shutil.move(output, tmp_path / "float32.output.npz")
+    proc = run_cli(["vak-tcn", "predict", config, "--precision", "bf16"])
+    with np.load(tmp_path / "float32.output.npz") as f32, np.load(output) as bf16:
+        check_bf16(f32["arr_0"], bf16["arr_0"], proc.stderr)
+    proc = run_cli(
+        ["vak-tcn", "annotate", config, REAL_BOUT / "bout_1.wav", "--out", tmp_path / "bf16", "--chunk-seconds", 1,
+         "--probabilities", "--precision", "bf16"]
+    )  # fmt: skip
+    probabilities = [
+        np.load(d / "bout_1.wav.probabilities.npz")["probabilities"] for d in (tmp_path / "annotate", tmp_path / "bf16")
+    ]
+    check_bf16(*probabilities, proc.stderr)
+
+
+FALLBACK = "no native bfloat16 support"
+
+
+def check_bf16(float32: np.ndarray, bf16: np.ndarray, stderr: str) -> None:
+    """Computed in bf16 (not float32's numbers, >= 99 % of its frame labels), or, without bf16
+    hardware, float32 with one warning."""
+    assert float32.shape == bf16.shape
+    if bf16_supported("cpu"):
+        assert FALLBACK not in stderr
+        assert not np.array_equal(float32, bf16)
+        assert np.mean(float32.argmax(0) == bf16.argmax(0)) >= 0.99
+    else:
+        assert stderr.count(FALLBACK) == 1
+        np.testing.assert_array_equal(float32, bf16)

@@ -50,3 +50,57 @@ def test_predict_in_batches_and_env(monkeypatch):
     monkeypatch.setenv(PREDICT_BATCH_ENV, "0")
     with pytest.raises(ValueError, match=PREDICT_BATCH_ENV):
         predict_batch_size_from_env()
+
+
+def test_precision_env_reaches_predict_step(monkeypatch):
+    """VAK_TCN_PRECISION=bf16 (what `vak-tcn predict --precision bf16` sets): stock vak predict's
+    predict_step runs the network's convolutions in bf16 and returns float32 logits."""
+    from vak_tcn.nn import precision
+
+    monkeypatch.setattr(precision, "bf16_supported", lambda device_type: True)  # the wiring, on any CPU
+    model = tcn_model().eval()
+    windows = torch.randn(1, 3, 1, 20, 50)
+    with torch.no_grad():
+        reference = model.network(windows[0])
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    model.on_predict_start()
+    assert isinstance(model.network, precision.PrecisionNetwork)
+    seen = []
+    conv = next(m for m in model.network.modules() if isinstance(m, torch.nn.Conv1d))
+    conv.register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    with torch.no_grad():
+        (out,) = model.predict_step({"frames": windows, "frames_path": ["a.spect.npz"]}, 0).values()
+    assert seen and set(seen) == {torch.bfloat16}
+    assert out.dtype == torch.float32 and out.shape == reference.shape
+    torch.testing.assert_close(out, reference, atol=0.1, rtol=0.05)  # bf16 rounding, not another network
+    model.on_predict_start()  # a second start does not wrap twice
+    assert isinstance(model.network.network, torch.nn.Module) and not isinstance(
+        model.network.network, precision.PrecisionNetwork
+    )
+
+
+def test_default_precision_predicts_in_float32_and_bad_env_is_named(monkeypatch):
+    from vak_tcn.nn import precision
+
+    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
+    model = tcn_model().eval()
+    model.on_predict_start()
+    assert not isinstance(model.network, precision.PrecisionNetwork)
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf-16")
+    with pytest.raises(ValueError, match=r"VAK_TCN_PRECISION: unknown precision 'bf-16' \(did you mean 'bf16'\?\)"):
+        tcn_model().on_predict_start()
+
+
+def test_precision_env_reaches_vak_eval_not_validation_during_training(monkeypatch):
+    """`vak eval` (trainer.validate) runs in VAK_TCN_PRECISION; validation inside `vak train` stays float32."""
+    from types import SimpleNamespace
+
+    from vak_tcn.nn import precision
+
+    monkeypatch.setattr(precision, "bf16_supported", lambda device_type: True)
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    for fn, wrapped in (("fit", False), ("validate", True)):
+        model = tcn_model()
+        model._trainer = SimpleNamespace(state=SimpleNamespace(fn=fn))
+        model.on_validation_start()
+        assert isinstance(model.network, precision.PrecisionNetwork) is wrapped, fn

@@ -7,6 +7,14 @@ duration) and peak memory (GPU: ``torch.cuda.max_memory_allocated``; CPU: growth
 process's peak resident set while training).  Each timing is the median of ``--repeats``
 runs after ``--warmup`` runs.  Ratios are to TweetyNet measured in the same invocation.
 
+Precision (``--precision 32 bf16``): each model is measured in each precision, in its own
+subprocess; bf16 runs training steps and inference under ``torch.autocast(dtype=bfloat16)``
+(:mod:`vak_tcn.nn.precision`), and falls back to float32 with a warning where the hardware has
+no bf16.  Ratios are to TweetyNet in float32.  A bf16 row also gives the frame-label agreement
+with float32: the share of frames whose argmax label is the same, for the same (seeded) network
+on the same seeded synthetic input.  ``--profile`` adds torch.profiler's top operators of one
+inference call per row.
+
 Plugin overheads: the time the start-up hook adds to a Python process that never imports
 vak, and to ``import vak`` (medians of interleaved runs with ``VAK_TCN_DISABLE=1`` and
 without).
@@ -15,6 +23,7 @@ without).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pathlib
@@ -45,12 +54,25 @@ def _peak_rss_mb() -> float:
 
 
 def measure_one(
-    model: str, window: int, batch: int, freqbins: int, num_classes: int, device: str, warmup: int, repeats: int
+    model: str,
+    window: int,
+    batch: int,
+    freqbins: int,
+    num_classes: int,
+    device: str,
+    warmup: int,
+    repeats: int,
+    precision: str = "32",
+    profile: bool = False,
 ) -> dict:
     """Measure one model in this process (called in a subprocess by :func:`run`)."""
     import torch
 
+    from ..nn.precision import autocast, effective_precision, with_precision
     from ..nn.tcn import inference_copy
+
+    device_type = torch.device(device).type
+    precision = effective_precision(precision, device_type)
 
     torch.manual_seed(0)
     net = _build(model, num_classes, freqbins).to(device)
@@ -64,9 +86,11 @@ def measure_one(
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    def train_step():
+    def train_step():  # bf16: forward and loss under autocast ("bf16-mixed"), float32 weights and optimizer
         opt.zero_grad(set_to_none=True)
-        loss_fn(net(x), y).backward()
+        with autocast(precision, device_type):
+            loss = loss_fn(net(x), y)
+        loss.backward()
         opt.step()
 
     rss_before = _peak_rss_mb()
@@ -87,7 +111,7 @@ def measure_one(
     else:
         peak_mb = _peak_rss_mb() - rss_before
 
-    infer_net = inference_copy(net)  # as vak-tcn's family runs predict and eval
+    infer_net = with_precision(inference_copy(net), precision, device_type)  # as the family runs predict/eval
     infer_times = []
     with torch.inference_mode():
         for _ in range(warmup):
@@ -98,12 +122,29 @@ def measure_one(
             infer_net(x)
             sync()
             infer_times.append(time.perf_counter() - start)
+        agreement = None
+        if precision != "32":  # frame labels of the same network and input in float32 vs this precision
+            torch.manual_seed(1)
+            probe = torch.randn(batch, 1, freqbins, window, device=device)
+            labels = infer_net(probe).argmax(dim=1)
+            labels_32 = infer_net.network(probe).argmax(dim=1)
+            agreement = float((labels == labels_32).float().mean())
+        table = None
+        if profile:
+            from torch.profiler import profile as torch_profile
+
+            with torch_profile() as prof:
+                infer_net(x)
+            table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8)
     frames = batch * window
     return {
         "model": model,
         "window": window,
         "batch": batch,
         "device": device,
+        "precision": precision,
+        "label_agreement_vs_32": agreement,
+        "profile": table,
         "params": n_params,
         "receptive_field": getattr(net, "receptive_field", None),
         "train_frames_per_s": frames / statistics.median(train_times),
@@ -152,32 +193,36 @@ def run(args: argparse.Namespace) -> dict:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     results = []
-    for window in args.windows:
-        for model in args.models:
-            cmd = [
-                sys.executable,
-                "-m",
-                "vak_tcn.experiments.bench",
-                "--_one",
-                model,
-                str(window),
-                str(args.batch),
-                str(args.freqbins),
-                str(args.classes),
-                device,
-                str(args.warmup),
-                str(args.repeats),
-            ]
-            print(f"  measuring {model} window {window} batch {args.batch} on {device} ...", flush=True)
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for window, model, precision in itertools.product(args.windows, args.models, args.precision):
+        cmd = [
+            sys.executable,
+            "-m",
+            "vak_tcn.experiments.bench",
+            "--_one",
+            model,
+            str(window),
+            str(args.batch),
+            str(args.freqbins),
+            str(args.classes),
+            device,
+            str(args.warmup),
+            str(args.repeats),
+            precision,
+            str(int(args.profile)),
+        ]
+        print(f"  measuring {model} window {window} batch {args.batch} on {device} in {precision} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        if row["precision"] != precision:
+            print(f"  {precision} is not supported on {device}: {model} was measured in float32", flush=True)
+        row["precision_requested"] = precision
+        results.append(row)
     for row in results:
-        ref = (
-            next(r for r in results if r["model"] == REFERENCE and r["window"] == row["window"])
-            if REFERENCE in args.models
-            else None
+        ref = next(  # TweetyNet in float32 (a bf16 request that fell back to float32 counts too)
+            (r for r in results if r["model"] == REFERENCE and r["window"] == row["window"] and r["precision"] == "32"),
+            None,
         )
         row["x_real_time"] = row["infer_frames_per_s"] * args.frame_dur
         if ref:
@@ -213,16 +258,18 @@ def _machine() -> dict:
 
 def format_table(report: dict) -> str:
     lines = [
-        f"{'model':9} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5}"
+        f"{'model':9} {'prec':>4} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5} {'agree':>8}"
     ]
     for r in report["results"]:
 
         def ratio(key, r=r):
             return f"{r[key]:.2f}" if r.get(key) is not None else "-"
 
+        agree = r.get("label_agreement_vs_32")
         lines.append(
-            f"{r['model']:9} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
-            f"{r['infer_frames_per_s']:>11,.0f} {ratio('infer_vs_tweetynet'):>6} {r['x_real_time']:>8,.0f} {r['peak_train_memory_mb']:>8.0f} {ratio('memory_vs_tweetynet'):>5}"
+            f"{r['model']:9} {r.get('precision', '32'):>4} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
+            f"{r['infer_frames_per_s']:>11,.0f} {ratio('infer_vs_tweetynet'):>6} {r['x_real_time']:>8,.0f} {r['peak_train_memory_mb']:>8.0f} {ratio('memory_vs_tweetynet'):>5} "
+            + (f"{100 * agree:>7.2f}%" if agree is not None else f"{'-':>8}")
         )
     if "overheads" in report:
         o = report["overheads"]
@@ -231,6 +278,12 @@ def format_table(report: dict) -> str:
             f"({o['startup_with_hook_s'] * 1000:.0f} vs {o['startup_without_hook_s'] * 1000:.0f} ms); import vak {o['import_vak_overhead_ms']:+.0f} ms "
             f"({o['import_vak_with_hook_s']:.2f} vs {o['import_vak_without_hook_s']:.2f} s)"
         )
+    if any(r.get("label_agreement_vs_32") is not None for r in report["results"]):
+        lines.append("agree: frames whose label equals float32's, same network and seeded synthetic input")
+    for r in report["results"]:
+        if r.get("profile"):
+            lines.append(f"\nprofile of one inference call: {r['model']} {r['precision']} window {r['window']}")
+            lines.append(r["profile"])
     return "\n".join(lines)
 
 
@@ -254,6 +307,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overhead-repeats", type=int, default=7)
     p.add_argument("--skip-overheads", action="store_true")
     p.add_argument(
+        "--precision",
+        nargs="+",
+        default=["32"],
+        metavar="{32,bf16}",
+        help="precision(s) to measure, e.g. --precision 32 bf16 (default 32); bf16 rows give label agreement",
+    )
+    p.add_argument("--profile", action="store_true", help="print torch.profiler's top operators of one inference call")
+    p.add_argument(
         "--out", type=pathlib.Path, default=pathlib.Path("bench-results"), help="directory for bench.json and bench.csv"
     )
 
@@ -263,6 +324,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     for option in ("batch", "repeats", "freqbins", "classes", "overhead_repeats"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    from ..nn.precision import check_precision
+
+    args.precision = list(dict.fromkeys(check_precision(p, "--precision") for p in args.precision))
     if args.warmup < 0:
         raise ValueError(f"--warmup must be at least 0, got {args.warmup}")
     bad = [w for w in args.windows if w < 1]
@@ -294,7 +358,9 @@ def main_bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
     with atomic_write(args.out / "bench.csv", "w", newline="") as fh:
-        pd.DataFrame(report["results"]).to_csv(fh, index=False)
+        pd.DataFrame([{k: v for k, v in r.items() if k != "profile"} for r in report["results"]]).to_csv(
+            fh, index=False
+        )
     write_text(args.out / "bench.txt", table + "\n")
     print(f"wrote {args.out / 'bench.json'}, {args.out / 'bench.csv'}, {args.out / 'bench.txt'}")
     return 0
@@ -302,11 +368,20 @@ def main_bench(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_one":
-        model, window, batch, freqbins, classes, device, warmup, repeats = sys.argv[2:10]
+        model, window, batch, freqbins, classes, device, warmup, repeats, precision, profile = sys.argv[2:12]
         print(
             json.dumps(
                 measure_one(
-                    model, int(window), int(batch), int(freqbins), int(classes), device, int(warmup), int(repeats)
+                    model,
+                    int(window),
+                    int(batch),
+                    int(freqbins),
+                    int(classes),
+                    device,
+                    int(warmup),
+                    int(repeats),
+                    precision,
+                    bool(int(profile)),
                 )
             )
         )

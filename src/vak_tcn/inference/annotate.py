@@ -27,6 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
 from . import chunked, segments, spectrogram
 
@@ -63,6 +64,7 @@ class Options:
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
     threads: int | None = None  # torch's intra-op threads in each process (None: torch's default)
+    precision: str = "32"  # "32" or "bf16" (vak_tcn.nn.precision)
 
 
 @dataclasses.dataclass
@@ -284,6 +286,7 @@ class Annotator:
                 f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}"
             )
         self.options, self.samplerate = options, samplerate
+        self.precision = check_precision(options.precision, "--precision")
         if options.threads:
             torch.set_num_threads(options.threads)
         config_path = pathlib.Path(config_path)
@@ -321,7 +324,7 @@ class Annotator:
         model = vak_compat.load_model(
             self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint_path
         )
-        self.net = self._inference_copy(model.network).to(self.device)
+        self.net = with_precision(self._inference_copy(model.network).to(self.device), self.precision, self.device)
         self.n_freqbins = n_freqbins
         self.left, self.right, self.exact = chunked.context_of(self.net)
 

@@ -21,6 +21,8 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   network (:mod:`vak_tcn.models.seeding`);
 * predicts in sub-batches of windows (:func:`predict_in_batches`): vak hands
   ``predict_step`` all of a file's windows at once.
+* predicts and evaluates in float32, or in bfloat16 with ``VAK_TCN_PRECISION=bf16``
+  (:mod:`vak_tcn.nn.precision`; float32 with one warning where the hardware has no bf16).
 
 The class is deliberately named ``FrameClassificationModel``: vak's
 ``train``/``eval``/``predict``/``learncurve`` dispatch on the family's class
@@ -344,10 +346,14 @@ class FrameClassificationModel(vak_compat.base_family()):
             self._use_inference_network()
 
     def _use_inference_network(self) -> None:
-        """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs)."""
+        """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs),
+        in the precision ``VAK_TCN_PRECISION`` asks for (:mod:`vak_tcn.nn.precision`)."""
+        from ..nn.precision import PrecisionNetwork, precision_from_env, with_precision
         from ..nn.tcn import inference_copy
 
-        self.network = inference_copy(self.network)
+        if isinstance(self.network, PrecisionNetwork):  # already set up (a second predict/validate)
+            return
+        self.network = with_precision(inference_copy(self.network), precision_from_env(), self.device.type)
 
     def _compute_loss(self, logits, target, frames, loss_fn=None):
         loss_fn = self.loss if loss_fn is None else loss_fn
