@@ -20,7 +20,7 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   (:mod:`vak_tcn.models.provenance`).  Seeding happens earlier, when vak builds the
   network (:mod:`vak_tcn.models.seeding`);
 * predicts in sub-batches of windows (:func:`predict_in_batches`): vak hands
-  ``predict_step`` all of a file's windows at once.
+  ``predict_step`` all of a file's windows at once;
 * predicts and evaluates in float32, or in bfloat16 with ``VAK_TCN_PRECISION=bf16``
   (:mod:`vak_tcn.nn.precision`; float32 with one warning where the hardware has no bf16).
 
