@@ -124,3 +124,29 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     assert "vak's defaults" in Annotator(config).cleanup_source
     with pytest.raises(FileNotFoundError, match="vak-tcn tune"):
         Annotator(config, Options(cleanup="tuned"))
+
+
+def test_find_runs_in_vak_learncurve_layout(tmp_path):
+    """One run per checkpoints directory; max-val-acc preferred; the config vak copied to the top."""
+    from vak_tcn.inference import tune
+
+    results = tmp_path / "results_261126_010203"
+    (results / "learncurve.toml").parent.mkdir(parents=True)
+    (results / "learncurve.toml").write_text("")
+    first = results / "train_dur_4s" / "replicate_1" / "TCN" / "checkpoints"
+    second = results / "train_dur_4s" / "replicate_2" / "TCN" / "checkpoints"
+    for ckpt_dir, names in ((first, ["checkpoint.pt", "max-val-acc-checkpoint.pt"]), (second, ["checkpoint.pt"])):
+        ckpt_dir.mkdir(parents=True)
+        for name in names:
+            (ckpt_dir / name).write_bytes(b"")
+    runs = tune.find_runs(results)
+    assert [r.checkpoint for r in runs] == [first / "max-val-acc-checkpoint.pt", second / "checkpoint.pt"]
+    assert [r.run_dir for r in runs] == [first.parent.parent, second.parent.parent]
+    assert {r.config for r in runs} == {results / "learncurve.toml"}
+    assert [r.checkpoint for r in tune.find_runs(results, "checkpoint.pt")] == [
+        first / "checkpoint.pt",
+        second / "checkpoint.pt",
+    ]
+    (results / "learncurve.toml").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no vak config \(\*\.toml\)"):
+        tune.find_runs(results)
