@@ -186,11 +186,7 @@ def _tune(args: argparse.Namespace) -> int:
     _load()
     from .inference.tune import main_tune
 
-    try:
-        return main_tune(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"vak-tcn tune: error: {e}", file=sys.stderr)
-        return 2
+    return main_tune(args)
 
 
 def _live(args: argparse.Namespace) -> int:

@@ -250,8 +250,8 @@ def _durations(text: str, option: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ValueError(f"{option}: comma-separated durations in seconds, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{option}: at least one duration, got {text!r}")
+    if not values or any(not v >= 0 for v in values):
+        raise ValueError(f"{option}: durations >= 0 in seconds, comma-separated; got {text!r}")
     return values
 
 
@@ -262,8 +262,19 @@ def main_tune(args) -> int:
         _durations(args.min_gap_dur, "--min-gap-dur") if args.min_gap_dur else g["min_gap_dur"],
         {"both": (False, True), "on": (True,), "off": (False,)}[args.majority_vote],
     )
+    if postprocess.Settings() not in settings:  # raw is always a candidate: tuned is never worse on val
+        settings.insert(0, postprocess.Settings())
     runs = find_runs(args.results_dir, args.checkpoint)
     print(f"{len(runs)} trained model(s) in {args.results_dir}; {len(settings)} clean-up settings each")
-    for run in runs:
-        tune_run(run, settings)
+    results = [(run, tune_run(run, settings)) for run in runs]
+    if len(results) > 1:  # learncurve: one line per replicate
+        print("\nvalidation character error rate, raw -> tuned:")
+        root = pathlib.Path(args.results_dir).resolve()
+        for run, result in results:
+            raw = result.scores_of(postprocess.Settings())
+            raw_cer = f"{raw['character_error_rate']:.4f}" if raw is not None else "?"
+            where = run.checkpoint.parent.relative_to(root)
+            print(
+                f"  {where}: {raw_cer} -> {result.best_scores['character_error_rate']:.4f} ({result.best.describe()})"
+            )
     return 0
