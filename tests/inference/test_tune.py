@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import crowsetta
 import numpy as np
@@ -13,7 +12,7 @@ import soundfile
 
 from vak_tcn.experiments import configs
 
-from conftest import REAL_BOUT, console_script, run_cli, vak_env
+from conftest import REAL_BOUT, run_cli
 from helpers_inference import make_predict_config
 
 NETWORK = {"out_channels": 8, "num_layers": 3, "kernel_size": 3, "causal": False}
@@ -74,11 +73,14 @@ def test_tune_reads_the_validation_frames_and_nothing_else(trained):
     assert [len(p) for p in data["predictions"]] == [len(r) for r in data["references"]]
 
 
-def test_tune_names_a_directory_without_checkpoints(tmp_path):
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "tune", str(tmp_path)], capture_output=True, text=True, env=vak_env(), timeout=300
-    )
-    assert proc.returncode == 2 and "no checkpoint" in proc.stderr and str(tmp_path) in proc.stderr
+def test_tune_names_a_directory_without_checkpoints(tmp_path, capsys):
+    from vak_tcn import cli
+
+    assert cli.main(["tune", str(tmp_path)]) == 2  # in-process: the CLI path without a new interpreter
+    err = capsys.readouterr().err
+    assert err.startswith("vak-tcn tune: error: no checkpoint") and str(tmp_path) in err
+    assert cli.main(["tune", str(tmp_path), "--min-gap-dur", "0,-0.002"]) == 2
+    assert "--min-gap-dur: durations >= 0" in capsys.readouterr().err
 
 
 def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
