@@ -6,6 +6,8 @@
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained
   model, streaming, in bounded memory (docs/annotate.md);
+* ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation
+  split; ``annotate`` uses the result (docs/postprocessing.md);
 * ``vak-tcn live CONFIG``: annotate song as it arrives, with a causal TCN (docs/live.md);
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
@@ -170,7 +172,8 @@ def _annotate(args: argparse.Namespace) -> int:
     options = Options(
         annot_format=args.annot_format,
         probabilities=args.probabilities,
-        post_processing=not args.no_post_processing,
+        post_processing=not args.no_post_processing and args.post_processing != "none",
+        cleanup=args.post_processing if args.post_processing != "none" else "auto",
         channel=args.channel,
         chunk_seconds=args.chunk_seconds,
         precision=args.precision,
@@ -187,6 +190,13 @@ def _annotate(args: argparse.Namespace) -> int:
         samplerate=args.samplerate,
     )
     return 1 if failed else 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    _load()
+    from .inference.tune import main_tune
+
+    return main_tune(args)
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -258,8 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--probabilities", action="store_true", help="also write per-frame class probabilities (.npz)")
     p.add_argument(
-        "--no-post-processing", action="store_true", help="ignore the config's majority_vote and min_segment_dur"
+        "--post-processing",
+        choices=("auto", "tuned", "config", "none"),
+        default="auto",
+        help="clean-up: the config's if it sets any, else `vak-tcn tune`'s postprocess.json beside the checkpoint, "
+        "else vak's defaults (auto, default); tuned; config; none (docs/postprocessing.md)",
     )
+    p.add_argument("--no-post-processing", action="store_true", help="no clean-up (same as --post-processing none)")
     p.add_argument(
         "--out", type=pathlib.Path, default=None, help="output directory (default: the config's output_dir, else .)"
     )
@@ -282,6 +297,26 @@ def build_parser() -> argparse.ArgumentParser:
         "else float32 with a warning); see docs/annotate.md",
     )
     p.set_defaults(func=_annotate)
+
+    p = sub.add_parser(
+        "tune",
+        help="tune post-processing (gap filling, min_segment_dur, majority vote) of trained models on validation data",
+    )
+    p.add_argument("results_dir", type=pathlib.Path, help="a `vak train` or `vak learncurve` results directory")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="NAME",
+        help="checkpoint file name (default: max-val-acc-checkpoint.pt, else checkpoint.pt)",
+    )
+    p.add_argument(
+        "--min-segment-dur", default=None, metavar="S,S,...", help="grid of min_segment_dur, seconds (0: off)"
+    )
+    p.add_argument("--min-gap-dur", default=None, metavar="S,S,...", help="grid of min_gap_dur, seconds (0: off)")
+    p.add_argument(
+        "--majority-vote", choices=("both", "on", "off"), default="both", help="majority vote (default both)"
+    )
+    p.set_defaults(func=_tune)
 
     from .live.run import add_arguments as add_live_arguments
 

@@ -87,3 +87,26 @@ def test_postprocess_equals_vaks(seed, post):
     )
     got = postprocess(labels, 0.002, 0, min_dur, majority_vote)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_streamed_gap_filling_equals_the_whole_vector(seed):
+    """Tuned settings (gap filling first): pieces cut only after a gap that is never filled."""
+    from vak_tcn.models.postprocess import Settings, clean
+
+    labels = runs(5000, seed)
+    for start in range(250, 5000, 290):  # short gaps between two runs of one label, near the cuts too
+        labels[start : start + 30] = [0] * 3 + [2] * 10 + [0] * 5 + [2] * 10 + [0] * 2
+    _, to_segments, timebin_dur_from_vec = vak_compat.frame_labels_functions()
+    frame_dur = timebin_dur_from_vec(times(0, 1000))
+    settings = Settings(min_segment_dur=0.01, min_gap_dur=0.03, majority_vote=bool(seed % 2))
+    stream = SegmentStream(LABELMAP, times, frame_dur, settings.majority_vote, 0.01, piece_frames=300, min_gap_dur=0.03)
+    for block in np.array_split(labels, 37):
+        stream.feed(block)
+    names, onsets, offsets = stream.finish()
+    cleaned = clean(labels, frame_dur, settings)
+    assert not np.array_equal(cleaned, clean(labels, frame_dur, Settings(0.01, 0.0, settings.majority_vote)))
+    want = to_segments(cleaned, labelmap=LABELMAP, frame_times=times(0, len(labels)))
+    assert list(names) == list(want[0])
+    np.testing.assert_array_equal(onsets, want[1])
+    np.testing.assert_array_equal(offsets, want[2])

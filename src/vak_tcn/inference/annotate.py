@@ -2,8 +2,10 @@
 
 ``vak-tcn annotate CONFIG AUDIO...`` (docs/annotate.md).  CONFIG is a stock vak *predict*
 config, read by vak's own parser: the checkpoint, labelmap and frames standardizer, the
-``[vak.prep.spect_params]``, the model table, ``majority_vote`` and ``min_segment_dur``.  For
-each recording:
+``[vak.prep.spect_params]``, the model table, ``majority_vote`` and ``min_segment_dur``.  The
+clean-up (:func:`choose_cleanup`): the config's ``majority_vote``/``min_segment_dur`` when it
+sets either, else the settings ``vak-tcn tune`` stored beside the checkpoint
+(``postprocess.json``, with gap filling), else vak's defaults.  For each recording:
 
 audio blocks -> :class:`~vak_tcn.inference.spectrogram.StreamingSpectrogram` (vak's
 spectrogram) -> the saved standardizer -> the network in chunks with enough context
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..models import postprocess
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
 from . import chunked, segments, spectrogram
@@ -38,6 +41,7 @@ __all__ = [
     "RecordingError",
     "Result",
     "audio_info",
+    "choose_cleanup",
     "find_audio",
     "output_paths",
 ]
@@ -59,7 +63,8 @@ class Options:
 
     annot_format: str = "generic-seq"
     probabilities: bool = False
-    post_processing: bool = True
+    post_processing: bool = True  # False: no clean-up at all (--no-post-processing)
+    cleanup: str = "auto"  # auto | tuned | config (see choose_cleanup)
     channel: int | None = None
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
@@ -262,6 +267,42 @@ class ProbabilityWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+# ---------------------------------------------------------------- clean-up
+CLEANUP_CHOICES = ("auto", "tuned", "config")
+
+
+def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tuple[postprocess.Settings, str]:
+    """The clean-up to apply and a line saying where it comes from.
+
+    ``auto``: the config's ``majority_vote``/``min_segment_dur`` if ``[vak.predict]`` sets either,
+    else ``postprocess.json`` beside the checkpoint (``vak-tcn tune``), else vak's defaults for
+    the keys.  ``tuned``: ``postprocess.json`` (an error if there is none).  ``config``: the
+    config's values and vak's defaults, ignoring ``postprocess.json``.
+    """
+    import tomllib
+
+    if options.cleanup not in CLEANUP_CHOICES:
+        raise ValueError(f"--post-processing {options.cleanup!r}: one of {', '.join(CLEANUP_CHOICES)}, or none")
+    if not options.post_processing:
+        return postprocess.Settings(), "none (--no-post-processing)"
+    stored = postprocess.settings_path(predict.checkpoint_path)
+    with open(config_path, "rb") as fh:
+        table = tomllib.load(fh).get("vak", {}).get("predict", {})
+    explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
+    from_config = postprocess.Settings(
+        min_segment_dur=float(predict.min_segment_dur or 0.0), majority_vote=bool(predict.majority_vote)
+    )
+    if options.cleanup == "tuned" or (options.cleanup == "auto" and not explicit and stored.is_file()):
+        if not stored.is_file():
+            raise FileNotFoundError(
+                f"--post-processing tuned: no {stored.name} beside {predict.checkpoint_path} (run vak-tcn tune)"
+            )
+        return postprocess.read_settings(stored), f"tuned ({stored})"
+    if explicit:
+        return from_config, f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})"
+    return from_config, "vak's defaults (no clean-up in the config, no postprocess.json beside the checkpoint)"
+
+
 # ---------------------------------------------------------------- the annotator
 class Annotator:
     """A trained model, loaded once, that annotates recordings one after the other.
@@ -311,8 +352,10 @@ class Annotator:
         self.model_config = predict.model.asdict()
         self.window_size = int(predict.dataset.params.get("window_size", 1) or 1)
         self.checkpoint_path = predict.checkpoint_path
-        self.majority_vote = bool(predict.majority_vote) and options.post_processing
-        self.min_segment_dur = predict.min_segment_dur if options.post_processing else None
+        self.cleanup, self.cleanup_source = choose_cleanup(config_path, predict, options)
+        self.majority_vote = self.cleanup.majority_vote
+        self.min_segment_dur = self.cleanup.min_segment_dur or None
+        self.min_gap_dur = self.cleanup.min_gap_dur or None
         accelerator = getattr(predict.trainer, "accelerator", "cpu")
         self.device = "cuda" if accelerator == "gpu" and torch.cuda.is_available() else "cpu"
         self._inference_copy = inference_copy
@@ -356,7 +399,9 @@ class Annotator:
         times = spect.frame_times
         _, _, timebin_dur_from_vec = vak_compat.frame_labels_functions()
         frame_dur = float(timebin_dur_from_vec(times(0, min(n, 1000)))) if n >= 2 else float("nan")
-        stream = segments.SegmentStream(self.labelmap, times, frame_dur, self.majority_vote, self.min_segment_dur)
+        stream = segments.SegmentStream(
+            self.labelmap, times, frame_dur, self.majority_vote, self.min_segment_dur, min_gap_dur=self.min_gap_dur
+        )
         writer = None
         if "probabilities" in outputs:
             names = [k for k, _ in sorted(self.labelmap.items(), key=lambda kv: kv[1])]
@@ -467,7 +512,8 @@ def annotate_all(
         raise ValueError(f"--chunk-seconds must be > 0, got {options.chunk_seconds}")
     # the config, checkpoint, labelmap and standardizer are checked here, before any work
     _ANNOTATORS.clear()
-    _ANNOTATORS[(str(config_path), options, samplerate)] = Annotator(config_path, options, samplerate)
+    annotator = _ANNOTATORS[(str(config_path), options, samplerate)] = Annotator(config_path, options, samplerate)
+    echo(f"clean-up: {annotator.cleanup.describe()}; from {annotator.cleanup_source}")
     todo, skipped, failed, done = [], 0, 0, 0
     for audio, relative in find_audio(inputs, recursive):
         outputs = output_paths(relative, out_dir, options)

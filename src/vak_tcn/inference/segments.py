@@ -11,10 +11,10 @@ Memory is bounded by the piece length, not the file's; the result equals vak's o
 vector (tested).  A labelmap without a background class cannot be cut: the whole vector is
 then kept.
 
-:func:`postprocess` is vak's ``postprocess`` (same rules, same tie-break: the smallest of the
-most frequent labels, as ``scipy.stats.mode``) computed for all segments at once: vak's calls
-``scipy.stats.mode`` once per segment, 1.3 ms each here, which for song at ~10 segments/s
-would cost more than the network (94 s for 2 h).  Tests compare it with vak's.
+The clean-up itself lives in :mod:`vak_tcn.models.postprocess` (vak's ``postprocess``,
+vectorised, and the gap filling of tuned settings).  With gap filling on, a piece is cut only
+after at least ``min_gap_dur`` of background, a gap that is never filled, so the pieces still
+give the whole file's segments.
 """
 
 from __future__ import annotations
@@ -23,49 +23,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..models.postprocess import fill_gaps, postprocess
 from ..plugins import vak_compat
 
 __all__ = ["SegmentStream", "postprocess"]
 
 #: frames a piece holds before it is cut
 PIECE_FRAMES = 65536
-
-
-def postprocess(
-    frame_labels: np.ndarray,
-    timebin_dur: float,
-    background_label: int = 0,
-    min_segment_dur: float | None = None,
-    majority_vote: bool = False,
-) -> np.ndarray:
-    """vak's ``postprocess`` (no boundary labels), vectorised over segments; returns a new array.
-
-    Segments are runs of non-background frames.  Those with ``frames * timebin_dur <
-    min_segment_dur`` become background; then, with ``majority_vote``, every frame of a segment
-    gets the segment's most frequent label (the smallest one on a tie).
-    """
-    labels = np.array(frame_labels, dtype=np.int64).ravel()
-    foreground = labels != background_label
-    if not foreground.any():
-        return labels
-    edges = np.diff(np.concatenate([[False], foreground, [False]]).astype(np.int8))
-    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
-    lengths = stops - starts
-    if min_segment_dur is not None:
-        short = lengths * timebin_dur < min_segment_dur  # vak's comparison, the same floats
-        for start, stop in zip(starts[short], stops[short]):
-            labels[start:stop] = background_label
-        starts, stops, lengths = starts[~short], stops[~short], lengths[~short]
-        if len(starts) == 0:
-            return labels
-    if majority_vote:
-        segment = np.repeat(np.arange(len(starts)), lengths)
-        index = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
-        values, codes = np.unique(labels[index], return_inverse=True)
-        counts = np.zeros((len(starts), len(values)), dtype=np.int64)
-        np.add.at(counts, (segment, codes), 1)
-        labels[index] = values[counts.argmax(axis=1)][segment]  # argmax: the first (smallest) of the ties
-    return labels
 
 
 class SegmentStream:
@@ -82,6 +46,9 @@ class SegmentStream:
     majority_vote : bool
     min_segment_dur : float or None
         vak's post-processing; none if both are off (``--no-post-processing``).
+    min_gap_dur : float or None
+        Fill silent gaps shorter than this between two runs of one label first
+        (:func:`vak_tcn.models.postprocess.fill_gaps`).
     piece_frames : int
     """
 
@@ -93,10 +60,16 @@ class SegmentStream:
         majority_vote: bool = False,
         min_segment_dur: float | None = None,
         piece_frames: int = PIECE_FRAMES,
+        min_gap_dur: float | None = None,
     ):
         _, self.to_segments, _ = vak_compat.frame_labels_functions()
         self.labelmap, self.times, self.frame_dur = labelmap, times, frame_dur
         self.majority_vote, self.min_segment_dur = bool(majority_vote), min_segment_dur
+        self.min_gap_dur = min_gap_dur or None
+        # background frames that must precede a cut: a gap that long is never filled
+        self._gap_frames = 1
+        if self.min_gap_dur and np.isfinite(frame_dur) and frame_dur > 0:
+            self._gap_frames = int(np.ceil(self.min_gap_dur / frame_dur)) + 1
         name = vak_compat.background_label()
         self.has_background = name in labelmap
         # vak's predict: the background's integer, else 'unlabeled', else 0
@@ -114,9 +87,13 @@ class SegmentStream:
         self._len += len(frame_labels)
         if self._len >= self.piece_frames and self.has_background:
             labels = np.concatenate(self._pieces)
-            # cut after a background frame, keeping at least two frames on each side
-            # (vak's frame duration needs two frame times)
-            bg = np.nonzero(labels[1:-2] == self.background)[0]
+            # cut after a background frame (after enough background when gaps are filled),
+            # keeping at least two frames on each side (vak's frame duration needs two frame times)
+            bg = labels[1:-2] == self.background
+            if self._gap_frames > 1:  # a run of _gap_frames background frames ends at the cut
+                run = np.convolve(bg.astype(np.int64), np.ones(self._gap_frames, dtype=np.int64))[: bg.size]
+                bg = run >= self._gap_frames
+            bg = np.nonzero(bg)[0]
             if len(bg):
                 cut = int(bg[-1]) + 2  # labels[cut - 1] is background
                 self._segments(labels[:cut], self._start)
@@ -136,6 +113,8 @@ class SegmentStream:
         if len(labels) < 2:  # vak's frame duration needs two frame times
             return
         labels = np.array(labels, dtype=np.int64)
+        if self.min_gap_dur:
+            labels = fill_gaps(labels, self.frame_dur, self.min_gap_dur, self.background)
         if self.majority_vote or self.min_segment_dur:
             labels = postprocess(
                 labels,

@@ -5,7 +5,9 @@
 * :mod:`.family`: the model family (training, validation metrics, inference);
 * :mod:`.loss`: the loss a config's loss table selects by name;
 * :mod:`.seeding`: ``VAK_TCN_SEED``, networks seeded when vak builds them;
-* :mod:`.provenance`: the ``vak-tcn-provenance.json`` record of each training run.
+* :mod:`.provenance`: the ``vak-tcn-provenance.json`` record of each training run;
+* :mod:`.postprocess`: clean-up of frame labels (gap filling, vak's rules), its tuner and the
+  ``postprocess.json`` stored beside a checkpoint.
 
 This package is vak-tcn's entry point (``vak_tcn = "vak_tcn.models"`` in the
 ``vak.plugins`` group), so the hook implementations are imported here.  Importing it

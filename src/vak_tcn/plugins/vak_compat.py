@@ -248,6 +248,30 @@ def prepared_split_sources(dataset_dir: str | pathlib.Path, split: str | None) -
     return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column])]
 
 
+def prepared_split_frame_labels(dataset_dir: str | pathlib.Path, split: str) -> list[tuple[pathlib.Path, pathlib.Path]]:
+    """``[(frames file, frame labels file)]`` of one split of a prepared frame classification dataset.
+
+    Only the CSV is read, and only the rows of ``split`` are returned (``vak-tcn tune`` reads the
+    validation split alone).  Raises ValueError naming the dataset when the split has no rows or
+    its rows have no frame labels.
+    """
+    import pandas as pd
+    from vak.datapipes.frame_classification.constants import MULTI_FRAME_LABELS_PATH_COL_NAME
+
+    dataset_dir = pathlib.Path(dataset_dir)
+    metadata = json.loads((dataset_dir / "metadata.json").read_text())
+    df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
+    df = df[df["split"] == split]
+    if df.empty:
+        raise ValueError(f"dataset {dataset_dir} has no '{split}' split")
+    if MULTI_FRAME_LABELS_PATH_COL_NAME not in df.columns or df[MULTI_FRAME_LABELS_PATH_COL_NAME].isna().any():
+        raise ValueError(f"dataset {dataset_dir}: the '{split}' split has no frame labels (an unannotated dataset?)")
+    return [
+        (dataset_dir / frames, dataset_dir / labels)
+        for frames, labels in zip(df["frames_path"], df[MULTI_FRAME_LABELS_PATH_COL_NAME])
+    ]
+
+
 # ---------------------------------------------------------------- inference (vak_tcn.inference)
 def butter_bandpass(lowcut: float, highcut: float, samplerate: int) -> tuple:
     """The ``(b, a)`` of the Butterworth band-pass vak's spectrogram applies (its own function)."""

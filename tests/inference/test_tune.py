@@ -1,0 +1,154 @@
+"""``vak-tcn tune`` on a tiny trained model (validation split only) and ``annotate`` using its settings."""
+
+from __future__ import annotations
+
+import json
+
+import crowsetta
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from vak_tcn.experiments import configs
+
+from conftest import REAL_BOUT, run_cli
+from helpers_inference import make_predict_config
+
+NETWORK = {"out_channels": 8, "num_layers": 3, "kernel_size": 3, "causal": False}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, song_dir):
+    """vak prep + vak train (4 steps) of a small TCN; then every file outside the val split removed."""
+    tmp = tmp_path_factory.mktemp("tune")
+    cfg = configs.write_config(
+        configs.vak_config(
+            command="train", model="TCN", data_dir=song_dir, prep_output_dir=tmp / "prep",
+            results_dir=tmp / "results", labelset="abcd", train_dur=4, val_dur=2, test_dur=2,
+            window_size=64, batch_size=4, val_step=2, ckpt_step=2, network=NETWORK,
+        ),
+        tmp / "train.toml",
+    )  # fmt: skip
+    run_cli(["vak", "prep", cfg])
+    run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=4)
+    dataset = configs.dataset_path(cfg)
+    metadata = json.loads((dataset / "metadata.json").read_text())
+    df = pd.read_csv(dataset / metadata["dataset_csv_filename"])
+    assert {"train", "val", "test"} <= set(df["split"])
+    # tune must not need anything but the val split: the other splits' files are gone
+    for _, row in df[df["split"] != "val"].iterrows():
+        (dataset / row["frames_path"]).unlink()
+        (dataset / row["multi_frame_labels_path"]).unlink()
+    proc = run_cli(["vak-tcn", "tune", tmp / "results"])
+    return dict(tmp=tmp, dataset=dataset, df=df, proc=proc)
+
+
+@pytest.mark.slow
+def test_tune_writes_settings_beside_the_checkpoint_from_the_val_split_only(trained):
+    (stored,) = sorted((trained["tmp"] / "results").rglob("postprocess.json"))
+    assert stored.parent.name == "checkpoints"
+    assert (stored.parent / "max-val-acc-checkpoint.pt").exists() or (stored.parent / "checkpoint.pt").exists()
+    doc = json.loads(stored.read_text())
+    n_val = int((trained["df"]["split"] == "val").sum())
+    assert doc["split"] == "val" and doc["n_files"] == n_val
+    assert len(doc["settings_tried"]) == 100
+    cers = [row["character_error_rate"] for row in doc["settings_tried"]]
+    assert doc["best_scores"]["character_error_rate"] == min(cers)
+    raw = next(r for r in doc["settings_tried"] if not (r["min_segment_dur"] or r["min_gap_dur"] or r["majority_vote"]))
+    assert doc["best_scores"]["character_error_rate"] <= raw["character_error_rate"]  # by construction
+    assert (stored.parent / "postprocess.png").stat().st_size > 1000
+    out = trained["proc"].stdout
+    assert "best: " in out and "raw (none)" in out and f"on {n_val} validation files" in out
+
+
+@pytest.mark.slow
+def test_tune_reads_the_validation_frames_and_nothing_else(trained):
+    from vak_tcn.inference import tune
+
+    (run,) = tune.find_runs(trained["tmp"] / "results")
+    data = tune.validation_predictions(run, echo=lambda *a: None)
+    df = trained["df"]
+    assert sorted(data["files"]) == sorted(str(trained["dataset"] / p) for p in df[df["split"] == "val"]["frames_path"])
+    assert [len(p) for p in data["predictions"]] == [len(r) for r in data["references"]]
+
+
+def test_tune_names_a_directory_without_checkpoints(tmp_path, capsys):
+    from vak_tcn import cli
+
+    assert cli.main(["tune", str(tmp_path)]) == 2  # in-process: the CLI path without a new interpreter
+    err = capsys.readouterr().err
+    assert err.startswith("vak-tcn tune: error: no checkpoint") and str(tmp_path) in err
+    assert cli.main(["tune", str(tmp_path), "--min-gap-dur", "0,-0.002"]) == 2
+    assert "--min-gap-dur: durations >= 0" in capsys.readouterr().err
+
+
+def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
+    """No clean-up in the predict config + postprocess.json beside the checkpoint: annotate applies it."""
+    from vak_tcn.inference.annotate import Annotator, Options
+    from vak_tcn.models.postprocess import Settings, clean
+    from vak_tcn.plugins import vak_compat
+
+    config = make_predict_config(tmp_path, network=NETWORK, post_tfm_kwargs=None)
+    checkpoint = config.parent / "checkpoint.pt"
+    tuned = Settings(min_segment_dur=0.012, min_gap_dur=0.02, majority_vote=True)
+    (checkpoint.parent / "postprocess.json").write_text(json.dumps({"best": tuned.asdict()}))
+    bout, rate = soundfile.read(REAL_BOUT / "bout_1.wav")
+    audio = tmp_path / "bout.wav"
+    soundfile.write(audio, bout, rate)
+    proc = run_cli(["vak-tcn", "annotate", config, audio, "--out", tmp_path / "out", "--probabilities"])
+    assert f"clean-up: {tuned.describe()}; from tuned ({checkpoint.parent / 'postprocess.json'})" in proc.stdout
+    (annot,) = crowsetta.Transcriber(format="generic-seq").from_file(tmp_path / "out" / "bout.wav.annot.csv").to_annot()
+
+    # the reference: the network's own frame labels (argmax of the saved probabilities), the
+    # tuned clean-up on the whole vector, vak's to_segments
+    saved = np.load(tmp_path / "out" / "bout.wav.probabilities.npz")
+    raw, times = saved["probabilities"].argmax(0), saved["frame_times"]
+    _, to_segments, timebin_dur_from_vec = vak_compat.frame_labels_functions()
+    labelmap = json.loads((config.parent / "labelmap.json").read_text())
+    labels = clean(raw, timebin_dur_from_vec(times), tuned, background=0)
+    names, onsets, offsets = to_segments(labels, labelmap=labelmap, frame_times=times)
+    assert len(names) < len(to_segments(raw, labelmap=labelmap, frame_times=times)[0])  # clean-up did something
+    assert not np.array_equal(labels, clean(raw, timebin_dur_from_vec(times), Settings(0.012, 0.0, True)))  # gaps too
+    assert list(annot.seq.labels) == list(names)
+    np.testing.assert_allclose(annot.seq.onsets_s, onsets, atol=1e-9)
+    np.testing.assert_allclose(annot.seq.offsets_s, offsets, atol=1e-9)
+
+    # the config's clean-up wins when it sets any; --post-processing config / none / tuned
+    explicit = make_predict_config(tmp_path / "explicit", network=NETWORK)
+    (explicit.parent / "postprocess.json").write_text(json.dumps({"best": tuned.asdict()}))
+    a = Annotator(explicit)
+    assert a.cleanup == Settings(min_segment_dur=0.01, majority_vote=True) and "the config's" in a.cleanup_source
+    assert Annotator(explicit, Options(cleanup="tuned")).cleanup == tuned
+    assert Annotator(config, Options(cleanup="config")).cleanup == Settings(majority_vote=True)  # vak's default
+    assert Annotator(config, Options(post_processing=False)).cleanup == Settings()
+    (checkpoint.parent / "postprocess.json").unlink()
+    assert "vak's defaults" in Annotator(config).cleanup_source
+    with pytest.raises(FileNotFoundError, match="vak-tcn tune"):
+        Annotator(config, Options(cleanup="tuned"))
+
+
+def test_find_runs_in_vak_learncurve_layout(tmp_path):
+    """One run per checkpoints directory; max-val-acc preferred; the config vak copied to the top."""
+    from vak_tcn.inference import tune
+
+    results = tmp_path / "results_261126_010203"
+    (results / "learncurve.toml").parent.mkdir(parents=True)
+    (results / "learncurve.toml").write_text("")
+    first = results / "train_dur_4s" / "replicate_1" / "TCN" / "checkpoints"
+    second = results / "train_dur_4s" / "replicate_2" / "TCN" / "checkpoints"
+    for ckpt_dir, names in ((first, ["checkpoint.pt", "max-val-acc-checkpoint.pt"]), (second, ["checkpoint.pt"])):
+        ckpt_dir.mkdir(parents=True)
+        for name in names:
+            (ckpt_dir / name).write_bytes(b"")
+    runs = tune.find_runs(results)
+    assert [r.checkpoint for r in runs] == [first / "max-val-acc-checkpoint.pt", second / "checkpoint.pt"]
+    assert [r.run_dir for r in runs] == [first.parent.parent, second.parent.parent]
+    assert {r.config for r in runs} == {results / "learncurve.toml"}
+    assert [r.checkpoint for r in tune.find_runs(results, "checkpoint.pt")] == [
+        first / "checkpoint.pt",
+        second / "checkpoint.pt",
+    ]
+    (results / "learncurve.toml").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no vak config \(\*\.toml\)"):
+        tune.find_runs(results)
