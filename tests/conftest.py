@@ -43,8 +43,24 @@ def learncurve_kwargs(tmp_path: pathlib.Path, song_dir: pathlib.Path, **override
     return kwargs
 
 
+#: variables a test's in-process call can leave set: vak-tcn's, and Lightning's seed_everything's
+LEAKY_VARIABLES = ("VAK_TCN_", "PL_GLOBAL_SEED", "PL_SEED_WORKERS")
+
+
+@pytest.fixture(autouse=True)
+def _restore_leaky_variables():
+    """In-process ``vak_tcn.cli.main`` sets variables (``--seed`` -> VAK_TCN_SEED, ...), and
+    monkeypatch restores only what it saw first: put them back as they were after every test,
+    so no test changes the next one's seeds."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(LEAKY_VARIABLES)}
+    yield
+    for key in [k for k in os.environ if k.startswith(LEAKY_VARIABLES)]:
+        del os.environ[key]
+    os.environ.update(saved)
+
+
 def vak_env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAK_TCN_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_VARIABLES)}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

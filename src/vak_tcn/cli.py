@@ -50,7 +50,7 @@ def _run_vak(args: argparse.Namespace) -> int:
     if not args.configfile.exists():
         print(f"vak-tcn: config file not found: {args.configfile}", file=sys.stderr)
         return 2
-    from .models.seeding import SEED_ENV, apply_seed, check_seed, seed_from_env
+    from .models.seeding import SEED_ENV, apply_seed, check_seed, seed_from_env, side_effect_free_builds
 
     try:
         if getattr(args, "seed", None) is not None:  # read by the model library when vak builds the network
@@ -72,7 +72,8 @@ def _run_vak(args: argparse.Namespace) -> int:
     from .plugins import vak_compat
 
     try:  # config mistakes: one line, before vak starts (vak itself answers with a traceback)
-        vak_compat.check_config(args.configfile, placeholder_dataset=args.command == "prep")
+        with side_effect_free_builds():  # the check builds the network: it must not shift the run's seeds
+            vak_compat.check_config(args.configfile, placeholder_dataset=args.command == "prep")
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2

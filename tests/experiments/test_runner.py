@@ -202,6 +202,9 @@ def _interrupt_grid(tmp_path, cfg, *args) -> subprocess.CompletedProcess:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as from a terminal: a run started in the background (nohup, `&` in a script) inherits an
+        # ignored SIGINT, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300
     while time.time() < deadline and not list((tmp_path / "results" / ".vak-tcn").glob("*.log")):

@@ -83,6 +83,22 @@ def test_seed_also_seeds_what_follows_the_build(fresh_process, monkeypatch):
     assert torch.equal(torch.rand(4), after)
 
 
+def test_a_config_check_before_the_run_does_not_shift_its_seeds(fresh_process, monkeypatch, tmp_path):
+    """`vak-tcn learncurve --seed 7` checks the config (building the network once) before vak runs:
+    the run must get the weights and random state of `VAK_TCN_SEED=7 vak learncurve`."""
+    from vak_tcn.plugins import vak_compat
+
+    monkeypatch.setenv(seeding.SEED_ENV, "7")
+    expected, after = weights(build()), torch.rand(4)
+    monkeypatch.setattr(seeding, "_builds", itertools.count())
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    with seeding.side_effect_free_builds():
+        vak_compat.model_attributes("TCN", {"network": {"out_channels": 8, "num_layers": 2}})
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(weights(build()), expected) and torch.equal(torch.rand(4), after)
+
+
 def test_build_record(fresh_process, monkeypatch):
     monkeypatch.setenv(seeding.SEED_ENV, "5")
     build()

@@ -27,6 +27,7 @@ and turns off cuDNN's autotuner; see docs/reproducibility.md for what that buys.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -127,6 +128,28 @@ def _resolved_kwargs(init, args: tuple, kwargs: dict) -> dict:
         elif kind is not inspect.Parameter.VAR_POSITIONAL:
             out[name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+@contextlib.contextmanager
+def side_effect_free_builds():
+    """Networks built inside (a config check that builds the model once) neither advance the
+    build count nor change Python's, NumPy's or torch's random state, so the run that follows
+    gets the same seeds as one without the check."""
+    global _builds
+    import random
+
+    import numpy as np
+    import torch
+
+    index = next(_builds)
+    states = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    try:
+        yield
+    finally:
+        _builds = itertools.count(index)
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
 
 
 def seeded_network(network: type) -> type:
