@@ -288,23 +288,21 @@ def test_silent_audio_stops_training_naming_the_file(tmp_path):
     soundfile.write(data / "silent_bout.wav", np.zeros_like(audio), rate)
     cfg = configs.write_config(
         configs.vak_config(
-            command="learncurve",
-            model="TCN",
-            data_dir=data,
-            prep_output_dir=tmp_path / "prep",
-            results_dir=tmp_path / "results",
-            labelset=REAL_LABELS,
-            annot_format="notmat",
-            train_dur=8,
-            val_dur=8,
-            test_dur=8,
-            train_set_durs=[8],
-            num_replicates=1,
-            window_size=176,
-            batch_size=4,
-            val_step=2,
-            ckpt_step=2,
-            network=SMALL_TCN,
+            **learncurve_kwargs(
+                tmp_path,
+                data,
+                labelset=REAL_LABELS,
+                annot_format="notmat",
+                train_dur=8,
+                val_dur=8,
+                test_dur=8,
+                train_set_durs=[8],
+                window_size=176,
+                batch_size=4,
+                val_step=2,
+                ckpt_step=2,
+                network=SMALL_TCN,
+            )
         ),
         tmp_path / "learncurve.toml",
     )
