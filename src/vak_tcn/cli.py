@@ -78,7 +78,7 @@ def _run_vak(args: argparse.Namespace) -> int:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2
     if args.command == "prep" and seed is not None:  # vak prep splits the data with Python's random module
-        apply_seed(seed)  # after the config check, which may draw random numbers itself
+        apply_seed(seed)  # just before vak runs
     if args.command == "predict":  # vak does not give the model its batch_size: predict_step reads it here
         from .models.family import PREDICT_BATCH_ENV
 
