@@ -115,7 +115,8 @@ def test_failed_run_reports_the_last_line_of_its_error(tmp_path):
     assert grid.last_error(log).endswith("non-finite values: a.wav")
 
 
-def test_summarize_refuses_nan_results_naming_the_file(tmp_path):
+def _results_dir(tmp_path, acc: float) -> pathlib.Path:
+    """A results directory as vak learncurve leaves it: its config and a one-row learning curve."""
     run = tmp_path / "results" / "results_1"
     run.mkdir(parents=True)
     configs.write_config(
@@ -125,9 +126,14 @@ def test_summarize_refuses_nan_results_naming_the_file(tmp_path):
         run / "TCN.toml",
         make_dirs=False,
     )
-    pd.DataFrame({"train_dur": [30.0], "replicate_num": [1], "avg_val_acc_epoch": [float("nan")]}).to_csv(
+    pd.DataFrame({"train_dur": [30.0], "replicate_num": [1], "avg_val_acc_epoch": [acc]}).to_csv(
         run / "learning_curve.csv", index=False
     )
+    return run
+
+
+def test_summarize_refuses_nan_results_naming_the_file(tmp_path):
+    run = _results_dir(tmp_path, acc=float("nan"))
     out = tmp_path / "summary.csv"
     out.write_text("previous summary\n")
     proc = subprocess.run(
@@ -145,18 +151,7 @@ def test_summary_write_is_atomic(tmp_path, monkeypatch):
     """A write that fails half-way (full disk) leaves the previous summary whole, and no stray file."""
     from vak_tcn import cli
 
-    run = tmp_path / "results" / "results_1"
-    run.mkdir(parents=True)
-    configs.write_config(
-        configs.vak_config(
-            command="learncurve", model="TCN", data_dir=tmp_path, prep_output_dir=tmp_path, labelset="a"
-        ),
-        run / "TCN.toml",
-        make_dirs=False,
-    )
-    pd.DataFrame({"train_dur": [30.0], "replicate_num": [1], "avg_val_acc_epoch": [0.9]}).to_csv(
-        run / "learning_curve.csv", index=False
-    )
+    _results_dir(tmp_path, acc=0.9)
     out = tmp_path / "summary.csv"
     assert cli.main(["summarize", str(tmp_path / "results"), "--out", str(out)]) == 0
     good = out.read_text()

@@ -303,22 +303,7 @@ def mstcn_levenstein(p, y):
 
 def mstcn_f_score(p_label, p_start, p_end, y_label, y_start, y_end, overlap):
     """MS-TCN eval.py f_score, on segments; returns F1 x 100 as its main() does."""
-    tp, fp = 0, 0
-    hits = np.zeros(len(y_label))
-    for j in range(len(p_label)):
-        if len(y_label) == 0:  # (MS-TCN would fail on argmax of an empty array)
-            fp += 1
-            continue
-        intersection = np.minimum(p_end[j], y_end) - np.maximum(p_start[j], y_start)
-        union = np.maximum(p_end[j], y_end) - np.minimum(p_start[j], y_start)
-        IoU = (1.0 * intersection / union) * np.array([p_label[j] == y_label[x] for x in range(len(y_label))])
-        idx = np.array(IoU).argmax()
-        if IoU[idx] >= overlap and not hits[idx]:
-            tp += 1
-            hits[idx] = 1
-        else:
-            fp += 1
-    fn = len(y_label) - sum(hits)
+    tp, fp, fn = mstcn_f_score_counts(p_label, p_start, p_end, y_label, y_start, y_end, overlap)
     with np.errstate(invalid="ignore", divide="ignore"):  # per file, counts can be 0: NaN -> 0 below
         precision = np.float64(tp) / (tp + fp)
         recall = np.float64(tp) / (tp + fn)
