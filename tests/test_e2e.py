@@ -8,6 +8,7 @@ through the start-up hook alone.  Training is bounded by steps
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 import shutil
@@ -72,8 +73,15 @@ def test_stock_vak_learncurve_with_plugin_model_and_gs_tmse(tmp_path, song_dir, 
             assert np.isfinite(df[column]).all(), (column, df[column])
     # one unit in the file: fractions, vak's, for vak's columns and vak-tcn's alike
     for metric in ["acc", "precision", "recall", "fscore", "edit", *F1_COLUMNS]:
-        for suffix in ("", "_tfm"):
+        for suffix in ("", "_tfm", "_fixed", "_tuned"):
             assert 0.0 <= df[f"avg_val_{metric}{suffix}_epoch"].iloc[0] <= 1.0, metric
+    # the clean-up was tuned on the replicate's validation split when training ended, and the test
+    # split's _tfm columns report it; the config's fixed clean-up is under _fixed
+    (tuned,) = (tmp_path / "results").rglob(f"replicate_1/{model}/checkpoints/postprocess.json")
+    assert json.loads(tuned.read_text())["split"] == "val"
+    for metric in ["acc", "character_error_rate", "fscore"]:
+        row = df.iloc[0]
+        assert row[f"avg_val_{metric}_tfm_epoch"] == row[f"avg_val_{metric}_tuned_epoch"], metric
 
 
 def test_stock_tweetynet_unchanged_by_plugin(tmp_path, song_dir):

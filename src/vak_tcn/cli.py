@@ -173,8 +173,8 @@ def _annotate(args: argparse.Namespace) -> int:
     options = Options(
         annot_format=args.annot_format,
         probabilities=args.probabilities,
-        post_processing=not args.no_post_processing and args.post_processing != "none",
-        cleanup=args.post_processing if args.post_processing != "none" else "auto",
+        post_processing=not args.no_post_processing,
+        cleanup=args.post_processing,
         channel=args.channel,
         chunk_seconds=args.chunk_seconds,
         precision=args.precision,
@@ -271,9 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--post-processing",
         choices=("auto", "tuned", "config", "none"),
-        default="auto",
-        help="clean-up: the config's if it sets any, else `vak-tcn tune`'s postprocess.json beside the checkpoint, "
-        "else vak's defaults (auto, default); tuned; config; none (docs/postprocessing.md)",
+        default=None,
+        help="clean-up: auto (default): postprocess.json beside the checkpoint (tuned on validation data), then "
+        "the config's majority_vote/min_segment_dur, as vak predict does; tuned: the same, an error without the "
+        "file; config: the config's only; none. Default: VAK_TCN_POST_PROCESSING, else the network table's "
+        "post_processing, else auto (docs/postprocessing.md)",
     )
     p.add_argument("--no-post-processing", action="store_true", help="no clean-up (same as --post-processing none)")
     p.add_argument(

@@ -1,8 +1,10 @@
-"""One file, two paths: stock ``vak prep`` + ``vak predict`` and ``vak-tcn annotate``, the same annotations;
-and both again with ``--precision bf16``: frame labels against float32."""
+"""One file, two paths: stock ``vak prep`` + ``vak predict`` and ``vak-tcn annotate``, the same annotations,
+without and with tuned clean-up (``postprocess.json`` beside the checkpoint); and both again with
+``--precision bf16``: frame labels against float32."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 import tomlkit
 
+from vak_tcn.models.postprocess import Settings
 from vak_tcn.nn.precision import bf16_supported
 
 from conftest import REAL_BOUT, run_cli
@@ -64,6 +67,23 @@ def test_annotate_equals_stock_vak_predict_on_the_real_bout(tmp_path):
         np.load(d / "bout_1.wav.probabilities.npz")["probabilities"] for d in (tmp_path / "annotate", tmp_path / "bf16")
     ]
     check_bf16(*probabilities, proc.stderr)
+
+    # tuned clean-up beside the checkpoint: vak predict (the model cleans its logits, then vak's
+    # majority vote) and annotate (the two as one setting) still give the same annotations
+    tuned = Settings(min_segment_dur=0.006, min_gap_dur=0.01, majority_vote=False)
+    (config.parent / "postprocess.json").write_text(json.dumps({"best": tuned.asdict()}))
+    run_cli(["vak", "predict", config])
+    proc = run_cli(
+        ["vak-tcn", "annotate", config, REAL_BOUT / "bout_1.wav", "--out", tmp_path / "tuned", "--chunk-seconds", 1]
+    )
+    assert "from tuned (" in proc.stdout
+    vak_tuned = pd.read_csv(out / "vak-predict.annot.csv")
+    ours = pd.read_csv(tmp_path / "tuned" / "bout_1.wav.annot.csv")
+    assert 0 < len(vak_tuned) < len(vak_df)  # the clean-up changed something
+    np.testing.assert_array_equal(ours["label"].astype(str), vak_tuned["label"].astype(str))
+    np.testing.assert_array_equal(ours["onset_s"], vak_tuned["onset_s"])
+    np.testing.assert_array_equal(ours["offset_s"], vak_tuned["offset_s"])
+    (config.parent / "postprocess.json").unlink()
 
 
 FALLBACK = "no native bfloat16 support"

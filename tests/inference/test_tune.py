@@ -31,7 +31,12 @@ def trained(tmp_path_factory, song_dir):
         tmp / "train.toml",
     )  # fmt: skip
     run_cli(["vak", "prep", cfg])
-    run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=4)
+    train = run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=4)
+    # vak train itself tuned the clean-up when training ended (the family's on_fit_end)
+    (after_training,) = sorted((tmp / "results").rglob("postprocess.json"))
+    after_training = dict(
+        path=after_training, doc=json.loads(after_training.read_text()), log=train.stderr + train.stdout
+    )
     dataset = configs.dataset_path(cfg)
     metadata = json.loads((dataset / "metadata.json").read_text())
     df = pd.read_csv(dataset / metadata["dataset_csv_filename"])
@@ -41,7 +46,22 @@ def trained(tmp_path_factory, song_dir):
         (dataset / row["frames_path"]).unlink()
         (dataset / row["multi_frame_labels_path"]).unlink()
     proc = run_cli(["vak-tcn", "tune", tmp / "results"])
-    return dict(tmp=tmp, dataset=dataset, df=df, proc=proc)
+    return dict(tmp=tmp, dataset=dataset, df=df, proc=proc, after_training=after_training)
+
+
+@pytest.mark.slow
+def test_vak_train_tunes_the_clean_up_when_training_ends(trained):
+    """Stock `vak train`: postprocess.json beside the checkpoint vak evaluates, tuned on the val split."""
+    from vak_tcn.models.family import checkpoint_vak_evaluates
+
+    path, doc = trained["after_training"]["path"], trained["after_training"]["doc"]
+    assert path.parent.name == "checkpoints"
+    assert doc["checkpoint"] == checkpoint_vak_evaluates(path.parent).name
+    assert doc["tuned_by"] == "vak-tcn, after training" and doc["split"] == "val"
+    assert doc["n_files"] == int((trained["df"]["split"] == "val").sum())
+    assert len(doc["settings_tried"]) == 100
+    assert doc["best_scores"]["character_error_rate"] == min(r["character_error_rate"] for r in doc["settings_tried"])
+    assert "clean-up tuned on" in trained["after_training"]["log"]
 
 
 @pytest.mark.slow
@@ -97,7 +117,11 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     audio = tmp_path / "bout.wav"
     soundfile.write(audio, bout, rate)
     proc = run_cli(["vak-tcn", "annotate", config, audio, "--out", tmp_path / "out", "--probabilities"])
-    assert f"clean-up: {tuned.describe()}; from tuned ({checkpoint.parent / 'postprocess.json'})" in proc.stdout
+    # tuned, then vak's default majority vote (the tuned settings vote already): the tuned settings
+    assert (
+        f"clean-up: {tuned.describe()}; from tuned ({checkpoint.parent / 'postprocess.json'}), then vak's"
+        in proc.stdout
+    )
     (annot,) = crowsetta.Transcriber(format="generic-seq").from_file(tmp_path / "out" / "bout.wav.annot.csv").to_annot()
 
     # the reference: the network's own frame labels (argmax of the saved probabilities), the
@@ -114,16 +138,33 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     np.testing.assert_allclose(annot.seq.onsets_s, onsets, atol=1e-9)
     np.testing.assert_allclose(annot.seq.offsets_s, offsets, atol=1e-9)
 
-    # the config's clean-up wins when it sets any; --post-processing config / none / tuned
-    explicit = make_predict_config(tmp_path / "explicit", network=NETWORK)
-    (explicit.parent / "postprocess.json").write_text(json.dumps({"best": tuned.asdict()}))
+    # auto/tuned: the tuned clean-up, then the config's (as vak predict applies it after the model);
+    # config: the config's alone; none; the mode from the environment and the network table
+    from vak_tcn.models.postprocess import then
+
+    explicit = make_predict_config(tmp_path / "explicit", network=NETWORK)  # min_segment_dur 0.01, majority vote
+    loose = Settings(min_segment_dur=0.004, min_gap_dur=0.02, majority_vote=False)
+    (explicit.parent / "postprocess.json").write_text(json.dumps({"best": loose.asdict()}))
     a = Annotator(explicit)
-    assert a.cleanup == Settings(min_segment_dur=0.01, majority_vote=True) and "the config's" in a.cleanup_source
-    assert Annotator(explicit, Options(cleanup="tuned")).cleanup == tuned
+    assert a.cleanup == then(loose, Settings(min_segment_dur=0.01, majority_vote=True))
+    assert a.cleanup == Settings(min_segment_dur=0.01, min_gap_dur=0.02, majority_vote=True)
+    assert "tuned (" in a.cleanup_source and "then the config's (majority_vote, min_segment_dur" in a.cleanup_source
+    assert Annotator(explicit, Options(cleanup="tuned")).cleanup == a.cleanup
+    assert Annotator(explicit, Options(cleanup="config")).cleanup == Settings(min_segment_dur=0.01, majority_vote=True)
     assert Annotator(config, Options(cleanup="config")).cleanup == Settings(majority_vote=True)  # vak's default
     assert Annotator(config, Options(post_processing=False)).cleanup == Settings()
+    assert Annotator(config, Options(cleanup="none")).cleanup == Settings()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VAK_TCN_POST_PROCESSING", "config")
+        a = Annotator(explicit)
+        assert a.cleanup == Settings(min_segment_dur=0.01, majority_vote=True)
+        assert "VAK_TCN_POST_PROCESSING" in a.cleanup_source
+        assert Annotator(explicit, Options(cleanup="auto")).cleanup == then(loose, a.cleanup)  # the option wins
+    in_table = make_predict_config(tmp_path / "in-table", network={**NETWORK, "post_processing": "none"})
+    (in_table.parent / "postprocess.json").write_text(json.dumps({"best": loose.asdict()}))
+    assert Annotator(in_table).cleanup == Settings() and "the network table" in Annotator(in_table).cleanup_source
     (checkpoint.parent / "postprocess.json").unlink()
-    assert "vak's defaults" in Annotator(config).cleanup_source
+    assert "vak's defaults (no postprocess.json" in Annotator(config).cleanup_source
     with pytest.raises(FileNotFoundError, match="vak-tcn tune"):
         Annotator(config, Options(cleanup="tuned"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,11 +18,11 @@ LABELMAP = {"background": 0, "a": 1, "b": 2}
 INPUT_SHAPE = (1, 64, 32)  # channels, freqbins, window
 
 
-def get_model(name="TCN", loss=None, post_tfm=None, metrics=None):
+def get_model(name="TCN", loss=None, post_tfm=None, metrics=None, network=None):
     import vak.models
 
     config = {
-        "network": {"out_channels": 8, "num_layers": 2},
+        "network": network or {"out_channels": 8, "num_layers": 2},
         "optimizer": {"lr": 0.001},
         "loss": loss or {},
         "metrics": metrics or {},
@@ -340,3 +342,191 @@ def test_nan_validation_frames_name_the_file(tmp_path, monkeypatch):
     batch["frames_path"] = [str(frames_file)]
     with pytest.raises(family.NonFiniteError, match=r"bout_7\.wav\.spect\.npz has non-finite .* silent audio"):
         model.validation_step(batch, 0)
+
+
+# ---- clean-up tuned after training, used by eval and predict (docs/postprocessing.md) ----------
+def _gap_case():
+    """Reference: one 16-frame 'a'. Prediction: that 'a' split by a 2-frame (4 ms) gap."""
+    window = INPUT_SHAPE[-1]
+    ref = np.zeros(window, dtype=np.int64)
+    ref[4:20] = 1
+    pred = ref.copy()
+    pred[10:12] = 0
+    return ref, pred
+
+
+def _checkpoint_with_tuned(model, tmp_path, best: dict | None) -> None:
+    """Save ``model`` as vak's checkpoint, with ``postprocess.json`` (``best``) beside it, and load it."""
+    ckpt = tmp_path / "checkpoints" / "max-val-acc-checkpoint.pt"
+    ckpt.parent.mkdir()
+    torch.save({"state_dict": model.state_dict()}, ckpt)
+    if best is not None:
+        (ckpt.parent / "postprocess.json").write_text(json.dumps({"best": best}))
+    model.load_state_dict_from_path(ckpt)
+
+
+def _validate(model, batches, tmp_path) -> dict:
+    import lightning
+
+    trainer = lightning.pytorch.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    loader = torch.utils.data.DataLoader(batches, batch_size=1)
+    return trainer.validate(model, dataloaders=loader, verbose=False)[0]
+
+
+FILL_GAPS = {"min_segment_dur": 0.0, "min_gap_dur": 0.006, "majority_vote": False}
+
+
+def _fixed_post_tfm():
+    from vak.transforms.frame_labels import PostProcess
+
+    return PostProcess(timebin_dur=0.002, background_label=0, min_segment_dur=0.01, majority_vote=True)
+
+
+@pytest.mark.parametrize("mode", [None, "auto", "tuned", "config", "none"])
+@pytest.mark.parametrize("where", ["network table", "environment"])
+def test_eval_reports_tuned_as_tfm_and_the_configs_clean_up_as_fixed(tmp_path, monkeypatch, mode, where):
+    """Hand-computed: the split 'a' is 'aa' raw and after the config's fixed clean-up (both pieces
+    outlive min_segment_dur = 10 ms): character error rate 1; gap filling (< 6 ms) makes it 'a': 0."""
+    ref, pred = _gap_case()
+    table = {"out_channels": 8, "num_layers": 2}
+    if mode is not None and where == "network table":
+        table["post_processing"] = mode
+    elif mode is not None:
+        monkeypatch.setenv("VAK_TCN_POST_PROCESSING", mode)
+    model = get_model(network=table, post_tfm=_fixed_post_tfm())
+    _checkpoint_with_tuned(model, tmp_path, FILL_GAPS)
+    model.network = FixedPredictions([pred], len(LABELMAP))
+    batch = {"frames": torch.randn(1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(ref)}
+    vals = _validate(model, [batch], tmp_path)
+    assert vals["val_character_error_rate_epoch"] == pytest.approx(1.0)  # raw
+    if mode == "none":
+        assert not [k for k in vals if k.endswith(("_tfm_epoch", "_fixed_epoch", "_tuned_epoch"))]
+    elif mode == "config":  # vak's behaviour: _tfm is the config's
+        assert vals["val_character_error_rate_tfm_epoch"] == pytest.approx(1.0)
+        assert not [k for k in vals if k.endswith(("_fixed_epoch", "_tuned_epoch"))]
+    else:
+        assert vals["val_character_error_rate_tfm_epoch"] == pytest.approx(0.0)
+        assert vals["val_character_error_rate_tuned_epoch"] == pytest.approx(0.0)
+        assert vals["val_character_error_rate_fixed_epoch"] == pytest.approx(1.0)
+        assert vals["val_acc_tuned_epoch"] == pytest.approx(1.0)  # the filled frames are right
+        assert vals["val_fscore_tuned_epoch"] == pytest.approx(1.0)
+        assert vals["val_fscore_fixed_epoch"] < 1.0
+
+
+def test_eval_without_tuned_settings_reports_the_configs_clean_up(tmp_path):
+    ref, pred = _gap_case()
+    model = get_model(post_tfm=_fixed_post_tfm())
+    _checkpoint_with_tuned(model, tmp_path, None)
+    model.network = FixedPredictions([pred], len(LABELMAP))
+    batch = {"frames": torch.randn(1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(ref)}
+    vals = _validate(model, [batch], tmp_path)
+    assert vals["val_character_error_rate_tfm_epoch"] == pytest.approx(1.0)
+    assert vals["val_character_error_rate_fixed_epoch"] == pytest.approx(1.0)
+    assert "val_character_error_rate_tuned_epoch" not in vals
+
+
+def test_tuned_mode_without_the_file_names_the_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAK_TCN_POST_PROCESSING", "tuned")
+    model = get_model(post_tfm=_fixed_post_tfm())
+    _checkpoint_with_tuned(model, tmp_path, None)
+    ref, _ = _gap_case()
+    batch = {"frames": torch.randn(1, *INPUT_SHAPE), "multi_frame_labels": torch.from_numpy(ref)}
+    with pytest.raises(FileNotFoundError, match=r"postprocess\.json beside .*max-val-acc-checkpoint\.pt"):
+        _validate(model, [batch], tmp_path)
+
+
+@pytest.mark.parametrize("where", ["network table", "environment"])
+def test_a_bad_clean_up_mode_is_named(monkeypatch, where):
+    table = {"out_channels": 8, "num_layers": 2}
+    if where == "environment":
+        monkeypatch.setenv("VAK_TCN_POST_PROCESSING", "tunned")
+        with pytest.raises(ValueError, match="VAK_TCN_POST_PROCESSING must be one of 'auto', 'tuned'.*'tunned'"):
+            get_model(network=table).cleanup_mode()
+    else:
+        table["post_processing"] = "tunned"
+        with pytest.raises(ValueError, match="network parameter 'post_processing' must be one of"):
+            get_model(network=table)
+
+
+def _predict_batch(tmp_path, n_windows=2, pad=7):
+    """A `vak predict` batch: one file's windows, its padding mask, a frames path in a prepared dataset."""
+    dataset = tmp_path / "dataset"
+    (dataset / "predict").mkdir(parents=True)
+    (dataset / "metadata.json").write_text(json.dumps({"frame_dur": 0.002}))
+    total = n_windows * INPUT_SHAPE[-1]
+    mask = torch.cat([torch.ones(total - pad, dtype=torch.bool), torch.zeros(pad, dtype=torch.bool)])
+    frames_path = str(dataset / "predict" / "song.spect.npz")
+    return {"frames": torch.randn(1, n_windows, *INPUT_SHAPE), "padding_mask": mask[None], "frames_path": [frames_path]}
+
+
+class FixedLogits(torch.nn.Module):
+    """A network returning the given (windows, classes, window) logits."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, frames):
+        assert frames.shape[0] == self.logits.shape[0]
+        return self.logits.clone()
+
+
+def _file_logits(labels: np.ndarray, n_windows: int) -> torch.Tensor:
+    """(windows, classes, window) logits: 2 for the label, noise below 1 for the others."""
+    gen = torch.Generator().manual_seed(0)
+    seq = torch.rand(len(LABELMAP), labels.size, generator=gen)
+    seq[torch.as_tensor(labels), torch.arange(labels.size)] = 2.0
+    return seq.reshape(len(LABELMAP), n_windows, -1).permute(1, 0, 2)
+
+
+@pytest.mark.parametrize("mode", ["auto", "config", "none"])
+def test_predict_step_returns_logits_whose_argmax_is_the_tuned_clean_up(tmp_path, monkeypatch, mode):
+    from vak_tcn.models import postprocess
+
+    monkeypatch.setenv("VAK_TCN_POST_PROCESSING", mode)
+    tuned = {"min_segment_dur": 0.01, "min_gap_dur": 0.006, "majority_vote": True}
+    n_windows, pad = 2, 7
+    labels = np.zeros(n_windows * INPUT_SHAPE[-1], dtype=np.int64)
+    labels[3:15] = 1
+    labels[8:10] = 0  # a 4 ms gap inside an 'a': filled
+    labels[30:33] = 2  # a 6 ms 'b': too short, removed
+    labels[40:48], labels[46:48] = 1, 2  # 'aaaaaabb': majority 'a'
+    labels[-pad:] = 2  # padding: never cleaned, returned as the network gave it
+    valid = labels.size - pad
+    expected = postprocess.clean(labels[:valid], 0.002, postprocess.Settings(**tuned))
+    assert (expected != labels[:valid]).sum() == 2 + 3 + 2  # the case has each kind of change
+
+    model = get_model()
+    _checkpoint_with_tuned(model, tmp_path, tuned)
+    model.on_predict_start()
+    logits = _file_logits(labels, n_windows)
+    model.network = FixedLogits(logits)
+    ((_, out),) = model.predict_step(_predict_batch(tmp_path, n_windows, pad), 0).items()
+    assert out.shape == logits.shape
+    seq = out.permute(1, 0, 2).reshape(len(LABELMAP), -1)
+    before = logits.permute(1, 0, 2).reshape(len(LABELMAP), -1)
+    if mode != "auto":  # the config's clean-up only: vak predict applies it, the model changes nothing
+        assert torch.equal(out, logits)
+        return
+    assert np.array_equal(seq.argmax(dim=0).numpy()[:valid], expected)
+    same = np.flatnonzero(np.concatenate([expected == labels[:valid], np.ones(pad, bool)]))
+    assert torch.equal(seq[:, same], before[:, same])  # frames the clean-up keeps: untouched
+
+
+def test_then_is_the_two_clean_ups_in_turn():
+    """``then(tuned, config's)`` = the tuned clean-up followed by vak's, on random label sequences."""
+    from vak_tcn.models import postprocess
+
+    rng = np.random.default_rng(0)
+    settings = postprocess.grid((0, 0.004, 0.01), (0, 0.006), (False, True))
+    vaks = [postprocess.Settings(min_segment_dur=d, majority_vote=m) for d in (0, 0.006, 0.02) for m in (False, True)]
+    for _ in range(40):
+        labels = np.repeat(rng.integers(0, 3, 30), rng.integers(1, 8, 30))
+        for first in settings:
+            for second in vaks:
+                in_turn = postprocess.clean(postprocess.clean(labels, 0.002, first), 0.002, second)
+                assert np.array_equal(postprocess.clean(labels, 0.002, postprocess.then(first, second)), in_turn)
+    with pytest.raises(ValueError, match="must not fill gaps"):
+        postprocess.then(settings[0], postprocess.Settings(min_gap_dur=0.004))

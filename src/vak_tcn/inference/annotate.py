@@ -3,9 +3,10 @@
 ``vak-tcn annotate CONFIG AUDIO...`` (docs/annotate.md).  CONFIG is a stock vak *predict*
 config, read by vak's own parser: the checkpoint, labelmap and frames standardizer, the
 ``[vak.prep.spect_params]``, the model table, ``majority_vote`` and ``min_segment_dur``.  The
-clean-up (:func:`choose_cleanup`): the config's ``majority_vote``/``min_segment_dur`` when it
-sets either, else the settings ``vak-tcn tune`` stored beside the checkpoint
-(``postprocess.json``, with gap filling), else vak's defaults.  For each recording:
+clean-up (:func:`choose_cleanup`), as ``vak predict`` applies it to vak-tcn models: the settings
+tuned on validation data and stored beside the checkpoint (``postprocess.json``, with gap filling),
+then the config's ``majority_vote``/``min_segment_dur`` (vak's defaults for keys it leaves out).
+For each recording:
 
 audio blocks -> :class:`~vak_tcn.inference.spectrogram.StreamingSpectrogram` (vak's
 spectrogram) -> the saved standardizer -> the network in chunks with enough context
@@ -64,7 +65,7 @@ class Options:
     annot_format: str = "generic-seq"
     probabilities: bool = False
     post_processing: bool = True  # False: no clean-up at all (--no-post-processing)
-    cleanup: str = "auto"  # auto | tuned | config (see choose_cleanup)
+    cleanup: str | None = None  # auto | tuned | config | none; None: see cleanup_mode
     channel: int | None = None
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
@@ -268,23 +269,40 @@ class ProbabilityWriter:
 
 
 # ---------------------------------------------------------------- clean-up
-CLEANUP_CHOICES = ("auto", "tuned", "config")
+CLEANUP_CHOICES = postprocess.MODES
+
+
+def cleanup_mode(options: Options, model_config: dict) -> tuple[str, str]:
+    """The clean-up mode and where it was set: ``--post-processing`` (``--no-post-processing``: none),
+    else ``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``."""
+    if not options.post_processing:
+        return "none", "--no-post-processing"
+    if options.cleanup is not None:
+        return postprocess.check_mode(options.cleanup, "--post-processing"), "--post-processing"
+    from_env = postprocess.mode_from_env()
+    if from_env is not None:
+        return from_env, postprocess.MODE_ENV
+    table = (model_config.get("network") or {}).get(postprocess.MODE_KEY)
+    if table is not None:
+        return postprocess.check_mode(table, f"network parameter '{postprocess.MODE_KEY}'"), "the network table"
+    return "auto", "default"
 
 
 def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tuple[postprocess.Settings, str]:
-    """The clean-up to apply and a line saying where it comes from.
+    """The clean-up to apply and a line saying where it comes from: what ``vak predict`` does with
+    the same config (docs/postprocessing.md).
 
-    ``auto``: the config's ``majority_vote``/``min_segment_dur`` if ``[vak.predict]`` sets either,
-    else ``postprocess.json`` beside the checkpoint (``vak-tcn tune``), else vak's defaults for
-    the keys.  ``tuned``: ``postprocess.json`` (an error if there is none).  ``config``: the
-    config's values and vak's defaults, ignoring ``postprocess.json``.
+    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by
+    ``vak-tcn tune``) when there is one, followed by the config's ``majority_vote`` and
+    ``min_segment_dur`` (vak's defaults for keys it leaves out), as vak predict applies them
+    after the model (:func:`postprocess.then`); else the config's alone.  ``tuned``: the same, an
+    error without the file.  ``config``: the config's alone.  ``none``: no clean-up at all.
     """
+    mode, set_by = cleanup_mode(options, predict.model.asdict() if hasattr(predict.model, "asdict") else {})
+    if mode == "none":
+        return postprocess.Settings(), f"none ({set_by})"
     import tomllib
 
-    if options.cleanup not in CLEANUP_CHOICES:
-        raise ValueError(f"--post-processing {options.cleanup!r}: one of {', '.join(CLEANUP_CHOICES)}, or none")
-    if not options.post_processing:
-        return postprocess.Settings(), "none (--no-post-processing)"
     stored = postprocess.settings_path(predict.checkpoint_path)
     with open(config_path, "rb") as fh:
         table = tomllib.load(fh).get("vak", {}).get("predict", {})
@@ -292,15 +310,20 @@ def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tupl
     from_config = postprocess.Settings(
         min_segment_dur=float(predict.min_segment_dur or 0.0), majority_vote=bool(predict.majority_vote)
     )
-    if options.cleanup == "tuned" or (options.cleanup == "auto" and not explicit and stored.is_file()):
-        if not stored.is_file():
-            raise FileNotFoundError(
-                f"--post-processing tuned: no {stored.name} beside {predict.checkpoint_path} (run vak-tcn tune)"
-            )
-        return postprocess.read_settings(stored), f"tuned ({stored})"
-    if explicit:
-        return from_config, f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})"
-    return from_config, "vak's defaults (no clean-up in the config, no postprocess.json beside the checkpoint)"
+    config_source = (
+        f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
+    )
+    if mode == "tuned" and not stored.is_file():
+        raise FileNotFoundError(
+            f"post_processing 'tuned' ({set_by}): no {stored.name} beside {predict.checkpoint_path}; it is "
+            "written when vak train/learncurve ends, or by `vak-tcn tune RESULTS_DIR`"
+        )
+    if mode in ("auto", "tuned") and stored.is_file():
+        tuned = postprocess.read_settings(stored)
+        return postprocess.then(tuned, from_config), f"tuned ({stored}), then {config_source}"
+    if mode == "auto":
+        return from_config, f"{config_source} (no {stored.name} beside the checkpoint)"
+    return from_config, f"{config_source} ({mode} mode, set by {set_by})"
 
 
 # ---------------------------------------------------------------- the annotator

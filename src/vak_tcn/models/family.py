@@ -21,6 +21,12 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   network (:mod:`vak_tcn.models.seeding`);
 * predicts in sub-batches of windows (:func:`predict_in_batches`): vak hands
   ``predict_step`` all of a file's windows at once;
+* tunes the clean-up of its predictions on the validation split when training ends, and
+  writes ``postprocess.json`` beside the checkpoint vak evaluates (:meth:`on_fit_end`,
+  ``VAK_TCN_TUNE=0`` turns it off); ``vak eval`` (and learncurve's evaluation) then report the
+  tuned clean-up in the ``_tfm`` columns, the config's ``post_tfm_kwargs`` in ``_fixed`` and
+  the tuned one again in ``_tuned``; ``vak predict`` applies it before vak's own clean-up
+  (docs/postprocessing.md);
 * predicts and evaluates in float32, or in bfloat16 with ``VAK_TCN_PRECISION=bf16``
   (:mod:`vak_tcn.nn.precision`; float32 with one warning where the hardware has no bf16).
 
@@ -31,6 +37,7 @@ The class is deliberately named ``FrameClassificationModel``: vak's
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -43,6 +50,7 @@ import numpy as np
 import torch
 
 from ..plugins import vak_compat
+from . import postprocess
 
 logger = logging.getLogger(__name__)
 #: messages a vak user must see go to vak's own logger, so they land in vak's log file too
@@ -242,8 +250,171 @@ def _score_metric(
     return {"": float(values)}, dict(counts)
 
 
+def _sequence_to_windows(x: torch.Tensor, n_windows: int) -> torch.Tensor:
+    """(1, classes, windows * window) -> (windows, classes, window): :func:`_windows_to_sequence` undone."""
+    classes = x.shape[1]
+    return x[0].reshape(classes, n_windows, -1).permute(1, 0, 2)
+
+
+def checkpoint_vak_evaluates(ckpt_dir: pathlib.Path) -> pathlib.Path | None:
+    """The checkpoint of a training run that ``vak learncurve`` evaluates: the max-val-acc one if
+    there is one, else the only ``.pt`` file, else ``checkpoint.pt`` (vak's rule, its names)."""
+    paths = sorted(ckpt_dir.glob("*.pt"))
+    best = [p for p in paths if "max-val-acc" in p.name]
+    if len(best) == 1:
+        return best[0]
+    if len(paths) == 1:
+        return paths[0]
+    last = ckpt_dir / "checkpoint.pt"
+    return last if last.is_file() else None
+
+
 class FrameClassificationModel(vak_compat.base_family()):
     """Frame classification family of vak-tcn (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .seeding import POST_PROCESSING_ATTR
+
+        #: the network table's ``post_processing``; ``VAK_TCN_POST_PROCESSING`` wins over it
+        self._config_cleanup_mode = getattr(self.network, POST_PROCESSING_ATTR, None)
+        self._checkpoint_path: pathlib.Path | None = None
+        self._config_tfm = self.post_tfm  # vak's, from the config's post_tfm_kwargs (or None)
+        self._fixed_tfm = None  # the config's clean-up, logged as _fixed in vak eval
+        self._tuned_tfm: postprocess.Settings | None = None
+        self._predict_cleanup: postprocess.Settings | None = None
+
+    def load_state_dict_from_path(self, ckpt_path):
+        """vak's, remembering the checkpoint: its ``postprocess.json`` is the tuned clean-up."""
+        super().load_state_dict_from_path(ckpt_path)
+        self._checkpoint_path = pathlib.Path(ckpt_path)
+
+    # ---- clean-up: tuned after training, used in eval and predict ---------------------------------
+    def cleanup_mode(self) -> str:
+        """``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``."""
+        return postprocess.mode_from_env() or self._config_cleanup_mode or "auto"
+
+    def _tuned_settings(self) -> tuple[postprocess.Settings, pathlib.Path] | None:
+        """The tuned clean-up beside the loaded checkpoint, if the mode uses it and it exists."""
+        mode = self.cleanup_mode()
+        if mode in ("config", "none"):
+            return None
+        path = postprocess.settings_path(self._checkpoint_path) if self._checkpoint_path else None
+        if path is None or not path.is_file():
+            if mode == "tuned":
+                where = f"beside {self._checkpoint_path}" if self._checkpoint_path else "(no checkpoint loaded)"
+                raise FileNotFoundError(
+                    f"post_processing 'tuned': no {postprocess.FILENAME} {where}; it is written when "
+                    "vak train/learncurve ends, or by `vak-tcn tune RESULTS_DIR`"
+                )
+            return None
+        return postprocess.read_settings(path), path
+
+    def _set_eval_cleanup(self) -> None:
+        """``vak eval``: ``_tfm`` is the tuned clean-up when there is one (the config's otherwise),
+        ``_fixed`` the config's ``post_tfm_kwargs``, ``_tuned`` the tuned one."""
+        mode = self.cleanup_mode()
+        self.post_tfm, self._fixed_tfm, self._tuned_tfm = self._config_tfm, None, None
+        if mode == "none":
+            self.post_tfm = None
+            return
+        if mode == "config":
+            return
+        tuned = self._tuned_settings()
+        self._fixed_tfm = self._config_tfm
+        if tuned is not None:
+            self._tuned_tfm = tuned[0]
+            self.post_tfm = tuned[0]
+            vak_logger.info(f"evaluating with tuned clean-up {tuned[0].describe()} from {tuned[1]}")
+
+    def _apply_cleanup(self, tfm, y_pred: np.ndarray, context: Mapping) -> np.ndarray:
+        """``y_pred`` (1, time) cleaned by vak's post_tfm or by tuned :class:`postprocess.Settings`."""
+        if isinstance(tfm, postprocess.Settings):
+            if context.get("frame_dur") is None:
+                raise ValueError("tuned clean-up needs the dataset's frame duration; vak gave none")
+            return np.atleast_2d(postprocess.clean(y_pred[0], context["frame_dur"], tfm, context["background"]))
+        # copy: vak 1.0's post-processing edits its input in place (vak issue #821),
+        # which would corrupt the raw predictions scored beside it
+        return np.atleast_2d(tfm(np.copy(y_pred)))
+
+    def on_fit_end(self) -> None:
+        """Tune the clean-up on the validation split (:meth:`tune_cleanup`), unless ``VAK_TCN_TUNE=0``."""
+        if not postprocess.tune_after_training():
+            return
+        trainer = self._trainer
+        if trainer is None or not trainer.is_global_zero:
+            return
+        try:
+            self.tune_cleanup()
+        except Exception as e:  # training is done and saved: say so, do not lose the run
+            vak_logger.warning(f"clean-up not tuned after training ({type(e).__name__}: {e})")
+
+    def tune_cleanup(self) -> pathlib.Path | None:
+        """Run the checkpoint vak will evaluate over the validation split, tune the clean-up on it
+        (:func:`postprocess.tune`, the default grid) and write ``postprocess.json`` beside the checkpoint."""
+        trainer = self._trainer
+        loaders = trainer.val_dataloaders
+        loader = loaders[0] if isinstance(loaders, (list, tuple)) and loaders else loaders
+        if not loader:
+            vak_logger.info("no validation split: the clean-up is not tuned")
+            return None
+        dirs = [pathlib.Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)]
+        ckpt = next((c for c in map(checkpoint_vak_evaluates, dirs) if c is not None), None)
+        if ckpt is None:
+            vak_logger.info("no checkpoint saved: the clean-up is not tuned")
+            return None
+        state = torch.load(ckpt, map_location=self.device, weights_only=False)["state_dict"]
+        network = copy.deepcopy(self.network)
+        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
+        network.eval()
+        predictions, references, frame_durs = [], [], []
+        with torch.inference_mode():
+            for batch in loader:
+                _, _, target, y_pred = self._sequence_predictions(network, batch)
+                predictions.append(y_pred[0])
+                references.append(target.cpu().numpy()[0])
+                frame_durs.append(self._context(batch)["frame_dur"])
+        if any(d is None for d in frame_durs):
+            raise ValueError("no frame duration for the validation files (not a vak-prepared dataset?)")
+        result = postprocess.tune(predictions, references, frame_durs, background=self._background_index())
+        extra = {
+            "checkpoint": ckpt.name,
+            "tuned_by": "vak-tcn, after training",
+            "split": "val",
+            "n_files": result.n_files,
+            "audio_s": round(result.audio_s, 3),
+            "frame_dur": float(np.mean(frame_durs)),
+            "tuner_seconds": round(result.seconds, 3),
+        }
+        path = postprocess.write_settings(postprocess.settings_path(ckpt), result, extra)
+        raw = result.scores_of(postprocess.Settings())
+        vak_logger.info(
+            f"clean-up tuned on {result.n_files} validation files in {result.seconds:.2f} s: "
+            f"{result.best.describe()}; validation character error rate "
+            f"{raw['character_error_rate']:.4f} raw -> {result.best_scores['character_error_rate']:.4f}; -> {path}"
+        )
+        return path
+
+    def _sequence_predictions(self, network, batch: Mapping):
+        """A validation batch (one file's windows) through ``network``: ``(class_logits (1, classes,
+        time), frames (1, ..., time), target, argmax labels (1, time) as NumPy)``, padding removed."""
+        frames = batch["frames"]
+        if frames.ndim in (5, 4) and frames.shape[0] == 1:  # batch dim added by collate
+            frames = torch.squeeze(frames, dim=0)
+        elif frames.ndim not in (4, 3):
+            raise ValueError(f"invalid shape for frames: {tuple(frames.shape)}")
+        self._check_validation_frames(batch, frames)
+        frames = frames.to(self.device)
+        target = _multi_frame_labels(batch).to(self.device)
+        class_logits = _windows_to_sequence(network(frames))  # (1, classes, time)
+        frames_seq = _windows_to_sequence(frames)  # (1, channels, freqbins, time)
+        if "padding_mask" in batch:
+            mask = batch["padding_mask"]
+            if mask.ndim == 2 and mask.shape[0] == 1:
+                mask = torch.squeeze(mask, dim=0)
+            class_logits = class_logits[..., mask]
+            frames_seq = frames_seq[..., mask]
+        return class_logits, frames_seq, target, torch.argmax(class_logits, dim=1).cpu().numpy()
 
     def training_step(self, batch: dict, batch_idx: int):
         frames = batch["frames"]
@@ -329,6 +500,34 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def on_predict_start(self) -> None:
         self._use_inference_network()
+        tuned = self._tuned_settings()
+        self._predict_cleanup = None if tuned is None or tuned[0].is_off else tuned[0]
+        if tuned is not None:
+            vak_logger.info(
+                f"tuned clean-up {tuned[0].describe()} from {tuned[1]}, then vak's (the config's majority_vote, "
+                "min_segment_dur)"
+            )
+
+    def _cleaned_logits(self, logits: torch.Tensor, batch: Mapping, settings: postprocess.Settings) -> torch.Tensor:
+        """Logits of a file's windows whose argmax is the tuned clean-up of theirs: at each frame the
+        clean-up relabels, its new label's logit becomes the frame's maximum + 1 (others untouched)."""
+        located = self._frames_file(batch)
+        frame_dur = vak_compat.dataset_frame_dur(str(located[1])) if located else None
+        if frame_dur is None:
+            raise ValueError("tuned clean-up in vak predict needs the prepared dataset's frame duration")
+        seq = _windows_to_sequence(logits).clone()  # (1, classes, time)
+        valid = torch.ones(seq.shape[-1], dtype=torch.bool)
+        if "padding_mask" in batch:
+            valid = torch.as_tensor(np.asarray(batch["padding_mask"]).reshape(-1), dtype=torch.bool)
+        index = torch.nonzero(valid).flatten().to(seq.device)
+        labels = seq[0][:, index].argmax(dim=0).cpu().numpy()
+        cleaned = postprocess.clean(labels, frame_dur, settings, self._background_index())
+        changed = np.flatnonzero(cleaned != labels)
+        if changed.size:
+            frames = index[torch.as_tensor(changed, device=seq.device)]
+            top = seq[0][:, frames].max(dim=0).values
+            seq[0, torch.as_tensor(cleaned[changed], device=seq.device), frames] = top + 1
+        return _sequence_to_windows(seq, logits.shape[0])
 
     def predict_step(self, batch: dict, batch_idx: int):
         """vak's ``predict_step``, with the file's windows run in sub-batches (:func:`predict_in_batches`)."""
@@ -339,11 +538,15 @@ class FrameClassificationModel(vak_compat.base_family()):
             raise ValueError(f"invalid shape for `frames`: {frames.shape}")
         if frames.shape[0] == 1:
             frames = torch.squeeze(frames, dim=0)
-        return {frames_path: predict_in_batches(self.network, frames, predict_batch_size_from_env())}
+        logits = predict_in_batches(self.network, frames, predict_batch_size_from_env())
+        if self._predict_cleanup is not None:
+            logits = self._cleaned_logits(logits, batch, self._predict_cleanup)
+        return {frames_path: logits}
 
     def on_validation_start(self) -> None:
         if self.trainer is not None and self.trainer.state.fn == "validate":  # `vak eval`, not validation during fit
             self._use_inference_network()
+            self._set_eval_cleanup()
 
     def _use_inference_network(self) -> None:
         """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs),
@@ -384,8 +587,9 @@ class FrameClassificationModel(vak_compat.base_family()):
     def _context(self, batch: Mapping) -> dict[str, Any]:
         """What plugin metrics get besides the frame labels (see docs/plugins.md)."""
         frame_dur, reference, frame_times = None, None, None
-        if self.post_tfm is not None and hasattr(self.post_tfm, "timebin_dur"):
-            frame_dur = float(self.post_tfm.timebin_dur)
+        for tfm in (self.post_tfm, self._config_tfm):  # vak's PostProcess knows the frame duration
+            if frame_dur is None and hasattr(tfm, "timebin_dur"):
+                frame_dur = float(tfm.timebin_dur)
         located = self._frames_file(batch)
         if located is not None:
             path, dataset_dir = located
@@ -405,31 +609,14 @@ class FrameClassificationModel(vak_compat.base_family()):
         }
 
     def validation_step(self, batch: dict, batch_idx: int):
-        frames = batch["frames"]
-        if frames.ndim in (5, 4) and frames.shape[0] == 1:  # batch dim added by collate
-            frames = torch.squeeze(frames, dim=0)
-        elif frames.ndim not in (4, 3):
-            raise ValueError(f"invalid shape for frames: {tuple(frames.shape)}")
-        self._check_validation_frames(batch, frames)
-        target = _multi_frame_labels(batch)
-
-        class_logits = _windows_to_sequence(self.network(frames))  # (1, classes, time)
-        frames_seq = _windows_to_sequence(frames)  # (1, channels, freqbins, time)
-        if "padding_mask" in batch:
-            mask = batch["padding_mask"]
-            if mask.ndim == 2 and mask.shape[0] == 1:
-                mask = torch.squeeze(mask, dim=0)
-            class_logits = class_logits[..., mask]
-            frames_seq = frames_seq[..., mask]
-        class_preds = torch.argmax(class_logits, dim=1)  # (1, time)
-
+        class_logits, frames_seq, target, y_pred = self._sequence_predictions(self.network, batch)
         y_true = target.cpu().numpy()
-        y_pred = class_preds.cpu().numpy()
-        # copy: vak 1.0's post-processing edits its input in place (vak issue #821),
-        # which would corrupt the raw predictions scored below
-        y_pred_tfm = np.atleast_2d(self.post_tfm(np.copy(y_pred))) if self.post_tfm else None
-        true_str = self.to_labels_eval(y_true)
         context = self._context(batch)
+        variants = {"": y_pred}  # raw, then each clean-up: suffix -> (1, time) labels
+        for suffix, tfm in (("_tfm", self.post_tfm), ("_fixed", self._fixed_tfm), ("_tuned", self._tuned_tfm)):
+            if tfm is not None:
+                variants[suffix] = self._apply_cleanup(tfm, y_pred, context)
+        true_str = self.to_labels_eval(y_true)
         standard = vak_compat.standard_metrics()
 
         for name, metric in self.metrics.items():
@@ -437,22 +624,17 @@ class FrameClassificationModel(vak_compat.base_family()):
                 # validation loss is the training objective, inputs included
                 self._log("val_loss", self._compute_loss(class_logits, target, frames_seq))
             elif name == "acc":
-                self._log("val_acc", metric(class_preds, target))
-                if y_pred_tfm is not None:
-                    tfm = torch.from_numpy(y_pred_tfm).to(self.device)
-                    self._log("val_acc_tfm", metric(tfm, target))
+                for suffix, preds in variants.items():
+                    self._log(f"val_acc{suffix}", metric(torch.from_numpy(preds).to(self.device), target))
             elif name in standard:  # levenshtein, character_error_rate: label strings
-                self._log(f"val_{name}", float(metric(self.to_labels_eval(y_pred), true_str)))
-                if y_pred_tfm is not None:
-                    self._log(f"val_{name}_tfm", float(metric(self.to_labels_eval(y_pred_tfm), true_str)))
+                for suffix, preds in variants.items():
+                    self._log(f"val_{name}{suffix}", float(metric(self.to_labels_eval(preds), true_str)))
             else:  # plugin metrics: numpy frame labels in, named values out
-                for variant, preds in (("", y_pred), ("_tfm", y_pred_tfm)):
-                    if preds is None:
-                        continue
+                for suffix, preds in variants.items():
                     values, counts = _score_metric(metric, preds[0], y_true[0], **context)
                     for key, val in values.items():
-                        self._log(f"val_{key or name}{variant}", val)
-                    self._accumulate_counts(name, variant, counts)
+                        self._log(f"val_{key or name}{suffix}", val)
+                    self._accumulate_counts(name, suffix, counts)
 
     # ---- metrics pooled over the validation set (MS-TCN's F1@k) ----------------------------
     def on_validation_epoch_start(self) -> None:

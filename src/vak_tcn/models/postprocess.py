@@ -36,6 +36,7 @@ import dataclasses
 import itertools
 import json
 import math
+import os
 import pathlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -58,6 +59,14 @@ __all__ = [
     "read_settings",
     "write_settings",
     "settings_path",
+    "MODES",
+    "MODE_ENV",
+    "MODE_KEY",
+    "TUNE_ENV",
+    "check_mode",
+    "mode_from_env",
+    "tune_after_training",
+    "then",
 ]
 
 #: the file written next to a checkpoint
@@ -70,6 +79,42 @@ DEFAULT_GRID = {
     "min_gap_dur": (0.0, 0.002, 0.004, 0.006, 0.010),
     "majority_vote": (False, True),
 }
+
+
+#: where vak-tcn models' clean-up comes from in ``vak eval``/``predict``/``learncurve`` and
+#: ``vak-tcn annotate`` (docs/postprocessing.md): ``auto`` the tuned settings when
+#: ``postprocess.json`` is beside the checkpoint, else the config's; ``tuned`` the tuned ones (an
+#: error without the file); ``config`` the config's only (vak's behaviour); ``none`` no clean-up
+MODES = ("auto", "tuned", "config", "none")
+#: the environment variable that picks the mode (over the network-table key)
+MODE_ENV = "VAK_TCN_POST_PROCESSING"
+#: the network-table key that picks the mode: ``[vak.eval.model.TCN.network] post_processing = "tuned"``
+MODE_KEY = "post_processing"
+#: ``VAK_TCN_TUNE=0`` turns off tuning after ``vak train``/``vak learncurve``
+TUNE_ENV = "VAK_TCN_TUNE"
+
+
+def check_mode(value, what: str) -> str:
+    """``value`` as one of :data:`MODES`; ValueError naming ``what`` if not."""
+    if not isinstance(value, str) or value.strip().lower() not in MODES:
+        raise ValueError(f"{what} must be one of {', '.join(repr(m) for m in MODES)}, got {value!r}")
+    return value.strip().lower()
+
+
+def mode_from_env() -> str | None:
+    """The mode in ``VAK_TCN_POST_PROCESSING`` (unset or empty: None)."""
+    value = os.environ.get(MODE_ENV, "").strip()
+    return check_mode(value, MODE_ENV) if value else None
+
+
+def tune_after_training() -> bool:
+    """False when ``VAK_TCN_TUNE`` is 0/false/no/off; True when unset, empty or 1/true/yes/on."""
+    value = os.environ.get(TUNE_ENV, "").strip().lower()
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{TUNE_ENV} must be 1 or 0, got {value!r}")
 
 
 # ---------------------------------------------------------------- the rules, on one file's frames
@@ -167,6 +212,24 @@ class Settings:
             f"min_gap_dur={self.min_gap_dur:g} s, min_segment_dur={self.min_segment_dur:g} s, "
             f"majority_vote={str(self.majority_vote).lower()}"
         )
+
+
+def then(first: Settings, second: Settings) -> Settings:
+    """One setting that cleans as ``first`` and then ``second`` do (``second`` without gap filling).
+
+    ``vak predict`` always applies the config's clean-up (vak's ``postprocess``) to what the model
+    returns; when the model has applied tuned clean-up first, the result is this setting's: a
+    segment too short for either minimum goes, and majority vote runs if either asks for it
+    (removing a segment or voting within one changes no other segment).  Tested against the two
+    applied in turn.
+    """
+    if second.min_gap_dur:
+        raise ValueError("then(): the second setting must not fill gaps (vak's clean-up does not)")
+    return Settings(
+        min_segment_dur=max(first.min_segment_dur, second.min_segment_dur),
+        min_gap_dur=first.min_gap_dur,
+        majority_vote=first.majority_vote or second.majority_vote,
+    )
 
 
 def clean(frame_labels: np.ndarray, frame_dur: float, settings: Settings, background: int = 0) -> np.ndarray:

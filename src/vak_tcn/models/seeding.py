@@ -41,6 +41,8 @@ DETERMINISTIC_ENV = "VAK_TCN_DETERMINISTIC"
 SEED_KEY = "seed"
 #: attribute of a built network holding what :func:`seeded_network` recorded
 BUILD_ATTR = "vak_tcn_build"
+#: attribute of a built network holding its table's ``post_processing`` (clean-up mode) or None
+POST_PROCESSING_ATTR = "vak_tcn_post_processing"
 
 #: vak's own logger, so the seed of each network lands in vak's log file too
 vak_logger = logging.getLogger("vak").getChild("vak_tcn")
@@ -158,13 +160,21 @@ def seeded_network(network: type) -> type:
     Same ``__name__``/``__qualname__``/``__module__`` (checkpoints, reprs and error messages
     unchanged) and, through :func:`functools.wraps`, the same ``inspect.signature`` for its
     ``__init__`` (vak reads it).  The built network gets an attribute :data:`BUILD_ATTR`:
-    ``{"seed", "seed_source", "build_index", "effective_seed", "deterministic", "network", "network_kwargs"}``.
+    ``{"seed", "seed_source", "build_index", "effective_seed", "deterministic", "network", "network_kwargs"}``,
+    and :data:`POST_PROCESSING_ATTR`: the table's ``post_processing`` key, checked, or None.
     """
     original = network.__init__
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
+        from .postprocess import MODE_KEY, check_mode
+
         config_seed = kwargs.pop(SEED_KEY, None)
+        # the clean-up mode (docs/postprocessing.md) also lives in the network table, the one
+        # model table vak passes on verbatim; the family reads it from the built network
+        mode = kwargs.pop(MODE_KEY, None)
+        if mode is not None:
+            mode = check_mode(mode, f"network parameter '{MODE_KEY}'")
         seed, source = seed_from_env(), SEED_ENV
         if seed is None and config_seed is not None:
             seed, source = check_seed(config_seed, f"network parameter '{SEED_KEY}'"), "config"
@@ -177,6 +187,7 @@ def seeded_network(network: type) -> type:
                 f"{network.__name__}: network {index} of this process seeded with {effective} ({source}={seed})"
             )
         original(self, *args, **kwargs)
+        setattr(self, POST_PROCESSING_ATTR, mode)
         setattr(
             self,
             BUILD_ATTR,
