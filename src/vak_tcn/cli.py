@@ -113,7 +113,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .experiments.demo import run_demo
 
     run_demo(
-        args.out, steps=args.steps, n_bouts=args.bouts, window_size=args.window_size, seed=args.seed, repeat=args.repeat
+        args.out,
+        steps=args.steps,
+        n_bouts=args.bouts,
+        window_size=args.window_size,
+        seed=args.seed,
+        repeat=args.repeat,
+        short_gaps=args.short_gaps,
     )
     return 0
 
@@ -350,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="run every model N times with different seeds; the overview gives mean ± SD (default 1)",
+    )
+    p.add_argument(
+        "--short-gaps",
+        action="store_true",
+        help="synthetic song with short inter-syllable gaps (3 ms and up, about a third under 10 ms)",
     )
     p.set_defaults(func=_demo)
 

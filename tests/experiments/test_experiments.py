@@ -40,6 +40,19 @@ def test_corpus_is_reproducible_and_readable_by_crowsetta(tmp_path):
     assert np.all(seq.offsets_s > seq.onsets_s) and np.all(seq.onsets_s[1:] >= seq.offsets_s[:-1])
 
 
+def test_corpus_gaps_default_and_short():
+    """Default gaps: >= 8 ms (the demo's song, unchanged); SHORT_GAPS: >= 3 ms, many under 10 ms."""
+    rep = corpus.make_repertoire(4, seed=0)
+
+    def gaps(**kw):
+        _, segments = corpus.make_bout(rep, 200, seed=3, **kw)
+        return np.array([b[0] - a[1] for a, b in zip(segments, segments[1:])])
+
+    default, short = gaps(), gaps(gaps=corpus.SHORT_GAPS)
+    assert default.min() >= 0.008 - 1e-4 and 0.030 < default.mean() < 0.050
+    assert short.min() >= 0.003 - 1e-4 and 0.2 < np.mean(short < 0.010) < 0.45
+
+
 def test_corpus_progress_in_a_log_is_lines_not_carriage_returns(tmp_path, capsys):
     corpus.make_corpus(
         tmp_path, n_bouts=12, syllables_per_bout=(2, 3), progress=True
@@ -173,6 +186,35 @@ def test_summary_conversions():
     assert values["edit"] == pytest.approx(80.0) and values["f1_50"] == pytest.approx(25.0)
     assert set(df[df["variable"] == "f1_50"]["Metric"]) == {"F1@50 (%)"}
     assert not any("macro" in v for v in values)  # the summary's F1@k is MS-TCN's pooled one
+    assert set(df[df["variable"] == "frame_error_tfm"]["Post-processing"]) == {"fixed"}  # no tuned: _tfm is fixed
+
+
+def test_summary_has_raw_fixed_and_tuned_clean_up():
+    """vak-tcn's models log _tuned and _fixed beside vak's _tfm (= the tuned one): three variants."""
+    lc = pd.DataFrame(
+        {
+            "train_dur": [30.0],
+            "replicate_num": [1],
+            "avg_val_character_error_rate_epoch": [0.30],
+            "avg_val_character_error_rate_tfm_epoch": [0.02],
+            "avg_val_character_error_rate_fixed_epoch": [0.05],
+            "avg_val_character_error_rate_tuned_epoch": [0.02],
+            "avg_val_acc_epoch": [0.9],
+            "avg_val_acc_tfm_epoch": [0.97],  # tuned, no _fixed: the config had no post_tfm_kwargs
+            "avg_val_acc_tuned_epoch": [0.97],
+        }
+    )
+    df = summary.tidy(lc, {"Model": "TCN", "Window Size": 176, "Loss": "CE"})
+    got = {(r["variable"], r["Post-processing"]): r["value"] for _, r in df.iterrows()}
+    assert got == pytest.approx(
+        {
+            ("character_error_rate", "raw"): 30.0,
+            ("character_error_rate_tfm", "fixed"): 5.0,
+            ("character_error_rate_tuned", "tuned"): 2.0,
+            ("frame_error", "raw"): 10.0,
+            ("frame_error_tuned", "tuned"): 3.0,
+        }
+    )
     assert list(df.columns) == summary.COLUMNS
     assert poster.loss_label(None) == "CE" and poster.loss_label({"tmse_weight": 0}) == "CE"
     assert poster.loss_label({"tmse_weight": 0.15}) == "CE+TMSE"
@@ -270,10 +312,11 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
         frozenset({"CE"}),
         frozenset({"CE", "CE+gsTMSE"}),
     }
-    assert set(df["Post-processing"]) == {True, False} and np.isfinite(df["value"]).all()
+    assert set(df["Post-processing"]) == {"raw", "fixed", "tuned"} and np.isfinite(df["value"]).all()
     assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50 (%)"} <= set(df["Metric"])
     overview = (out / "overview.txt").read_text()
     assert overview.startswith("Mean over replicates") and "TCN" in overview and "CE+gsTMSE" in overview
+    assert "Character Error Rate (fixed)" in overview and "Character Error Rate (tuned)" in overview
     assert all((out / "figures" / f"{name}.png").stat().st_size > 5000 for name in ("loss", "post-processing"))
     # run again: corpus, configs and finished runs are reused, nothing is trained twice
     curves = sorted((out / "results").rglob("learning_curve.csv"))

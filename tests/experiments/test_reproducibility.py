@@ -101,7 +101,7 @@ def test_overview_gives_mean_and_sd_over_seeds():
     rows = []
     for model, values in (("TCN", [2.0, 4.0, 6.0]), ("TweetyNet", [1.0, 1.0, 1.0])):
         for seed, value in enumerate(values):
-            for post in (False, True):
+            for post in ("raw", "fixed", "tuned"):
                 rows.append(
                     {"Model": model, "Loss": "CE", "Metric": "Frame Error (%)", "Post-processing": post, "value": value}
                 )
@@ -112,6 +112,8 @@ def test_overview_gives_mean_and_sd_over_seeds():
     assert text.splitlines()[0].startswith("Mean ± SD over 3 runs per cell")
     tcn = next(line for line in text.splitlines() if line.startswith("TCN"))
     assert "4.0 ± 2.0" in tcn and "51.0 ± 1.0" in tcn
+    assert text.splitlines()[1].split()[:4] == ["Frame", "Error", "Frame", "Error"]  # raw, then (fixed), (tuned)
+    assert "Frame Error (fixed)" in text and "F1@50 (tuned)" in text
     assert "1.0 ± 0.0" in next(line for line in text.splitlines() if line.startswith("TweetyNet"))
     single = demo._overview(pd.DataFrame([r for r in rows if r["value"] in (2.0, 50.0)][:2]))
     assert single.startswith("Mean over replicates") and "±" not in single

@@ -108,14 +108,25 @@ def _render(syl: SyllableType, samplerate: int, rng: np.random.Generator) -> np.
     return wave * env * rng.uniform(0.6, 1.0)
 
 
+#: ``gaps`` of a corpus with short inter-syllable gaps, as some species sing: at least 3 ms,
+#: ~13 ms on average, about a third of them under 10 ms (a fixed ``min_segment_dur``-style
+#: clean-up tuned on longer gaps erases them; docs/postprocessing.md)
+SHORT_GAPS = (0.003, 0.0025)
+
+
 def make_bout(
     repertoire: list[SyllableType],
     n_syllables: int,
     samplerate: int = 32000,
     snr_db: float = 20.0,
     seed: int = 0,
+    gaps: tuple[float, float] = (0.008, 0.008),
 ) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
-    """One bout: audio (float32 in [-1, 1]) and its (onset_s, offset_s, label) segments."""
+    """One bout: audio (float32 in [-1, 1]) and its (onset_s, offset_s, label) segments.
+
+    ``gaps``: ``(minimum, scale)`` in seconds of the silent gaps between syllables,
+    ``minimum + Gamma(shape 4, scale)``: by default at least 8 ms, ~40 ms on average.
+    """
     rng = np.random.default_rng(seed)
     trans = _transition_matrix(len(repertoire), np.random.default_rng(len(repertoire)))
     pieces, segments = [], []
@@ -128,7 +139,7 @@ def make_bout(
         onset = sum(len(p) for p in pieces) / samplerate
         pieces.append(wave)
         segments.append((onset, onset + len(wave) / samplerate, syl.label))
-        gap = rng.gamma(shape=4.0, scale=0.008) + 0.008  # mean ~40 ms, min 8 ms
+        gap = rng.gamma(shape=4.0, scale=gaps[1]) + gaps[0]  # default: mean ~40 ms, min 8 ms
         pieces.append(np.zeros(int(gap * samplerate)))
         state = int(rng.choice(len(repertoire), p=trans[state]))
     pieces.append(np.zeros(int(rng.uniform(0.15, 0.3) * samplerate)))
@@ -157,10 +168,12 @@ def make_corpus(
     snr_db: float = 20.0,
     seed: int = 0,
     progress: bool = False,
+    gaps: tuple[float, float] = (0.008, 0.008),
 ) -> list[pathlib.Path]:
     """Write ``n_bouts`` WAV files and their ``simple-seq`` annotations to ``out_dir``.
 
-    Returns the WAV paths.  Labels are ``a``, ``b``, ... (``n_types`` of them).
+    Returns the WAV paths.  Labels are ``a``, ``b``, ... (``n_types`` of them).  ``gaps``:
+    see :func:`make_bout` (:data:`SHORT_GAPS`: many inter-syllable gaps under 10 ms).
     """
     import crowsetta  # vak depends on both
     import soundfile
@@ -183,6 +196,7 @@ def make_corpus(
             samplerate=samplerate,
             snr_db=snr_db,
             seed=int(rng.integers(2**31)),
+            gaps=gaps,
         )
         wav = out_dir / f"bout_{i:03d}.wav"
         soundfile.write(wav, audio, samplerate, subtype="PCM_16")

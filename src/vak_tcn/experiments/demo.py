@@ -102,8 +102,13 @@ def run_demo(
     window_size: int = 256,
     seed: int = 0,
     repeat: int = 1,
+    short_gaps: bool = False,
 ) -> dict:
     """Run the whole demo into ``out``; return the paths of its products.
+
+    ``short_gaps``: synthetic song with short inter-syllable gaps (:data:`corpus.SHORT_GAPS`,
+    about a third under 10 ms), where the configs' fixed clean-up (``min_segment_dur`` 10 ms)
+    and tuned clean-up part ways.
 
     ``seed`` seeds the synthetic song and, through the grid runner, every training run (each
     run's seed derives from ``seed`` and its config name).  ``repeat``: every model is run
@@ -123,8 +128,10 @@ def run_demo(
     started = time.time()
     data_dir = out / "corpus"
     if not any(data_dir.glob("*.wav")):
-        print(f"[1/4] generating synthetic song: {n_bouts} bouts -> {data_dir}", flush=True)
-        corpus.make_corpus(data_dir, n_bouts=n_bouts, n_types=6, seed=seed, progress=True)
+        kind = " with short gaps" if short_gaps else ""
+        print(f"[1/4] generating synthetic song{kind}: {n_bouts} bouts -> {data_dir}", flush=True)
+        gaps = corpus.SHORT_GAPS if short_gaps else (0.008, 0.008)
+        corpus.make_corpus(data_dir, n_bouts=n_bouts, n_types=6, seed=seed, progress=True, gaps=gaps)
     else:
         print(f"[1/4] using the synthetic song already in {data_dir}", flush=True)
     labelset = "abcdef"
@@ -167,14 +174,16 @@ OVERVIEW_METRICS = (
 
 
 def _overview(df) -> str:
-    """Each metric per model and loss, raw and post-processed (a terminal table): the mean,
-    and ± the SD over runs (seeds x replicates) when a cell has several."""
+    """Each metric per model and loss, raw and with each clean-up (fixed: the config's, tuned: on
+    validation data) (a terminal table): the mean, and ± the SD over runs (seeds x replicates)
+    when a cell has several."""
     import pandas as pd
 
     metrics = [m for m in OVERVIEW_METRICS if m in set(df["Metric"])]
     table, n = reproducibility.mean_sd_table(df, metrics)
     table.columns = [
-        f"{metric.replace('$', '').replace(' (%)', '')}{' (post)' if post else ''}" for metric, post in table.columns
+        f"{metric.replace('$', '').replace(' (%)', '')}{'' if post == 'raw' else f' ({post})'}"
+        for metric, post in table.columns
     ]
     title = "Mean over replicates (%):" if n < 2 else f"Mean ± SD over {n} runs per cell (%):"
     with pd.option_context("display.width", 250, "display.max_columns", 30):

@@ -1,10 +1,13 @@
 """The poster's figures from a tidy summary CSV (:mod:`vak_tcn.summary`), with matplotlib.
 
 * ``window-size``: each metric vs window size, one line per model (mean ± SD over
-  replicates), raw and post-processed side by side — from rows with the CE loss.
-* ``loss``: each metric per loss, one marker per model (mean ± SD), raw and post-processed —
+  replicates), raw and each clean-up side by side — from rows with the CE loss.
+* ``loss``: each metric per loss, one marker per model (mean ± SD), raw and each clean-up —
   from rows at the window size where several losses were run.
-* ``post-processing``: raw vs post-processed per model and metric (means over all runs).
+* ``post-processing``: raw vs fixed vs tuned clean-up per model and metric (mean ± SD over all runs).
+
+Clean-up variants (the summary's ``Post-processing``): ``raw``, ``fixed`` (the config's
+``post_tfm_kwargs``; the poster's ``True``) and ``tuned`` (tuned on validation data).
 
 Works on the poster's own CSVs (which have only ``Window Size`` or only ``Loss``) and on
 vak-tcn's (which have both).  Each figure is written as PNG and SVG.
@@ -20,7 +23,8 @@ import pandas as pd
 from .._atomic import atomic_write
 from .poster import BASELINE_LOSS, LOSSES
 
-POST_LABELS = {False: "raw", True: "post-processed"}
+#: the clean-up variants in figure order, and their titles
+POST_LABELS = {"raw": "raw", "fixed": "fixed clean-up", "tuned": "tuned clean-up"}
 
 
 def _matplotlib():
@@ -36,8 +40,14 @@ def _metrics(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(df["Metric"]))  # order of first appearance
 
 
-def _as_bool(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: v if isinstance(v, (bool, np.bool_)) else str(v).strip().lower() == "true")
+def _variant(value) -> str:
+    """A ``Post-processing`` value as a variant name: the poster's False/True are raw/fixed."""
+    text = str(value).strip().lower()
+    return {"false": "raw", "true": "fixed"}.get(text, text)
+
+
+def _variants(df: pd.DataFrame) -> list[str]:
+    return [v for v in POST_LABELS if v in set(df["Post-processing"])]
 
 
 def load(csv: str | pathlib.Path) -> pd.DataFrame:
@@ -64,7 +74,10 @@ def load(csv: str | pathlib.Path) -> pd.DataFrame:
             "a truncated file? write it again with vak-tcn summarize"
         )
     df["value"] = values
-    df["Post-processing"] = _as_bool(df["Post-processing"])
+    df["Post-processing"] = df["Post-processing"].map(_variant)
+    unknown = sorted(set(df["Post-processing"]) - set(POST_LABELS))
+    if unknown:
+        raise ValueError(f"{csv}: unknown Post-processing value(s) {unknown}; expected {', '.join(POST_LABELS)}")
     return df
 
 
@@ -78,9 +91,11 @@ def _save(fig, out_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
     return paths
 
 
-def _grid(plt, n_rows: int, title: str):
+def _grid(plt, n_rows: int, title: str, n_cols: int = 2):
     # constrained layout keeps the title and the legend (see _model_legend) clear of the panels
-    fig, axes = plt.subplots(n_rows, 2, figsize=(9, 2.6 * n_rows), squeeze=False, sharex="row", layout="constrained")
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(4.5 * n_cols, 2.6 * n_rows), squeeze=False, sharex="row", layout="constrained"
+    )
     fig.suptitle(title)
     return fig, axes
 
@@ -91,9 +106,9 @@ def _model_legend(fig, axes) -> None:
 
 
 def _panels(axes, data: pd.DataFrame, metrics: list[str]):
-    """Each panel of a metrics x (raw, post-processed) grid: (axis, metric, post, its rows of ``data``)."""
+    """Each panel of a metrics x clean-up variants grid: (axis, its rows of ``data``)."""
     for row, metric in enumerate(metrics):
-        for col, post in enumerate((False, True)):
+        for col, post in enumerate(_variants(data)):
             ax = axes[row, col]
             ax.set_title(f"{metric}, {POST_LABELS[post]}", fontsize=9)
             yield ax, data[(data["Metric"] == metric) & (data["Post-processing"] == post)]
@@ -110,7 +125,7 @@ def window_size_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.
     plt = _matplotlib()
     data = df[df["Loss"] == BASELINE_LOSS] if "Loss" in df.columns else df
     metrics = _metrics(data)
-    fig, axes = _grid(plt, len(metrics), "Effect of training window size")
+    fig, axes = _grid(plt, len(metrics), "Effect of training window size", len(_variants(data)))
     windows = sorted(data["Window Size"].unique())
     for ax, sub in _panels(axes, data, metrics):
         for model, by_model in sub.groupby("Model", sort=True):
@@ -133,7 +148,7 @@ def loss_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathlib.Path]:
     losses += sorted(set(data["Loss"]) - set(losses))
     models = sorted(data["Model"].unique())
     metrics = _metrics(data)
-    fig, axes = _grid(plt, len(metrics), "Effect of smoothing losses")
+    fig, axes = _grid(plt, len(metrics), "Effect of smoothing losses", len(_variants(data)))
     offsets = np.linspace(-0.2, 0.2, len(models)) if len(models) > 1 else [0.0]
     for ax, sub in _panels(axes, data, metrics):
         for offset, model in zip(offsets, models):
@@ -158,13 +173,18 @@ def postprocessing_figure(df: pd.DataFrame, out_dir: pathlib.Path) -> list[pathl
     n_cols = min(3, len(metrics))
     n_rows = int(np.ceil(len(metrics) / n_cols))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.4 * n_cols, 2.8 * n_rows), squeeze=False)
-    fig.suptitle("Raw vs post-processed predictions")
+    variants = _variants(df)
+    fig.suptitle("Raw vs " + " vs ".join(POST_LABELS[v] for v in variants[1:]) + " predictions")
     x = np.arange(len(models))
+    width = 0.8 / len(variants)
     for ax, metric in zip(axes.flat, metrics):
         sub = df[df["Metric"] == metric]
-        for shift, post in ((-0.18, False), (0.18, True)):
-            means = sub[sub["Post-processing"] == post].groupby("Model")["value"].mean().reindex(models)
-            ax.bar(x + shift, means, width=0.36, label=POST_LABELS[post])
+        for k, post in enumerate(variants):
+            stats = sub[sub["Post-processing"] == post].groupby("Model")["value"].agg(["mean", "std"]).reindex(models)
+            shift = (k - (len(variants) - 1) / 2) * width
+            ax.bar(
+                x + shift, stats["mean"], width=width, yerr=stats["std"].fillna(0), capsize=2, label=POST_LABELS[post]
+            )
         ax.set_xticks(x)
         ax.set_xticklabels(models, fontsize=7, rotation=20)
         ax.set_title(metric, fontsize=9)

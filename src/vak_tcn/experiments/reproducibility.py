@@ -102,7 +102,7 @@ def warn_if_mixed(results: list[pathlib.Path]) -> dict[str, list[str]]:
 
 
 def mean_sd_table(df: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, int]:
-    """Mean ± SD of each metric per model and loss, raw and post-processed, as text cells.
+    """Mean ± SD of each metric per model and loss, raw and each clean-up (fixed, tuned), as text cells.
 
     Returns the table and the largest number of runs behind one cell (seeds x replicates).
     """
@@ -113,5 +113,5 @@ def mean_sd_table(df: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, i
         lambda row: f"{row['mean']:.1f}" if row["count"] < 2 else f"{row['mean']:.1f} ± {row['std']:.1f}", axis=1
     )
     table = cells.unstack(["Metric", "Post-processing"])
-    order = [(m, post) for m in metrics for post in (False, True) if (m, post) in table.columns]
+    order = [(m, post) for m in metrics for post in ("raw", "fixed", "tuned") if (m, post) in table.columns]
     return table[order], n

@@ -2,10 +2,12 @@
 
 Columns: ``Model, Training set size (s), replicate_num, Window Size, Loss, variable,
 value, Post-processing, Metric`` (the poster's two CSVs have either ``Window Size`` or
-``Loss``; this one has both, so one file holds a whole grid), then ``seed,
+``Loss``; this one has both, so one file holds a whole grid; ``Post-processing`` is ``raw``,
+``fixed`` (the config's ``post_tfm_kwargs``, the poster's ``True``) or ``tuned`` (tuned on
+validation data, docs/postprocessing.md)), then ``seed,
 vak_tcn_version, vak_version, torch_version`` from each run's provenance record (empty where
-there is none; :mod:`.reproducibility`).  One row per model run, metric and post-processing
-setting; values in percent, like the poster's (vak's CSVs hold fractions, vak-tcn's columns
+there is none; :mod:`.reproducibility`).  One row per model run, metric and clean-up
+variant; values in percent, like the poster's (vak's CSVs hold fractions, vak-tcn's columns
 too).  F1@k is MS-TCN's, pooled over the validation files (``avg_val_f1_50_epoch``); the
 per-file means (``..._macro``) are not in the summary.
 """
@@ -38,6 +40,8 @@ METRICS = {
     "f1_25": ("f1_25", "F1@25 (%)", 100.0),
     "f1_50": ("f1_50", "F1@50 (%)", 100.0),
 }
+#: the clean-up variants, in order: the ``Post-processing`` value, the poster's ``variable`` suffix
+VARIANTS = (("raw", ""), ("fixed", "_tfm"), ("tuned", "_tuned"))
 COLUMNS = [
     "Model",
     "Training set size (s)",
@@ -78,9 +82,9 @@ def tidy(learning_curve: pd.DataFrame, info: dict, source: str | pathlib.Path = 
     rows = []
     for i, row in learning_curve.iterrows():
         for stem, (variable, label, scale) in METRICS.items():
-            for post, suffix in ((False, ""), (True, "_tfm")):
-                column = f"avg_val_{stem}{suffix}_epoch"
-                if column not in row:
+            for post, suffix in VARIANTS:
+                column = _column(row, stem, post)
+                if column is None:
                     continue
                 if not np.isfinite(pd.to_numeric(row[column], errors="coerce")):
                     raise ValueError(
@@ -101,6 +105,26 @@ def tidy(learning_curve: pd.DataFrame, info: dict, source: str | pathlib.Path = 
                     }
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _column(row: pd.Series, stem: str, post: str) -> str | None:
+    """The learning-curve column of a metric's raw, fixed or tuned variant, if the run has it.
+
+    vak-tcn's models log ``_tuned`` (clean-up tuned on validation data) and ``_fixed`` (the
+    config's ``post_tfm_kwargs``) beside vak's ``_tfm``, which is then the tuned one
+    (docs/postprocessing.md); runs without ``_tuned`` (vak's own models, older runs) have the
+    config's clean-up in ``_tfm``.
+    """
+    name = {
+        "raw": f"avg_val_{stem}_epoch",
+        "fixed": f"avg_val_{stem}_fixed_epoch",
+        "tuned": f"avg_val_{stem}_tuned_epoch",
+    }[post]
+    if name in row:
+        return name
+    if post == "fixed" and f"avg_val_{stem}_tuned_epoch" not in row and f"avg_val_{stem}_tfm_epoch" in row:
+        return f"avg_val_{stem}_tfm_epoch"
+    return None
 
 
 def find_learning_curves(roots: Iterable[str | pathlib.Path]) -> list[pathlib.Path]:

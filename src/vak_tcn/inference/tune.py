@@ -225,6 +225,7 @@ def tune_run(run: TrainedRun, settings: list[postprocess.Settings], echo=print) 
     section, _ = _training_table(run.config)
     extra = {
         "checkpoint": run.checkpoint.name,
+        "tuned_by": "vak-tcn tune",
         "config": str(run.config),
         "dataset": str(data["dataset"]),
         "split": "val",
