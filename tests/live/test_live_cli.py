@@ -93,3 +93,35 @@ def test_user_mistakes_are_one_line_errors(config):
         capture_output=True, text=True, env=vak_env(), timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2 and "'zz'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_post_processing_gives_annotates_segments_later(config, tmp_path):
+    """--post-processing auto: the tuned clean-up beside the checkpoint, then the config's, as
+    `vak-tcn annotate` applies it; with the file's own reference power, the same syllables."""
+    from vak_tcn.models.postprocess import Settings
+
+    tuned = Settings(min_segment_dur=0.004, min_gap_dur=0.006, majority_vote=True)
+    stored = config.parent / "postprocess.json"
+    stored.write_text(json.dumps({"best": tuned.asdict()}))
+    try:
+        live = run_cli(
+            ["vak-tcn", "live", config, "--simulate", BOUT, "--speed", "0", "--reference", BOUT,
+             "--post-processing", "auto", "--annot-out", tmp_path / "live.csv"],
+        )  # fmt: skip
+        run_cli(["vak-tcn", "annotate", config, BOUT, "--out", tmp_path / "annotate"])
+    finally:
+        stored.unlink()
+    # the config's min_segment_dur (10 ms) is the larger; at 1.45 ms frames (44.1 kHz, hop 64):
+    # onsets wait 6 more frames (7 frames >= 10 ms), offsets 4 (5 frames of gap >= 6 ms)
+    assert "clean-up min_gap_dur=0.006 s, min_segment_dur=0.01 s, majority_vote=true" in live.stderr
+    assert "onsets 8.7 ms and offsets 5.8 ms later" in live.stderr
+    ours, theirs = (
+        crowsetta.Transcriber(format="generic-seq").from_file(path).to_annot()
+        for path in (tmp_path / "live.csv", tmp_path / "annotate" / "bout_1.wav.annot.csv")
+    )
+    ours, theirs = ((a[0] if isinstance(a, list) else a).seq for a in (ours, theirs))
+    assert len(theirs.labels) > 0 and list(ours.labels) == list(theirs.labels)
+    np.testing.assert_allclose(ours.onsets_s, theirs.onsets_s, atol=2e-5)
+    np.testing.assert_allclose(ours.offsets_s, theirs.offsets_s, atol=2e-5)
+    events = events_of(live.stdout)
+    assert [e["label"] for e in events if e["kind"] == "offset"] == list(theirs.labels)

@@ -122,7 +122,7 @@ def test_events_from_frame_labels():
     stream.labels, stream.background = {0: "background", 1: "a", 2: "b"}, 0
     stream.samplerate, stream.params, stream.frame_dur = RATE, params, 64 / RATE
     stream.segments, stream._open, stream._last, stream._frame = [], None, None, 0
-    stream.frame_labels = None
+    stream.frame_labels, stream._cleaner = None, None
     labels = torch.tensor([0, 1, 1, 1, 0, 2, 2, 0])
     logits = torch.nn.functional.one_hot(labels, 3).T.float() * 5
     events = stream._events(logits)

@@ -12,7 +12,9 @@ Audio comes from one source:
 Each event is printed as one JSON line on standard output.  ``--trigger LABEL`` with
 ``--exec CMD`` runs ``CMD`` (not waiting for it) at each onset of ``LABEL``, with the event in
 the environment variable ``VAK_TCN_EVENT`` (JSON); with ``--fifo PATH`` it writes the event's
-JSON line to a FIFO instead.  At the end (end of input, or Ctrl-C) the session's annotation is
+JSON line to a FIFO instead.  ``--post-processing auto|tuned|config`` cleans the frame labels
+as ``vak-tcn annotate`` does (:mod:`.cleanup`), reporting each event once the clean-up makes it
+certain.  At the end (end of input, or Ctrl-C) the session's annotation is
 written with ``--annot-out`` in a crowsetta format, as ``vak-tcn annotate`` writes them, and a
 summary (events, compute time per push) goes to standard error.
 """
@@ -57,6 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--exec", dest="exec_cmd", metavar="CMD", help="command run at each trigger (event in $VAK_TCN_EVENT)"
     )
     p.add_argument("--fifo", type=pathlib.Path, help="FIFO (or file) that gets each trigger's event as a JSON line")
+    p.add_argument(
+        "--post-processing",
+        choices=("none", "auto", "tuned", "config"),
+        default="none",
+        help="clean-up: none (default: every event at once); auto/tuned/config: what vak-tcn annotate applies "
+        "(tuned on validation data, then the config's), onsets min_segment_dur and offsets min_gap_dur later",
+    )
     p.add_argument("--annot-out", type=pathlib.Path, default=None, help="write the session's annotation here")
     p.add_argument(
         "--annot-format", default="generic-seq", help="crowsetta format of --annot-out (default generic-seq)"
@@ -150,7 +159,16 @@ def main_live(args: argparse.Namespace) -> int:
         rate = soundfile.info(str(args.simulate)).samplerate
     else:
         rate = args.rate or 32000
-    stream = Stream.from_config(args.config, rate, reference_power=args.reference_power)
+    stream = Stream.from_config(
+        args.config, rate, reference_power=args.reference_power, post_processing=args.post_processing
+    )
+    if stream.cleanup is not None:
+        print(
+            f"vak-tcn live: clean-up {stream.cleanup.describe()} (from {stream.cleanup_source}): onsets "
+            f"{1000 * stream.onset_delay_s:.1f} ms and offsets {1000 * stream.offset_delay_s:.1f} ms later",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.reference is not None:  # the reference recording's maximum power, with the model's spect_params
         stream.spectrogram.reference_power = reference_power_of(args.reference, stream.params, args.channel)
     size = args.hop * stream.params.step_size
@@ -191,6 +209,11 @@ def main_live(args: argparse.Namespace) -> int:
         + (f", trigger fired {trigger.fired}x" if trigger else "")
         + f"; compute per push of {args.hop} frame(s): median {1000 * statistics.median(times):.2f} ms, "
         f"p99 {1000 * p99:.2f} ms; algorithmic latency {1000 * stream.latency_s:.1f} ms"
+        + (
+            f" (+ clean-up: onsets {1000 * stream.onset_delay_s:.1f} ms, offsets {1000 * stream.offset_delay_s:.1f} ms)"
+            if stream.cleanup is not None
+            else ""
+        )
         + ("; interrupted" if interrupted else ""),
         file=sys.stderr,
     )

@@ -9,7 +9,9 @@
 3. :class:`~vak_tcn.nn.incremental.IncrementalNetwork`: the causal network, one step per
    new frame;
 4. frame labels -> :class:`Event` s: an ``onset`` when a syllable's first frame is labelled,
-   an ``offset`` when the frame after its last one is.
+   an ``offset`` when the frame after its last one is; or, with a clean-up
+   (``--post-processing``), the events of :class:`~vak_tcn.live.cleanup.OnlineCleanup`,
+   each as soon as the clean-up makes it certain (``min_segment_dur`` / ``min_gap_dur`` later).
 
 The one difference from offline annotation is ``log_spect``'s normalisation: vak divides
 each file's power by that *file's* maximum, which a live stream cannot know.  The rule here
@@ -138,6 +140,10 @@ class Stream:
         worth of samples when pushing several frames at once.
     frame_delay_s : float
         From a frame's centre (its time) to the sample that completes it: ``fft_size / 2``.
+    cleanup : Settings or None
+        The clean-up applied to the frame labels (None: none, events at once).
+    onset_delay_s, offset_delay_s : float
+        What the clean-up adds to the latency of onsets and offsets (0 without clean-up).
     compute_s : list of float
         Wall time of each :meth:`push`.
     """
@@ -151,7 +157,10 @@ class Stream:
         standardizer=None,
         reference_power: float | None = None,
         record_labels: bool = False,
+        cleanup=None,
     ):
+        from .cleanup import OnlineCleanup
+
         try:
             self.engine = IncrementalNetwork(network)
         except (TypeError, ValueError) as err:
@@ -172,6 +181,11 @@ class Stream:
         self._frame = 0  # index of the next labelled frame
         #: every frame's label, when ``record_labels`` (for measurements; grows with the stream)
         self.frame_labels: list[int] | None = [] if record_labels else None
+        self.cleanup = None if cleanup is None or cleanup.is_off else cleanup
+        self.cleanup_source = "given" if self.cleanup else "none"
+        self._cleaner = OnlineCleanup(self.cleanup, self.frame_dur, self.background) if self.cleanup else None
+        self.onset_delay_s = self._cleaner.onset_delay_frames * self.frame_dur if self._cleaner else 0.0
+        self.offset_delay_s = (self._cleaner.offset_delay_frames - 1) * self.frame_dur if self._cleaner else 0.0
 
     @classmethod
     def from_config(
@@ -180,13 +194,19 @@ class Stream:
         samplerate: int,
         reference_power: float | None = None,
         record_labels: bool = False,
+        post_processing: str = "none",
     ) -> Stream:
-        """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer)."""
-        from ..inference.annotate import Annotator
+        """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer).
 
-        annotator = Annotator(pathlib.Path(predict_config))
+        ``post_processing``: ``none`` (default: events at once), or ``auto``/``tuned``/``config``:
+        the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.inference.annotate.choose_cleanup`),
+        at the delay it needs; :attr:`cleanup_source` says where it came from.
+        """
+        from ..inference.annotate import Annotator, Options
+
+        annotator = Annotator(pathlib.Path(predict_config), Options(cleanup=post_processing))
         annotator.prepare(samplerate)  # a ValueError if the model takes other frequency bins
-        return cls(
+        stream = cls(
             annotator.net.cpu(),
             annotator.labelmap,
             annotator.spect_params,
@@ -194,7 +214,10 @@ class Stream:
             annotator.standardizer,
             reference_power,
             record_labels,
+            cleanup=annotator.cleanup,
         )
+        stream.cleanup_source = annotator.cleanup_source
+        return stream
 
     def _time(self, frame: int, edge: int) -> float:
         centre = (self.params.fft_size / 2 + frame * self.params.step_size) / self.samplerate
@@ -211,6 +234,11 @@ class Stream:
         best = probs[labels, np.arange(probs.shape[1])]
         if self.frame_labels is not None:
             self.frame_labels.extend(labels.tolist())
+        if self._cleaner is not None:
+            for label, prob in zip(labels.tolist(), best.tolist()):
+                events += self._cleaned(self._cleaner.push(label, prob))
+            self._frame += len(labels)
+            return events
         for label, prob in zip(labels.tolist(), best.tolist()):
             frame = self._frame
             if self._last is None or label != self._last[0]:
@@ -222,6 +250,16 @@ class Stream:
             self._last = (label, prob)
             self._frame += 1
         return events
+
+    def _cleaned(self, events: list[tuple[str, int, int, float]]) -> list[Event]:
+        """:class:`Event` s of the clean-up's ``(kind, label, frame, probability)``; closed segments recorded."""
+        out = []
+        for kind, label, frame, prob in events:
+            out.append(Event(kind, self.labels[label], self._time(frame, -1 if kind == "onset" else +1), frame, prob))
+        closed = self._cleaner.segments
+        self.segments += [(self.labels[lbl], self._time(a, -1), self._time(b, +1)) for lbl, a, b in closed]
+        closed.clear()
+        return out
 
     def _close(self, last_frame: int) -> Event:
         label, first, _ = self._open
@@ -246,6 +284,8 @@ class Stream:
     def finish(self) -> list[Event]:
         """End of the stream: the last frames' events, and the offset of a syllable still open."""
         events = self._events(self.engine.flush())
+        if self._cleaner is not None:
+            return events + self._cleaned(self._cleaner.finish())
         if self._open is not None:
             events.append(self._close(self._frame - 1))
         return events
