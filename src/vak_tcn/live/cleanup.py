@@ -115,7 +115,7 @@ class OnlineCleanup:
         else:
             seg.runs.append([label, t, t, probability, probability])
             if seg.confirmed and not self.settings.majority_vote:  # a label change inside a kept segment
-                previous, new = seg.runs[-2], seg.runs[-1]
+                previous = seg.runs[-2]
                 events += [("offset", previous[0], previous[2], previous[4]), ("onset", label, t, probability)]
                 self.segments.append((previous[0], previous[1], previous[2]))
         if not seg.confirmed and not (t - seg.start + 1) * self.frame_dur < self.settings.min_segment_dur:
