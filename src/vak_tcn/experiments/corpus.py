@@ -109,8 +109,8 @@ def _render(syl: SyllableType, samplerate: int, rng: np.random.Generator) -> np.
 
 
 #: ``gaps`` of a corpus with short inter-syllable gaps, as some species sing: at least 3 ms,
-#: ~13 ms on average, about a third of them under 10 ms (a fixed ``min_segment_dur``-style
-#: clean-up tuned on longer gaps erases them; docs/postprocessing.md)
+#: ~13 ms on average, about a third of them under 10 ms (one or a few frames: easy to miss, and
+#: gap filling may join two renditions of one syllable; docs/postprocessing.md)
 SHORT_GAPS = (0.003, 0.0025)
 
 

@@ -516,10 +516,10 @@ class FrameClassificationModel(vak_compat.base_family()):
         if frame_dur is None:
             raise ValueError("tuned clean-up in vak predict needs the prepared dataset's frame duration")
         seq = _windows_to_sequence(logits).clone()  # (1, classes, time)
-        valid = torch.ones(seq.shape[-1], dtype=torch.bool)
-        if "padding_mask" in batch:
-            valid = torch.as_tensor(np.asarray(batch["padding_mask"]).reshape(-1), dtype=torch.bool)
-        index = torch.nonzero(valid).flatten().to(seq.device)
+        valid = torch.ones(seq.shape[-1], dtype=torch.bool, device=seq.device)
+        if "padding_mask" in batch:  # a tensor on the model's device in vak predict
+            valid = torch.as_tensor(batch["padding_mask"], device=seq.device).reshape(-1).bool()
+        index = torch.nonzero(valid).flatten()
         labels = seq[0][:, index].argmax(dim=0).cpu().numpy()
         cleaned = postprocess.clean(labels, frame_dur, settings, self._background_index())
         changed = np.flatnonzero(cleaned != labels)
