@@ -58,7 +58,7 @@ class OnlineCleanup:
         self.frame = 0  # index of the next frame
         self.segments: list[tuple[int, int, int]] = []  # (label, first frame, last frame), closed
         self._seg: _Segment | None = None
-        self._gap: list[int] | None = None  # [first frame, length] of background after the open segment
+        self._gap = 0  # frames of background after the open segment
 
     def _frames_to(self, threshold: float) -> int:
         """Frames ``n`` at which ``n * frame_dur < threshold`` (the clean-up's test) first fails."""
@@ -84,18 +84,16 @@ class OnlineCleanup:
         self.frame += 1
         if label == self.background:
             if self._seg is not None:
-                if self._gap is None:
-                    self._gap = [t, 0]
-                self._gap[1] += 1
-                if not self._gap[1] * self.frame_dur < self.settings.min_gap_dur:  # too long to fill
+                self._gap += 1
+                if not self._gap * self.frame_dur < self.settings.min_gap_dur:  # too long to fill
                     events += self._close()
             return events
-        if self._seg is not None and self._gap is not None:
+        if self._seg is not None and self._gap:
             run = self._seg.runs[-1]
             if run[0] == label:  # a short gap between two runs of one label: filled
                 run[2] = t - 1
-                self._seg.counts[label] += self._gap[1]
-                self._gap = None
+                self._seg.counts[label] += self._gap
+                self._gap = 0
             else:
                 events += self._close()
         if self._seg is None:
@@ -115,24 +113,24 @@ class OnlineCleanup:
         else:
             seg.runs.append([label, t, t, probability, probability])
             if seg.confirmed and not self.settings.majority_vote:  # a label change inside a kept segment
-                previous = seg.runs[-2]
-                events += [("offset", previous[0], previous[2], previous[4]), ("onset", label, t, probability)]
-                self.segments.append((previous[0], previous[1], previous[2]))
+                self._label_change(seg.runs[-2], seg.runs[-1], events)
         if not seg.confirmed and not (t - seg.start + 1) * self.frame_dur < self.settings.min_segment_dur:
             seg.confirmed = True  # long enough: it stays, whatever follows
             if self.settings.majority_vote:
                 first = seg.runs[0]
                 events.append(("onset", seg.majority(), seg.start, first[3]))
             else:
-                for k, run in enumerate(seg.runs):
-                    if k:
-                        before = seg.runs[k - 1]
-                        events.append(("offset", before[0], before[2], before[4]))
-                        self.segments.append((before[0], before[1], before[2]))
-                    events.append(("onset", run[0], run[1], run[3]))
+                events.append(("onset", seg.runs[0][0], seg.runs[0][1], seg.runs[0][3]))
+                for before, run in zip(seg.runs, seg.runs[1:]):
+                    self._label_change(before, run, events)
+
+    def _label_change(self, before: list, run: list, events: list) -> None:
+        """Inside a kept segment without majority vote: ``before`` ends, ``run`` starts."""
+        events += [("offset", before[0], before[2], before[4]), ("onset", run[0], run[1], run[3])]
+        self.segments.append((before[0], before[1], before[2]))
 
     def _close(self) -> list[tuple[str, int, int, float]]:
-        seg, self._seg, self._gap = self._seg, None, None
+        seg, self._seg, self._gap = self._seg, None, 0
         if not seg.confirmed:  # shorter than min_segment_dur: removed
             return []
         last = seg.runs[-1]
