@@ -303,7 +303,6 @@ def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tupl
         return postprocess.Settings(), f"none ({set_by})"
     import tomllib
 
-    stored = postprocess.settings_path(predict.checkpoint_path)
     with open(config_path, "rb") as fh:
         table = tomllib.load(fh).get("vak", {}).get("predict", {})
     explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
@@ -313,16 +312,11 @@ def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tupl
     config_source = (
         f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
     )
-    if mode == "tuned" and not stored.is_file():
-        raise FileNotFoundError(
-            f"post_processing 'tuned' ({set_by}): no {stored.name} beside {predict.checkpoint_path}; it is "
-            "written when vak train/learncurve ends, or by `vak-tcn tune RESULTS_DIR`"
-        )
-    if mode in ("auto", "tuned") and stored.is_file():
-        tuned = postprocess.read_settings(stored)
-        return postprocess.then(tuned, from_config), f"tuned ({stored}), then {config_source}"
+    tuned = postprocess.stored_settings(predict.checkpoint_path, mode, set_by)
+    if tuned is not None:
+        return postprocess.then(tuned[0], from_config), f"tuned ({tuned[1]}), then {config_source}"
     if mode == "auto":
-        return from_config, f"{config_source} (no {stored.name} beside the checkpoint)"
+        return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
     return from_config, f"{config_source} ({mode} mode, set by {set_by})"
 
 

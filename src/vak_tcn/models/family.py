@@ -296,19 +296,7 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def _tuned_settings(self) -> tuple[postprocess.Settings, pathlib.Path] | None:
         """The tuned clean-up beside the loaded checkpoint, if the mode uses it and it exists."""
-        mode = self.cleanup_mode()
-        if mode in ("config", "none"):
-            return None
-        path = postprocess.settings_path(self._checkpoint_path) if self._checkpoint_path else None
-        if path is None or not path.is_file():
-            if mode == "tuned":
-                where = f"beside {self._checkpoint_path}" if self._checkpoint_path else "(no checkpoint loaded)"
-                raise FileNotFoundError(
-                    f"post_processing 'tuned': no {postprocess.FILENAME} {where}; it is written when "
-                    "vak train/learncurve ends, or by `vak-tcn tune RESULTS_DIR`"
-                )
-            return None
-        return postprocess.read_settings(path), path
+        return postprocess.stored_settings(self._checkpoint_path, self.cleanup_mode())
 
     def _set_eval_cleanup(self) -> None:
         """``vak eval``: ``_tfm`` is the tuned clean-up when there is one (the config's otherwise),

@@ -66,6 +66,7 @@ __all__ = [
     "check_mode",
     "mode_from_env",
     "tune_after_training",
+    "stored_settings",
     "then",
 ]
 
@@ -109,12 +110,27 @@ def mode_from_env() -> str | None:
 
 def tune_after_training() -> bool:
     """False when ``VAK_TCN_TUNE`` is 0/false/no/off; True when unset, empty or 1/true/yes/on."""
-    value = os.environ.get(TUNE_ENV, "").strip().lower()
-    if value in ("", "1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{TUNE_ENV} must be 1 or 0, got {value!r}")
+    from .._params import env_flag
+
+    return env_flag(TUNE_ENV, default=True)
+
+
+def stored_settings(checkpoint_path, mode: str, set_by: str = "") -> tuple[Settings, pathlib.Path] | None:
+    """The tuned settings beside a checkpoint and their file, when ``mode`` uses them and the
+    file exists; FileNotFoundError naming the checkpoint when ``mode`` is ``tuned`` and it does not.
+    ``set_by`` says where the mode was set, for that message."""
+    if mode not in ("auto", "tuned"):
+        return None
+    path = settings_path(checkpoint_path) if checkpoint_path else None
+    if path is not None and path.is_file():
+        return read_settings(path), path
+    if mode == "tuned":
+        where = f"beside {checkpoint_path}" if checkpoint_path else "(no checkpoint loaded)"
+        raise FileNotFoundError(
+            f"post_processing 'tuned'{f' ({set_by})' if set_by else ''}: no {FILENAME} {where}; it is "
+            "written when vak train/learncurve ends, or by `vak-tcn tune RESULTS_DIR`"
+        )
+    return None
 
 
 # ---------------------------------------------------------------- the rules, on one file's frames

@@ -73,12 +73,9 @@ def check_seed(value: Any, what: str) -> int:
 
 def deterministic_from_env() -> bool:
     """``VAK_TCN_DETERMINISTIC`` set to 1/true/yes/on."""
-    value = os.environ.get(DETERMINISTIC_ENV, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(f"{DETERMINISTIC_ENV} must be 1 or 0, got {value!r}")
+    from .._params import env_flag
+
+    return env_flag(DETERMINISTIC_ENV, default=False)
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
