@@ -81,6 +81,10 @@ def test_seed_also_seeds_what_follows_the_build(fresh_process, monkeypatch):
     monkeypatch.setattr(seeding, "_builds", itertools.count())
     build()
     assert torch.equal(torch.rand(4), after)
+    monkeypatch.setattr(seeding, "_builds", itertools.count())
+    monkeypatch.setenv(seeding.SEED_ENV, "8")  # another seed: other draws after the build too
+    build()
+    assert not torch.equal(torch.rand(4), after)
 
 
 def test_a_config_check_before_the_run_does_not_shift_its_seeds(fresh_process, monkeypatch, tmp_path):
@@ -180,7 +184,7 @@ def test_derive_seed_is_stable_and_spreads():
     # stable across processes (a string key is hashed with SHA-256, not hash())
     code = "from vak_tcn.models.seeding import derive_seed; print(derive_seed(1, 'TCN_CE'))"
     env = {**os.environ, "PYTHONHASHSEED": "1", "VAK_TCN_DISABLE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=300)
     assert int(out.stdout) == seeding.derive_seed(1, "TCN_CE")
 
 
@@ -195,14 +199,33 @@ def test_versions_and_git():
     assert found["vak"] == importlib.metadata.version("vak")
     assert found["torch"] == importlib.metadata.version("torch")
     assert found["python"] == platform.python_version()
-    git = provenance.git_info()
-    assert git is None or (len(git["commit"]) == 40 and isinstance(git["dirty"], bool))
+
+
+def test_git_info_of_a_vak_tcn_checkout_clean_and_dirty(tmp_path):
+    """What a run from a checkout records (tox tests an installed wheel, where git_info is None)."""
+    package = tmp_path / "src" / "vak_tcn"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+
+    def git(*args):
+        cmd = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    commit = git("rev-parse", "HEAD")
+    assert provenance.git_info.__wrapped__(str(package)) == {"commit": commit, "dirty": False}
+    (tmp_path / "notes.txt").write_text("untracked, outside src")
+    assert provenance.git_info.__wrapped__(str(package))["dirty"] is False
+    (package / "__init__.py").write_text("x = 1\n")  # the code that ran differs from the commit
+    assert provenance.git_info.__wrapped__(str(package)) == {"commit": commit, "dirty": True}
 
 
 def test_git_info_is_null_outside_vak_tcns_checkout(tmp_path):
     package = tmp_path / "site-packages" / "vak_tcn"
     package.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)  # some other repository
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)  # some other repository
     assert provenance.git_info.__wrapped__(str(package)) is None
     assert provenance.git_info.__wrapped__(str(tmp_path / "nowhere")) is None
 

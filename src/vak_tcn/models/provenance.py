@@ -85,7 +85,8 @@ def git_info(package_dir: str | None = None) -> dict | None:
         if (top / "src" / "vak_tcn").resolve() != package.resolve():
             return None
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "src"))
+        # ":(top)": the checkout's src/, not a "src" below the package directory git runs in
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ":(top)src"))
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": dirty}
