@@ -21,6 +21,7 @@ last, so a finished annotation marks a finished recording and a rerun skips it.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import pathlib
@@ -119,6 +120,25 @@ def output_paths(relative: pathlib.Path, out_dir: pathlib.Path, options: Options
 
 def _temporary(path: pathlib.Path) -> pathlib.Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _remove_stale_temporaries(path: pathlib.Path) -> None:
+    """Delete what a killed run left of ``path`` (``.NAME.PID.tmp`` of a process no longer running on
+    this machine); a run still writing it keeps its file."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -543,6 +563,8 @@ def annotate_all(
             echo(_line({"ok": False, "audio": str(audio), "error": str(e)}))
             failed += 1
             continue
+        for path in outputs.values():  # a killed run's half-written files: never under a final name, removed now
+            _remove_stale_temporaries(path)
         todo.append((str(audio.resolve()), {k: str(v.resolve()) for k, v in outputs.items()}, duration))
     if skipped:
         echo(f"{skipped} recording(s) already annotated in {out_dir}: skipped")
