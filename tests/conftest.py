@@ -95,3 +95,105 @@ def song_dir(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("song")
     make_corpus(out, n_bouts=8, syllables_per_bout=(10, 14), n_types=4, seed=1)
     return out
+
+
+def prep_once(tmp_path_factory, name: str, **kwargs) -> pathlib.Path:
+    """One stock ``vak prep`` of a config made of ``configs.vak_config(**kwargs)``; the dataset's path."""
+    from vak_tcn.experiments import configs
+
+    tmp = tmp_path_factory.mktemp(name)
+    cfg = configs.write_config(configs.vak_config(prep_output_dir=tmp / "prep", **kwargs), tmp / "prep.toml")
+    run_cli(["vak", "prep", cfg])
+    dataset = configs.dataset_path(cfg)
+    assert dataset is not None and dataset.is_dir()  # vak prep wrote the dataset into the config
+    return dataset
+
+
+@pytest.fixture(scope="session")
+def song_learncurve_dataset(tmp_path_factory, song_dir) -> pathlib.Path:
+    """``song_dir`` prepared once by stock ``vak prep`` for ``learncurve_kwargs``' runs (one 3-s
+    training subset, one replicate). Tests point ``dataset_path`` at it and must not change it."""
+    kwargs = learncurve_kwargs(tmp_path_factory.getbasetemp(), song_dir)
+    del kwargs["prep_output_dir"], kwargs["results_dir"]
+    return prep_once(tmp_path_factory, "song-learncurve", **kwargs)
+
+
+@pytest.fixture(scope="session")
+def song_train_dataset(tmp_path_factory, song_dir) -> pathlib.Path:
+    """``song_dir`` prepared once for ``vak train`` (learncurve_kwargs' splits: 4 s train, 2 s val and
+    test). Tests point ``dataset_path`` at it; one that deletes or writes files copies it first."""
+    return prep_once(
+        tmp_path_factory, "song-train", command="train", model="TCN", data_dir=song_dir, labelset="abcd",
+        train_dur=4, val_dur=2, test_dur=2,
+    )  # fmt: skip
+
+
+# ---- the real bout: prepared and trained once, shared by test_e2e.py and the tune tests --------
+
+REAL_LABELS = "abcdefghijkn"
+SMALL_TCN = {"out_channels": 16, "num_layers": 4}
+GS_TMSE = {"tmse_weight": 0.15, "similarity": "gaussian", "sigma": 1.0, "normalize": "none"}
+#: every model through every stock command, each with another network / loss variant
+REAL_BOUT_RUNS = [
+    ("TCN", SMALL_TCN, GS_TMSE),
+    ("ConvTCN", {**SMALL_TCN, "causal": False, "conv1_filters": 8, "conv2_filters": 8},
+     {"tmse_weight": 0.15, "similarity": "none"}),
+    ("TweetyNetPlugin", {"hidden_size": 16, "conv1_filters": 8, "conv2_filters": 8},
+     {**GS_TMSE, "normalize": "dim"}),
+]  # fmt: skip
+
+
+def real_bout_config(tmp_path: pathlib.Path, command: str, **kwargs) -> pathlib.Path:
+    """A stock vak config for the real bout (.not.mat annotation), ``command``'s table."""
+    from vak_tcn.experiments import configs
+
+    kwargs = {"data_dir": REAL_BOUT, "prep_output_dir": tmp_path / f"prep-{command}", **kwargs}
+    return configs.write_config(
+        configs.vak_config(
+            command=command, labelset=REAL_LABELS, annot_format="notmat", window_size=176, batch_size=4, **kwargs
+        ),
+        tmp_path / f"{command}.toml",
+    )
+
+
+@pytest.fixture(scope="session")
+def real_bout_train_dataset(tmp_path_factory) -> pathlib.Path:
+    """The real bout prepared once for training (stock vak prep), shared by every model."""
+    # vak 1.0 cannot train without a validation split (its early stopping watches val_acc),
+    # and one file cannot be split: train on three copies (train, val and test splits)
+    from vak_tcn.experiments import configs
+
+    tmp_path = tmp_path_factory.mktemp("real-bout")
+    train_data = tmp_path / "train-data"
+    train_data.mkdir()
+    for name in ("bout_1", "bout_2", "bout_3"):
+        shutil.copy(REAL_BOUT / "bout_1.wav", train_data / f"{name}.wav")
+        shutil.copy(REAL_BOUT / "bout_1.wav.not.mat", train_data / f"{name}.wav.not.mat")
+    cfg = real_bout_config(tmp_path, "train", model="TCN", data_dir=train_data, train_dur=8, val_dur=8, test_dur=8)
+    run_cli(["vak", "prep", cfg])
+    return configs.dataset_path(cfg)
+
+
+@pytest.fixture(scope="session")
+def real_bout_trained(tmp_path_factory, real_bout_train_dataset):
+    """``real_bout_trained(model)``: that model of REAL_BOUT_RUNS trained by stock ``vak train`` for 10
+    steps on the real bout, once per session: ``{"run_dir", "checkpoint", "log"}``. Shared: a test
+    that writes into the results copies them first."""
+    runs = {model: (network, loss) for model, network, loss in REAL_BOUT_RUNS}
+    trained = {}
+
+    def train(model: str) -> dict:
+        if model not in trained:
+            network, loss = runs[model]
+            tmp = tmp_path_factory.mktemp(f"real-bout-{model}")
+            cfg = real_bout_config(
+                tmp, "train", model=model, network=network, loss=loss, results_dir=tmp / "results",
+                val_step=5, ckpt_step=5, dataset_path=real_bout_train_dataset,
+            )  # fmt: skip
+            proc = run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=10)
+            (run_dir,) = [p for p in (tmp / "results").iterdir() if p.is_dir()]
+            checkpoint = run_dir / model / "checkpoints" / "checkpoint.pt"
+            trained[model] = dict(run_dir=run_dir, checkpoint=checkpoint, log=proc.stdout + proc.stderr)
+        return trained[model]
+
+    return train

@@ -1,9 +1,11 @@
 """Seeded runs and provenance through the stock vak CLI (issue 17).
 
-One ``vak prep``, then three ``vak learncurve`` runs of a small TCN (two replicates each,
-20 steps): seed 7 through ``VAK_TCN_SEED``, seed 7 again through ``vak-tcn learncurve --seed``,
-and seed 8.  The same seed gives identical learning curves, another seed different ones; every
-replicate's results directory has a provenance record; the summary CSV carries seed and versions.
+One ``vak prep``, then two ``vak learncurve`` runs of a small TCN (two replicates each, 20
+steps): seed 7 through ``VAK_TCN_SEED`` and seed 7 again through ``vak-tcn learncurve --seed``, each
+in its own process.  The same seed gives identical learning curves; every replicate's results
+directory has a provenance record; the summary CSV carries seed and versions.  That another seed
+gives other weights and other random draws after the build is in tests/models/test_seeding.py
+(in process: a seed reaches the network through the same ``VAK_TCN_SEED`` read either way).
 """
 
 from __future__ import annotations
@@ -50,21 +52,18 @@ def test_same_seed_same_learning_curve_and_provenance_in_every_results_dir(tmp_p
     prep_cfg = learncurve(tmp_path, song_dir, "prep-only")
     run_cli(["vak", "prep", prep_cfg])
     dataset = configs.dataset_path(prep_cfg)
-    runs = {name: learncurve(tmp_path, song_dir, name, dataset_path=dataset) for name in ("a", "b", "c")}
+    runs = {name: learncurve(tmp_path, song_dir, name, dataset_path=dataset) for name in ("a", "b")}
     run_cli(["vak", "learncurve", runs["a"]], VAK_TCN_SEED=7, VAK_TCN_MAX_STEPS=20)
     run_cli(["vak-tcn", "learncurve", "--seed", "7", runs["b"]], VAK_TCN_MAX_STEPS=20)
-    run_cli(["vak", "learncurve", runs["c"]], VAK_TCN_SEED=8, VAK_TCN_MAX_STEPS=20)
-    a, b, c = (curve(tmp_path / name / "results") for name in ("a", "b", "c"))
+    a, b = (curve(tmp_path / name / "results") for name in ("a", "b"))
 
     assert len(a) == 2 and sorted(a["replicate_num"]) == [1, 2]
     assert "avg_val_acc_epoch" in a.columns and "avg_val_fscore_epoch" in a.columns
     pd.testing.assert_frame_equal(a, b, check_exact=True)  # same seed: bit-identical
-    metrics = [col for col in a.columns if col.startswith("avg_val_")]
-    assert not a[metrics].equals(c[metrics])  # another seed: other numbers
-    assert (a["avg_val_loss_epoch"] != c["avg_val_loss_epoch"]).all()
+    assert a.loc[0, "avg_val_loss_epoch"] != a.loc[1, "avg_val_loss_epoch"]  # replicates differ
 
     # a provenance record in every replicate's results directory
-    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+    for name, seed in (("a", 7), ("b", 7)):
         records = sorted((tmp_path / name / "results").glob(f"*/train_dur_*/replicate_*/{provenance.FILENAME}"))
         assert len(records) == 2, records
         effective = set()
@@ -82,7 +81,9 @@ def test_same_seed_same_learning_curve_and_provenance_in_every_results_dir(tmp_p
                 **{d: importlib.metadata.version(d) for d in ("vak-tcn", "vak", "torch", "lightning", "numpy")},
                 "python": platform.python_version(),
             }
-            assert record["git"] is None or len(record["git"]["commit"]) == 40
+            # the checkout vak-tcn runs from, as this process sees it: None for an installed wheel
+            # (as tox installs it); both branches of git_info are tested in tests/models/test_seeding.py
+            assert record["git"] == provenance.git_info()
             model = record["model"]
             assert model["name"] == "TCN" and model["network"] == "vak_tcn.nn.tcn.TCN"
             assert {k: model["network_kwargs"][k] for k in SMALL_TCN} == SMALL_TCN
@@ -116,9 +117,9 @@ def test_same_seed_same_learning_curve_and_provenance_in_every_results_dir(tmp_p
         assert not list((tmp_path / name).rglob("*.tmp"))  # atomic writes leave nothing behind
 
     # the summary carries seed and versions
-    df = summary.summarize([tmp_path / name / "results" for name in "abc"], tmp_path / "summary.csv")
+    df = summary.summarize([tmp_path / name / "results" for name in "ab"], tmp_path / "summary.csv")
     written = pd.read_csv(tmp_path / "summary.csv")
-    assert sorted(written["seed"].unique()) == [7, 8]
+    assert sorted(written["seed"].unique()) == [7]
     assert set(written["vak_tcn_version"]) == {importlib.metadata.version("vak-tcn")}
     assert set(written["vak_version"]) == {importlib.metadata.version("vak")}
     assert set(written["torch_version"]) == {importlib.metadata.version("torch")}

@@ -152,16 +152,14 @@ def test_figures_render_from_the_posters_csvs(tmp_path, name, figure):
     assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plot_reports_a_bad_csv_clearly(tmp_path):
+def test_plot_reports_a_bad_csv_clearly(tmp_path, capsys):
+    from vak_tcn import cli
+
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "plot", str(bad), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=vak_env(),
-    )
-    assert proc.returncode == 2 and "bad.csv" in proc.stderr and "Metric" in proc.stderr
+    status = cli.main(["plot", str(bad), "--out", str(tmp_path)])  # in-process: a traceback would fail the test
+    stderr = capsys.readouterr().err
+    assert status == 2 and "bad.csv" in stderr and "Metric" in stderr, stderr
 
 
 def test_summary_conversions():
@@ -224,38 +222,43 @@ def test_summary_has_raw_fixed_and_tuned_clean_up():
 # ---- the grid runner: local cluster, interruption, resume ----------------------------------
 
 
-def tiny_config(tmp_path, song_dir, name, model) -> pathlib.Path:
+def tiny_config(tmp_path, song_dir, name, model, results_dir) -> pathlib.Path:
     doc = configs.vak_config(
         **learncurve_kwargs(
             tmp_path,
             song_dir,
             model=model,
-            results_dir=tmp_path / "results" / name,
+            results_dir=results_dir,
             val_step=5,
             ckpt_step=5,
             network={"out_channels": 8, "num_layers": 3},
             loss=poster.LOSSES["CE+gsTMSE"] if model == "TCN" else poster.LOSSES["CE"],
         )
     )
-    return configs.write_config(doc, tmp_path / "configs" / f"{name}.toml")
-
-
-def _results(tmp_path, name):
-    return sorted((tmp_path / "results" / name).glob("results_*/learning_curve.csv"))
+    return configs.write_config(doc, tmp_path / "configs" / name)
 
 
 @pytest.mark.slow
+@pytest.mark.orchestration
 def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir):
-    a = tiny_config(tmp_path, song_dir, "A", "TCN")
-    b = tiny_config(tmp_path, song_dir, "B", "ConvTCN")
+    """Two configs that share a file name and a results directory (one/TCN.toml, a TCN, and
+    two/TCN.toml, a ConvTCN) on a 2-worker local cluster: two runs, each with its own record;
+    killed and resumed; a lost record rebuilt from the results it finds; summary and figures."""
+    results = tmp_path / "results" / "shared"
+    a = tiny_config(tmp_path, song_dir, "one/TCN.toml", "TCN", results)
+    b = tiny_config(tmp_path, song_dir, "two/TCN.toml", "ConvTCN", results)
     steps = {"VAK_TCN_MAX_STEPS": "10"}
+
+    def curves():
+        return sorted(results.glob("results_*/learning_curve.csv"))
 
     # 1. run A alone to completion
     run_cli(["vak-tcn", "grid", a, "--workers", "2"], **steps)
-    (a_curve,) = _results(tmp_path, "A")
+    (a_curve,) = curves()
     a_mtime = a_curve.stat().st_mtime
 
-    # 2. run A + B on 2 workers; kill everything as soon as B has started training
+    # 2. run A + B on 2 workers; kill everything as soon as B has started training (vak made its
+    # results directory, next to A's)
     proc = subprocess.Popen(
         [console_script("vak-tcn"), "grid", str(a), str(b), "--workers", "2"],
         env=vak_env(**steps),
@@ -264,27 +267,38 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
         start_new_session=True,
     )
     deadline = time.time() + 600
-    while time.time() < deadline and not list((tmp_path / "results" / "B").glob("results_*/B.toml")):
+    while time.time() < deadline and len(list(results.glob("results_*/TCN.toml"))) < 2:
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    (b_partial,) = list((tmp_path / "results" / "B").glob("results_*"))
+    proc.wait(timeout=60)
+    (b_partial,) = [p for p in results.glob("results_*") if p != a_curve.parent]
     assert not (b_partial / "learning_curve.csv").exists()
 
     # 3. rerun: A is skipped untouched, B's partial results are kept aside and B is redone
     out = run_cli(["vak-tcn", "grid", a, b, "--workers", "2"], **steps).stdout
-    assert "A.toml: already finished" in out and "B.toml: done in" in out
-    assert _results(tmp_path, "A") == [a_curve] and a_curve.stat().st_mtime == a_mtime
+    assert "one/TCN.toml: already finished" in out and "two/TCN.toml: done in" in out, out
+    assert a_curve in curves() and a_curve.stat().st_mtime == a_mtime
     assert (b_partial.parent / f"interrupted-{b_partial.name}").is_dir()
-    (b_curve,) = _results(tmp_path, "B")
-    (record,) = (tmp_path / "results" / "B" / ".vak-tcn").glob("B-*.json")
-    state = json.loads(record.read_text())
-    assert state["status"] == "done" and pathlib.Path(state["results"]) == b_curve.parent
+    both = curves()
+    models = {tuple(tomlkit.parse((c.parent / "TCN.toml").read_text())["vak"]["learncurve"]["model"]) for c in both}
+    assert len(both) == 2 and models == {("TCN",), ("ConvTCN",)}  # one file name, two runs
+    records = sorted((results / ".vak-tcn").glob("TCN-*.json"))
+    states = [json.loads(r.read_text()) for r in records]
+    assert [s["status"] for s in states] == ["done", "done"]
+    assert {pathlib.Path(s["results"]) for s in states} == {c.parent for c in both}
     # prep ran once for both configs: one dataset, written into both
     assert configs.dataset_path(a) == configs.dataset_path(b)
     assert len([p for p in (tmp_path / "prep").iterdir() if p.is_dir()]) == 1
 
-    # 4. summary + figures from this real run
+    # 4. a lost record is rebuilt from the results it finds, and said so; nothing is trained again
+    records[0].unlink()
+    out = run_cli(["vak-tcn", "grid", a, b, "--workers", "2"], **steps).stdout
+    assert out.count("TCN.toml: already finished") == 1, out
+    assert out.count("TCN.toml: finished earlier (results found, run record rewritten)") == 1, out
+    assert "None s" not in out
+    assert curves() == both and len(list((results / ".vak-tcn").glob("TCN-*.json"))) == 2
+
+    # 5. summary + figures from this real run
     csv = tmp_path / "summary.csv"
     run_cli(["vak-tcn", "summarize", tmp_path / "results", "--out", csv])
     df = pd.read_csv(csv)
@@ -298,6 +312,7 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
 
 
 @pytest.mark.slow
+@pytest.mark.orchestration
 def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     """README command 1, shortened: `vak-tcn demo` with few training steps."""
     out = tmp_path / "demo"
@@ -358,12 +373,10 @@ def test_heartbeat_says_what_each_run_is_doing(tmp_path):
     assert grid.activity(run) is None  # idle: not reported as running
 
 
-def test_demo_rejects_too_few_bouts_naming_the_option(tmp_path):
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "demo", "--out", str(tmp_path / "d"), "--bouts", "5"],
-        capture_output=True,
-        text=True,
-        env=vak_env(),
-    )
-    assert proc.returncode == 2 and "--bouts must be at least 20" in proc.stderr
+def test_demo_rejects_too_few_bouts_naming_the_option(tmp_path, capsys):
+    from vak_tcn import cli
+
+    status = cli.main(["demo", "--out", str(tmp_path / "d"), "--bouts", "5"])  # in-process
+    stderr = capsys.readouterr().err
+    assert status == 2 and "--bouts must be at least 20" in stderr, stderr
     assert not (tmp_path / "d").exists()  # nothing written

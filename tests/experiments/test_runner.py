@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import tomlkit
 
+from vak_tcn import cli
 from vak_tcn.experiments import configs
 from vak_tcn.experiments import runner as grid
 
-from conftest import console_script, learncurve_kwargs, run_cli, vak_env
+from conftest import console_script, learncurve_kwargs, vak_env
 
 
 def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **overrides) -> pathlib.Path:
@@ -34,35 +35,15 @@ def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **override
     return configs.write_config(configs.vak_config(**kwargs), path)
 
 
-def grid_cli(*args, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [console_script("vak-tcn"), "grid", *map(str, args)], capture_output=True, text=True, env=vak_env(**env)
-    )
-
-
-@pytest.mark.slow
-def test_configs_sharing_a_file_name_are_two_runs(tmp_path, song_dir):
-    """lr0.001/TCN.toml and lr0.01/TCN.toml, same results directory: both run, each keeps its own record."""
-    a = config(tmp_path, song_dir, tmp_path / "lr0.001" / "TCN.toml", lr=0.001)
-    b = config(tmp_path, song_dir, tmp_path / "lr0.01" / "TCN.toml", lr=0.01)
-    out = run_cli(["vak-tcn", "grid", a, b, "--max-steps", "2", "--workers", "1"]).stdout
-    assert "lr0.001/TCN.toml: done in" in out and "lr0.01/TCN.toml: done in" in out, out
-    curves = sorted((tmp_path / "results").glob("results_*/learning_curve.csv"))
-    lrs = {
-        tomlkit.parse((c.parent / "TCN.toml").read_text())["vak"]["learncurve"]["model"]["TCN"]["optimizer"]["lr"]
-        for c in curves
-    }
-    assert len(curves) == 2 and lrs == {0.001, 0.01}
-    records = sorted((tmp_path / "results" / ".vak-tcn").glob("TCN-*.json"))
-    assert len(records) == 2
-
-    # rerun: both finished; a lost record is rebuilt from the results it finds, said honestly
-    records[0].unlink()
-    out = run_cli(["vak-tcn", "grid", a, b, "--max-steps", "2", "--workers", "1"]).stdout
-    assert out.count("TCN.toml: already finished") == 1, out
-    assert out.count("TCN.toml: finished earlier (results found, run record rewritten)") == 1, out
-    assert "None s" not in out
-    assert sorted((tmp_path / "results").glob("results_*/learning_curve.csv")) == curves
+def cli_in_process(capsys, *args) -> subprocess.CompletedProcess:
+    """``vak-tcn ARGS`` in this process (``vak_tcn.cli.main``), for mistakes caught before anything runs,
+    where a fresh interpreter proves nothing more: its exit status and output.  An exception escaping
+    ``main`` fails the test, so a traceback cannot pass for a clean error."""
+    argv = [*map(str, args)]
+    capsys.readouterr()  # only this command's output
+    status = cli.main(argv)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, out.out, out.err)
 
 
 def test_finished_record_is_trusted_only_for_the_same_config_content(tmp_path, song_dir):
@@ -94,10 +75,10 @@ def test_finished_record_is_trusted_only_for_the_same_config_content(tmp_path, s
         ({"model": "TNC"}, "no model registered as 'TNC' (did you mean 'TCN'?)"),
     ],
 )
-def test_grid_checks_every_config_before_any_prep(tmp_path, song_dir, change, expected):
+def test_grid_checks_every_config_before_any_prep(tmp_path, song_dir, change, expected, capsys):
     good = config(tmp_path, song_dir, tmp_path / "good.toml")
     bad = config(tmp_path, song_dir, tmp_path / "bad.toml", **change)
-    proc = grid_cli(good, bad)
+    proc = cli_in_process(capsys, "grid", good, bad)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
     assert lines[0] == "vak-tcn grid: error: 1 config(s) would fail; nothing was run:"
@@ -132,16 +113,11 @@ def _results_dir(tmp_path, acc: float) -> pathlib.Path:
     return run
 
 
-def test_summarize_refuses_nan_results_naming_the_file(tmp_path):
+def test_summarize_refuses_nan_results_naming_the_file(tmp_path, capsys):
     run = _results_dir(tmp_path, acc=float("nan"))
     out = tmp_path / "summary.csv"
     out.write_text("previous summary\n")
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "summarize", str(tmp_path / "results"), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=vak_env(),
-    )
+    proc = cli_in_process(capsys, "summarize", tmp_path / "results", "--out", out)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert str(run / "learning_curve.csv") in proc.stderr and "avg_val_acc_epoch" in proc.stderr
     assert out.read_text() == "previous summary\n"
@@ -171,21 +147,31 @@ def test_summary_write_is_atomic(tmp_path, monkeypatch):
     assert out.read_text() == good and sorted(p.name for p in tmp_path.iterdir()) == ["results", "summary.csv"]
 
 
-def test_plot_refuses_a_truncated_summary_naming_the_file(tmp_path):
+def test_plot_refuses_a_truncated_summary_naming_the_file(tmp_path, capsys):
     csv = tmp_path / "summary.csv"
     csv.write_text(
         "Model,Training set size (s),replicate_num,Window Size,Loss,variable,value,Post-processing,Metric\n"
         "TCN,30.0,1,176,CE,frame_error,10.0,False,Frame Error (%)\n"
         "TCN,30.0,1,176,CE,frame_err"  # the disk filled up here
     )
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "plot", str(csv), "--out", str(tmp_path / "figs")],
-        capture_output=True,
-        text=True,
-        env=vak_env(),
-    )
+    proc = cli_in_process(capsys, "plot", csv, "--out", tmp_path / "figs")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert str(csv) in proc.stderr and "line 3" in proc.stderr
+
+
+def running(pattern: str) -> bool:
+    """A process whose command line holds ``pattern`` is running."""
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, timeout=60).returncode == 0
+
+
+def wait_for(condition, seconds: float) -> bool:
+    """Poll ``condition`` until it holds (True) or ``seconds`` pass (False): no fixed sleeps."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _interrupt_grid(tmp_path, cfg, *args) -> subprocess.CompletedProcess:
@@ -201,26 +187,25 @@ def _interrupt_grid(tmp_path, cfg, *args) -> subprocess.CompletedProcess:
         # ignored SIGINT, and Python then never raises KeyboardInterrupt
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 300
-    while time.time() < deadline and not list((tmp_path / "results" / ".vak-tcn").glob("*.log")):
-        time.sleep(0.5)
-    time.sleep(3)  # vak prep is running
+    # Ctrl-C once the run's `vak prep` process exists (the runner starts it as `python -m vak_tcn prep CONFIG`)
+    assert wait_for(lambda: running(f"vak_tcn prep {cfg}"), 300), "vak prep never started"
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.mark.slow
+@pytest.mark.orchestration
 def test_ctrl_c_of_grid_is_one_line_and_leaves_nothing_running(tmp_path, song_dir):
     cfg = config(tmp_path, song_dir, tmp_path / "TCN.toml")
     proc = _interrupt_grid(tmp_path, cfg)
     assert proc.returncode == 130, proc.stderr[-3000:]
     assert proc.stderr.strip() == "vak-tcn grid: interrupted; rerun the same command to resume", proc.stderr[-3000:]
-    time.sleep(2)
-    assert subprocess.run(["pgrep", "-f", str(cfg)], capture_output=True).returncode == 1  # no orphan vak process
+    assert wait_for(lambda: not running(str(cfg)), 30)  # no orphan vak process (the grid's children end with it)
 
 
 @pytest.mark.slow
+@pytest.mark.orchestration
 def test_ctrl_c_with_a_scheduler_cancels_the_remote_runs_and_says_what_goes_on(tmp_path, song_dir):
     from distributed import Client, LocalCluster
 
@@ -231,5 +216,5 @@ def test_ctrl_c_with_a_scheduler_cancels_the_remote_runs_and_says_what_goes_on(t
         assert "cancelled the runs queued on the cluster" in proc.stdout + proc.stderr
         assert "goes on until it ends" in proc.stdout + proc.stderr
         assert proc.stderr.strip().splitlines()[-1] == "vak-tcn grid: interrupted; rerun the same command to resume"
-        time.sleep(2)
-        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0  # nothing left queued
+        # nothing left queued (the scheduler forgets the cancelled tasks within moments)
+        assert wait_for(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0, 30)

@@ -1,25 +1,26 @@
 """``--precision`` and ``VAK_TCN_PRECISION`` mistakes through the commands a user runs: one line naming
-the value, exit status 2 (bf16 against float32 on the real bout: test_annotate_vs_vak_predict.py)."""
+the value, exit status 2 (bf16 against float32 on the real bout: test_annotate_vs_vak_predict.py).
+
+In-process (``vak_tcn.cli.main``): an exception escaping it fails the test, so no traceback either."""
 
 from __future__ import annotations
 
-import subprocess
+import pytest
 
-from conftest import console_script, vak_env
+from vak_tcn import cli
 
 
-def test_bad_precision_values_exit_2_naming_them(tmp_path):
+def test_bad_precision_values_exit_2_naming_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VAK_TCN_PRECISION", raising=False)
     config = tmp_path / "predict.toml"
     config.write_text("[vak.predict]\n")
     for command in (["annotate", config, "x.wav"], ["predict", config], ["eval", config]):
-        proc = subprocess.run(
-            [console_script("vak-tcn"), *map(str, command), "--precision", "bf61"],
-            capture_output=True, text=True, env=vak_env(), timeout=300,
-        )  # fmt: skip
-        assert proc.returncode == 2 and "--precision: invalid choice: 'bf61'" in proc.stderr, proc.stderr
-    proc = subprocess.run(
-        [console_script("vak-tcn"), "predict", str(config)],
-        capture_output=True, text=True, env=vak_env(VAK_TCN_PRECISION="fp16"), timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 2 and "VAK_TCN_PRECISION: unknown precision 'fp16'" in proc.stderr, proc.stderr
-    assert "Valid values: 32, bf16" in proc.stderr
+        with pytest.raises(SystemExit) as exited:  # argparse
+            cli.main([*map(str, command), "--precision", "bf61"])
+        stderr = capsys.readouterr().err
+        assert exited.value.code == 2 and "--precision: invalid choice: 'bf61'" in stderr, stderr
+    monkeypatch.setenv("VAK_TCN_PRECISION", "fp16")
+    status = cli.main(["predict", str(config)])
+    stderr = capsys.readouterr().err
+    assert status == 2 and "VAK_TCN_PRECISION: unknown precision 'fp16'" in stderr, stderr
+    assert "Valid values: 32, bf16" in stderr

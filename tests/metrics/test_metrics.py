@@ -732,7 +732,7 @@ def test_module_is_numpy_only():
     import sys
 
     code = "import sys, vak_tcn.metrics; print(sorted(m for m in ('torch', 'vak', 'vocalpy') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip() == "[]"
 
 
