@@ -21,6 +21,7 @@ The three stacks meet only here: the plugin host (:mod:`vak_tcn.plugins`), the m
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import sys
@@ -235,6 +236,49 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+#: the shortest ``annotate --chunk-seconds`` (also :data:`vak_tcn.inference.annotate.MIN_CHUNK_SECONDS`, checked
+#: there for callers of the API).  Each network call also computes its chunk's context (a TCN's receptive field,
+#: up to hundreds of frames; TweetyNet: 2048 frames each side), so shorter chunks only repeat that work and never
+#: change the result; at 0.0001 s every frame recomputed its whole context, a run that seemed to hang.
+MIN_CHUNK_SECONDS = 0.05
+
+
+def chunk_seconds(text: str) -> float:
+    """argparse type of ``--chunk-seconds``: a finite number of seconds >= :data:`MIN_CHUNK_SECONDS`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= MIN_CHUNK_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds >= {MIN_CHUNK_SECONDS} (shorter chunks only repeat the network's "
+            f"context, the result is the same), got {text!r}"
+        )
+    return value
+
+
+def _errors_in_one_line(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's mistakes for this command as one line, exit status 2, without the usage block above
+    it (``annotate`` has a dozen options: the line that matters would be the last of ten)."""
+
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vak-tcn",
@@ -261,9 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list registered vak plugins, models, losses and metrics")
     p.set_defaults(func=_plugins)
 
-    p = sub.add_parser(
-        "annotate",
-        help="annotate recordings of any length with a trained model (a vak predict config); streaming, resumable",
+    p = _errors_in_one_line(
+        sub.add_parser(
+            "annotate",
+            help="annotate recordings of any length with a trained model (a vak predict config); streaming, resumable",
+        )
     )
     p.add_argument("configfile", type=pathlib.Path, help="vak predict config (checkpoint, labelmap, standardizer)")
     p.add_argument("audio", nargs="+", type=pathlib.Path, help="audio files and/or directories")
@@ -287,14 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=pathlib.Path, default=None, help="output directory (default: the config's output_dir, else .)"
     )
-    p.add_argument("--workers", type=int, default=None, help="annotate on a local dask cluster of N processes")
+    p.add_argument("--workers", type=positive_int, default=None, help="annotate on a local dask cluster of N processes")
     p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler to annotate on")
-    p.add_argument("--channel", type=int, default=None, help="channel of multichannel audio (0-based)")
-    p.add_argument("--samplerate", type=int, default=None, help="reject recordings at any other sample rate (Hz)")
-    p.add_argument("--chunk-seconds", type=float, default=60.0, help="audio per network call, in seconds (default 60)")
+    p.add_argument("--channel", type=nonnegative_int, default=None, help="channel of multichannel audio (0-based)")
+    p.add_argument(
+        "--samplerate", type=positive_int, default=None, help="reject recordings at any other sample rate (Hz)"
+    )
+    p.add_argument(
+        "--chunk-seconds",
+        type=chunk_seconds,
+        default=60.0,
+        help=f"audio per network call, in seconds (default 60, at least {MIN_CHUNK_SECONDS})",
+    )
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="torch threads per process (default: torch's; 1 per worker with --workers/--scheduler)",
     )
@@ -382,12 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accelerator", default="gpu", choices=["gpu", "cpu"])
     p.set_defaults(func=_configs)
 
-    p = sub.add_parser("grid", help="run many configs: vak prep once per dataset, then each run; resumable")
+    p = _errors_in_one_line(
+        sub.add_parser("grid", help="run many configs: vak prep once per dataset, then each run; resumable")
+    )
     p.add_argument("configs", nargs="+", type=pathlib.Path, help="learncurve or train configs")
     p.add_argument(
         "--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)"
     )
-    p.add_argument("--workers", type=int, default=None, help="local workers (default: one per GPU, else 1)")
+    p.add_argument("--workers", type=positive_int, default=None, help="local workers (default: one per GPU, else 1)")
     p.add_argument(
         "--max-steps", type=positive_int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)"
     )
@@ -423,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        resume = "; rerun the same command to resume" if args.command in ("grid", "demo") else ""
+        resume = "; rerun the same command to resume" if args.command in ("grid", "demo", "annotate") else ""
         print(f"\nvak-tcn {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
     except (FileNotFoundError, ValueError, ConnectionError) as e:  # user errors: one clear line, no traceback

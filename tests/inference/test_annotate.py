@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import pathlib
 import subprocess
@@ -55,9 +57,15 @@ def rate() -> int:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, rate):
+def predict_config(tmp_path_factory) -> pathlib.Path:
+    """An untrained, seeded TCN and a stock vak predict config pointing at it (no training)."""
+    return make_predict_config(tmp_path_factory.mktemp("model"), network=NETWORK)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, rate, predict_config):
     tmp = tmp_path_factory.mktemp("annotate")
-    config = make_predict_config(tmp, network=NETWORK)
+    config = predict_config
     audio = tmp / "audio"
     (audio / "sub").mkdir(parents=True)
     bout, _ = soundfile.read(REAL_BOUT / "bout_1.wav")
@@ -226,3 +234,302 @@ def test_killed_run_resumes_to_the_same_annotations(setup, tmp_path):
         assert text.replace(str(audio / f"long{i}.wav"), "").replace(str(out / f"long{i}.wav.annot.csv"), "") == (
             reference.replace(str(setup["out"] / "long.wav.annot.csv"), "")
         )
+
+
+# ---------------------------------------------------------------- mistakes found before any work, resume
+def annotate_argv_error(capsys, *args) -> str:
+    """``vak-tcn ARGS`` refused by the argument parser: exit status 2 and one line, which is returned."""
+    from vak_tcn import cli
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*map(str, args)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and len(err.strip().splitlines()) == 1, (exited.value.code, err)
+    return err.strip()
+
+
+def one_line(proc: subprocess.CompletedProcess, *expected: str) -> str:
+    """The command wrote one line on stderr, holding every ``expected`` text, and no recording line."""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr[-3000:]
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert "segments" not in proc.stdout and "FAILED" not in proc.stdout, proc.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if any recording is annotated: the mistake must be found before."""
+    from vak_tcn.inference import annotate as module
+
+    def refuse(*args, **kwargs):  # pytest.fail: a BaseException, which no FAILED line swallows
+        pytest.fail("a recording was annotated before the mistake was found")
+
+    monkeypatch.setattr(module.Annotator, "annotate", refuse)
+
+
+def recordings(folder: pathlib.Path, rate: int, *names: str, seconds: float = 1.0) -> pathlib.Path:
+    for i, name in enumerate(names):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(folder / name, song(int(rate * seconds), rate, seed=10 + i), rate)
+    return folder
+
+
+def test_same_name_in_two_folders_is_refused_naming_both(predict_config, tmp_path, rate, capsys, no_work):
+    """n1/rec.wav and n2/rec.wav would write one rec.wav.annot.csv: refused, both named, nothing written
+    (the reported run wrote the second recording's annotation under the first's name, counted both)."""
+    recordings(tmp_path, rate, "n1/rec.wav", "n2/rec.wav")
+    out = tmp_path / "out"
+    for inputs in ([tmp_path / "n1", tmp_path / "n2"], [tmp_path / "n1" / "rec.wav", tmp_path / "n2" / "rec.wav"]):
+        proc = annotate_in_process(capsys, predict_config, *inputs, "--out", out, expect=2)
+        line = one_line(proc, str(tmp_path / "n1" / "rec.wav"), str(tmp_path / "n2" / "rec.wav"))
+        assert str(out / "rec.wav.annot.csv") in line and "--recursive" in line, line
+        assert not out.exists()
+
+
+def test_folders_above_both_keep_recordings_apart_and_one_file_given_twice_is_annotated_once(
+    predict_config, tmp_path, rate, capsys
+):
+    """What the refusal suggests: their parent with --recursive mirrors n1/ and n2/ under --out."""
+    recordings(tmp_path / "night", rate, "n1/rec.wav", "n2/rec.wav", seconds=0.5)
+    out = tmp_path / "out"
+    proc = annotate_in_process(capsys, predict_config, tmp_path / "night", "--recursive", "--out", out)
+    assert proc.stdout.strip().splitlines()[-1] == "2 annotated, 0 failed"
+    one, two = (read_generic_seq(out / n / "rec.wav.annot.csv") for n in ("n1", "n2"))
+    assert (len(one.segments), one.onsets_s.tolist()) != (len(two.segments), two.onsets_s.tolist())
+    twice = tmp_path / "night" / "n1"
+    proc = annotate_in_process(capsys, predict_config, twice, twice / "rec.wav", "--out", tmp_path / "o2")
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 0 failed"
+
+
+def test_resume_never_takes_a_folders_ground_truth_or_an_edited_annotation_for_its_own(
+    predict_config, tmp_path, rate, capsys
+):
+    """--out is the recordings' folder, which holds simple-seq ground truth NAME.wav.csv: it was
+    counted "already annotated"; now it is named, not overwritten, and nothing runs.  The same for an
+    annotation vak-tcn wrote and someone corrected by hand since."""
+    folder = recordings(tmp_path / "bird", rate, "rec.wav", seconds=0.5)
+    truth = folder / "rec.wav.csv"
+    truth.write_text("onset_s,offset_s,label\n0.1,0.2,a\n")
+    proc = annotate_in_process(
+        capsys, predict_config, folder, "--out", folder, "--annot-format", "simple-seq", expect=2
+    )
+    line = one_line(proc, str(truth), "not written by vak-tcn annotate", "not overwritten")
+    assert truth.read_text() == "onset_s,offset_s,label\n0.1,0.2,a\n", line
+    out = tmp_path / "out"
+    annotate_in_process(capsys, predict_config, folder, "--out", out)
+    edited = out / "rec.wav.annot.csv"
+    edited.write_text(edited.read_text() + "\n")  # a correction
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=2)
+    one_line(proc, str(edited), "changed since", "not overwritten")
+
+
+def test_resume_annotates_again_what_another_clean_up_or_checkpoint_made(predict_config, tmp_path, rate, capsys):
+    """A rerun with another clean-up, then another checkpoint, into the same --out: the outputs were
+    kept as "already annotated"; now each is annotated again, saying why, then skipped."""
+    folder = recordings(tmp_path / "bird", rate, "a.wav", "b.wav", seconds=0.5)
+    out = tmp_path / "out"
+    annotate_in_process(capsys, predict_config, folder, "--out", out, "--no-post-processing")
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out)
+    assert f"2 recording(s) in {out} were annotated with a different clean-up: annotating them again" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "2 annotated, 0 failed"
+    other_model = make_predict_config(tmp_path / "other", network=NETWORK, seed=1)  # other weights
+    proc = annotate_in_process(capsys, other_model, folder, "--out", out)
+    assert f"2 recording(s) in {out} were annotated with a different checkpoint" in proc.stdout, proc.stdout
+    proc = annotate_in_process(capsys, other_model, folder, "--out", out)
+    assert proc.stdout.strip().splitlines()[-1] == "0 annotated, 0 failed, 2 skipped (already annotated)"
+    record = json.loads((out / "a.wav.annotate.json").read_text())
+    assert record["outputs"]["a.wav.annot.csv"]["state"] == "complete"
+
+
+def test_truncated_wav_is_named_not_annotated_as_a_shorter_recording(predict_config, tmp_path, rate, capsys):
+    """A WAV whose data chunk was cut in half read as a whole, shorter recording ("1.3 s, 9 segments",
+    exit 0); now a FAILED line names it and says what its header promised."""
+    folder = recordings(tmp_path / "bird", rate, "cut.wav", seconds=1.0)
+    whole = (folder / "cut.wav").read_bytes()
+    (folder / "cut.wav").write_bytes(whole[: 44 + (len(whole) - 44) // 2])
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out", expect=1)
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
+    assert str(folder / "cut.wav") in line and "truncated" in line and f"header gives {rate} samples" in line, line
+    assert proc.stdout.strip().splitlines()[-1] == "0 annotated, 1 failed"
+    assert not (tmp_path / "out" / "cut.wav.annot.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--workers", "0"], "--workers: must be a positive integer, got '0'"),
+        (["--workers", "-1"], "--workers: must be a positive integer, got '-1'"),
+        (["--chunk-seconds", "0.0001"], "--chunk-seconds: must be a number of seconds >= 0.05"),
+        (["--chunk-seconds", "nan"], "--chunk-seconds: must be a number of seconds >= 0.05"),
+        (["--chunk-seconds", "inf"], "--chunk-seconds: must be a number of seconds >= 0.05"),
+        (["--threads", "-1"], "--threads: must be a positive integer, got '-1'"),
+        (["--channel", "-1"], "--channel: must be an integer >= 0, got '-1'"),
+    ],
+)
+def test_workers_chunk_and_threads_out_of_bounds_are_one_line_at_parse_time(tmp_path, capsys, args, expected):
+    """`--workers 0|-1` waited forever, `--chunk-seconds 0.0001` stalled, `nan` failed every file,
+    `--threads -1` was a traceback: now argparse's one line, exit 2, before the config is read."""
+    line = annotate_argv_error(capsys, "annotate", tmp_path / "predict.toml", tmp_path, *args)
+    assert line.startswith("vak-tcn annotate: error: argument ") and expected in line, line
+
+
+def test_grid_workers_below_one_is_one_line_at_parse_time(tmp_path, capsys):
+    """`vak-tcn grid --workers -1` waited forever for a cluster of -1 workers."""
+    line = annotate_argv_error(capsys, "grid", tmp_path / "x.toml", "--workers", "-1")
+    assert line.startswith("vak-tcn grid: error: argument --workers: must be a positive integer, got '-1'"), line
+
+
+def test_min_chunk_seconds_is_the_same_for_the_command_and_the_api():
+    from vak_tcn import cli
+    from vak_tcn.inference import annotate as module
+
+    assert cli.MIN_CHUNK_SECONDS == module.MIN_CHUNK_SECONDS
+    with pytest.raises(ValueError, match="--chunk-seconds"):
+        module.check_options(module.Options(chunk_seconds=float("nan")))
+
+
+@pytest.mark.parametrize("mismatch", ["garbage checkpoint", "labelmap", "network table"])
+def test_checkpoint_that_does_not_load_or_match_the_config_is_one_line(
+    predict_config, tmp_path, rate, capsys, no_work, mismatch
+):
+    """A garbage checkpoint, or a labelmap or network table other than the checkpoint's: tracebacks
+    (UnpicklingError, RuntimeError: size mismatch / missing keys); now one line naming the file, exit 2."""
+    text = predict_config.read_text()
+    checkpoint = str(predict_config.parent / "checkpoint.pt")
+    if mismatch == "garbage checkpoint":
+        (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint" * 64)
+        text, expected = text.replace(checkpoint, str(tmp_path / "garbage.pt")), "not a checkpoint torch can load"
+    elif mismatch == "labelmap":
+        (tmp_path / "labelmap.json").write_text(json.dumps({"background": 0, "a": 1, "b": 2}))
+        text = text.replace(str(predict_config.parent / "labelmap.json"), str(tmp_path / "labelmap.json"))
+        expected = "3 classes from labelmap_path"
+    else:
+        assert f"num_layers = {NETWORK['num_layers']}" in text
+        text, expected = text.replace("num_layers = 4", "num_layers = 5"), "Missing key(s)"
+    config = tmp_path / "predict.toml"
+    config.write_text(text)
+    recordings(tmp_path / "bird", rate, "rec.wav", seconds=0.2)
+    proc = annotate_in_process(capsys, config, tmp_path / "bird", "--out", tmp_path / "out", expect=2)
+    line = one_line(proc, "vak-tcn annotate: error: [vak.predict] checkpoint_path", expected)
+    if mismatch != "garbage checkpoint":
+        assert "does not match the model the config builds" in line and checkpoint in line
+
+
+def test_output_folder_that_is_a_file_is_refused_before_any_work(predict_config, tmp_path, rate, capsys, no_work):
+    folder = recordings(tmp_path / "bird", rate, "rec.wav", seconds=0.2)
+    (tmp_path / "out").write_text("a file")
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out", expect=2)
+    one_line(proc, f"output folder {tmp_path / 'out'} is a file, not a folder")
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out" / "sub", expect=2)
+    one_line(proc, f"output folder {tmp_path / 'out' / 'sub'} cannot be made ({tmp_path / 'out'} is a file)")
+
+
+@contextlib.contextmanager
+def read_only(folder: pathlib.Path):
+    """``folder`` read-only; as root (whom permissions do not stop), immutable (chattr +i) where the
+    file system has it; else the test is skipped."""
+    folder.chmod(0o555)
+    immutable = False
+    try:
+        probe = folder / ".probe"
+        try:
+            probe.write_text("")
+            probe.unlink()
+            writable = True
+        except OSError:
+            writable = False
+        if writable:
+            chattr = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, timeout=30)
+            immutable = chattr.returncode == 0
+            if not immutable:
+                pytest.skip("cannot make a folder read-only here (root, without chattr +i)")
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True, timeout=30)
+        folder.chmod(0o755)
+
+
+def test_read_only_output_folder_is_refused_before_any_work(predict_config, tmp_path, rate, capsys, no_work):
+    folder = recordings(tmp_path / "bird", rate, "rec.wav", seconds=0.2)
+    (tmp_path / "out").mkdir()
+    with read_only(tmp_path / "out") as out:
+        proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=2)
+    one_line(proc, f"cannot write in output folder {out}")
+
+
+def test_folder_without_audio_says_so_and_suggests_recursive(predict_config, tmp_path, rate, capsys, no_work):
+    """An empty folder, or audio only in subfolders without --recursive: "0 annotated, 0 failed", exit
+    0; now one line naming the folder, exit 2."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = annotate_in_process(capsys, predict_config, empty, "--out", tmp_path / "out", expect=2)
+    one_line(proc, f"{empty} holds no audio file (.cbin, .flac, .ogg, .wav)")
+    nested = recordings(tmp_path / "nested", rate, "night1/rec.wav", "night2/rec.wav", seconds=0.2)
+    proc = annotate_in_process(capsys, predict_config, nested, "--out", tmp_path / "out", expect=2)
+    one_line(proc, f"{nested} holds no audio file at its top level, and 2 in its subfolders: add --recursive")
+    proc = annotate_in_process(capsys, predict_config, empty, "--recursive", "--out", tmp_path / "out", expect=2)
+    one_line(proc, f"{empty} holds no audio file", "in any subfolder")
+
+
+def tqdm_lines_removed(stderr: str) -> list[str]:
+    """stderr without the progress bar's redraws."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.lstrip().startswith("annotate:")]
+
+
+@pytest.mark.slow  # a local dask cluster: each worker process imports torch and vak
+@pytest.mark.orchestration
+def test_ctrl_c_with_workers_is_one_line_and_the_rerun_resumes(predict_config, setup, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) of `annotate --workers 2` while
+    recordings are being annotated: 70 lines of dask tracebacks; now one line, exit 130, nothing left
+    running, and the rerun finishes the rest."""
+    import shutil
+    import signal
+    import time
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for i in range(4):
+        shutil.copy(setup["audio"] / "long.wav", audio / f"long{i}.wav")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [console_script("vak-tcn"), "annotate", str(predict_config), str(audio), "--workers", "2", "--out", str(out)],
+        env=vak_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )
+    line = ""
+    try:
+        for line in proc.stdout:  # Ctrl-C once one recording is done: the workers are busy
+            if "x real time" in line or line.startswith(("FAILED", "0 annotated")):
+                break
+        assert "x real time" in line, line
+        os.killpg(proc.pid, signal.SIGINT)
+        out_text, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    assert tqdm_lines_removed(err) == ["vak-tcn annotate: interrupted; rerun the same command to resume"], err[-5000:]
+    deadline = time.monotonic() + 30
+    while True:  # every worker process ends with the command
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "worker processes left running"
+        time.sleep(0.2)
+    rerun = annotate(predict_config, audio, "--out", out)
+    finished = int(rerun.stdout.strip().splitlines()[-1].split(" annotated")[0])
+    assert (
+        rerun.stdout.strip().splitlines()[-1]
+        == f"{finished} annotated, 0 failed, {4 - finished} skipped (already annotated)"
+    )
+    assert 1 <= 4 - finished < 4 and not list(out.glob(".*.tmp"))

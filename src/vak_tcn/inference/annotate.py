@@ -15,14 +15,22 @@ segments (:class:`~vak_tcn.inference.segments.SegmentStream`) -> one crowsetta a
 (and, on request, per-frame class probabilities in a compressed ``.npz``).
 
 Every output is written to a temporary name in its directory and renamed, the annotation
-last, so a finished annotation marks a finished recording and a rerun skips it.
+last; then a record beside them (``NAME.annotate.json``) says what made them: the checkpoint, the
+clean-up, the options and the recording, by content.  A rerun skips a recording only when its
+record vouches for every output it needs, made the same way (:func:`resume_state`); it annotates
+again what another model, clean-up or option made, and never overwrites a file that no record
+claims (a folder's own ground truth, an annotation edited by hand).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
+import hashlib
 import json
+import logging
+import math
 import os
 import pathlib
 import time
@@ -39,6 +47,7 @@ from . import chunked, segments, spectrogram
 __all__ = [
     "ANNOT_FORMATS",
     "Annotator",
+    "ModelError",
     "Options",
     "RecordingError",
     "Result",
@@ -46,17 +55,33 @@ __all__ = [
     "choose_cleanup",
     "find_audio",
     "output_paths",
+    "record_path",
+    "resume_state",
 ]
 
 #: crowsetta formats written, and the suffix added to the audio file's name
 ANNOT_FORMATS = {"generic-seq": ".annot.csv", "simple-seq": ".csv", "aud-seq": ".txt"}
 PROBABILITIES_SUFFIX = ".probabilities.npz"
+#: beside each recording's outputs: what made them (:func:`resume_state`)
+RECORD_SUFFIX = ".annotate.json"
+RECORD_FORMAT = 1
+#: the shortest ``--chunk-seconds``.  Every network call also computes the context its chunk needs
+#: (a TCN's receptive field, up to hundreds of frames; 2048 frames each side for TweetyNet), so
+#: shorter chunks only repeat that work, never change the result: at 0.05 s (25 frames at 2 ms) a
+#: TCN with a 255-frame receptive field already computes 11 frames per frame it outputs; at
+#: 0.0001 s every frame would recompute its whole context (a run that seems to hang).
+MIN_CHUNK_SECONDS = 0.05
 #: the columns crowsetta writes for generic-seq (an empty annotation is this header alone)
 GENERIC_SEQ_COLUMNS = ["label", "onset_s", "offset_s", "notated_path", "annot_path", "sequence", "annotation"]
 
 
 class RecordingError(ValueError):
     """A recording that cannot be annotated (unreadable, wrong sample rate, NaN samples, ...)."""
+
+
+class ModelError(ValueError):
+    """The config's model cannot be loaded (a checkpoint that is not one, or does not match the
+    labelmap or network table): no recording can be annotated, so the run stops."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,12 +112,23 @@ class Result:
         return self.duration_s / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return _shorten(f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__)
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # ---------------------------------------------------------------- files
 def find_audio(inputs: list[pathlib.Path], recursive: bool = False) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """``(audio file, path relative to the output directory)`` for files and directories given.
 
     Directories are searched for every audio format vak reads (recursively with
-    ``recursive``); files inside a directory keep their sub-path below it.
+    ``recursive``); files inside a directory keep their sub-path below it.  A directory without
+    audio is a mistake (ValueError naming it; ``--recursive`` suggested when its subfolders hold
+    audio), as a path that does not exist is.
     """
     extensions = {f".{fmt}" for fmt in vak_compat.audio_formats()}
     found = []
@@ -100,14 +136,49 @@ def find_audio(inputs: list[pathlib.Path], recursive: bool = False) -> list[tupl
         item = pathlib.Path(item)
         if item.is_dir():
             pattern = "**/*" if recursive else "*"
-            for path in sorted(item.glob(pattern)):
-                if path.is_file() and path.suffix.lower() in extensions:
-                    found.append((path, path.relative_to(item)))
+            here = [p for p in sorted(item.glob(pattern)) if p.is_file() and p.suffix.lower() in extensions]
+            if not here:
+                kinds = ", ".join(sorted(extensions))
+                below = (
+                    [] if recursive else [p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in extensions]
+                )
+                if below:
+                    raise ValueError(
+                        f"{item} holds no audio file at its top level, and {len(below)} in its subfolders: "
+                        "add --recursive to annotate those"
+                    )
+                raise ValueError(f"{item} holds no audio file ({kinds}){' in any subfolder' if recursive else ''}")
+            found.extend((path, path.relative_to(item)) for path in here)
         elif item.exists():
             found.append((item, pathlib.Path(item.name)))
         else:
             raise FileNotFoundError(f"audio file or directory not found: {item}")
     return found
+
+
+def plan_outputs(
+    found, out_dir: pathlib.Path, options: Options
+) -> list[tuple[pathlib.Path, dict[str, pathlib.Path], pathlib.Path]]:
+    """``(audio, outputs, record)`` per recording: one output per recording, or ValueError before any work.
+
+    Two recordings that would write the same file (``n1/rec.wav`` and ``n2/rec.wav`` given as two
+    folders or two files) are refused, both named; the same recording given twice is annotated once.
+    """
+    planned, owner = [], {}
+    for audio, relative in found:
+        outputs = output_paths(relative, out_dir, options)
+        key = outputs["annotation"].resolve()
+        if key in owner:
+            if owner[key].resolve() == pathlib.Path(audio).resolve():
+                continue  # the same file twice (a folder and a file in it)
+            raise ValueError(
+                f"{owner[key]} and {audio} would both be annotated to {outputs['annotation']}: annotate them to "
+                "separate --out folders, or give a folder above both with --recursive (sub-folders are kept "
+                "under --out)"
+            )
+        owner[key] = pathlib.Path(audio)
+        planned.append((pathlib.Path(audio), outputs, record_path(relative, out_dir)))
+    return planned
 
 
 def output_paths(relative: pathlib.Path, out_dir: pathlib.Path, options: Options) -> dict[str, pathlib.Path]:
@@ -116,6 +187,12 @@ def output_paths(relative: pathlib.Path, out_dir: pathlib.Path, options: Options
     if options.probabilities:
         paths["probabilities"] = base.with_name(base.name + PROBABILITIES_SUFFIX)
     return paths
+
+
+def record_path(relative: pathlib.Path, out_dir: pathlib.Path) -> pathlib.Path:
+    """The record beside a recording's outputs: what made them (:func:`resume_state`)."""
+    base = pathlib.Path(out_dir) / relative
+    return base.with_name(base.name + RECORD_SUFFIX)
 
 
 def _temporary(path: pathlib.Path) -> pathlib.Path:
@@ -141,6 +218,165 @@ def _running(pid: int) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- what made the outputs (resume)
+#: the parts of a record's ``made_with``, as a message names them when they differ
+MADE_WITH_PARTS = {
+    "checkpoint": "checkpoint",
+    "labelmap": "labelmap",
+    "frames_standardizer": "frames standardizer",
+    "model": "model or network table",
+    "spect_params": "spect_params",
+    "clean_up": "clean-up",
+    "precision": "--precision",
+    "channel": "--channel",
+    "recording": "recording (changed since)",
+}
+
+
+def _part_order(part: str) -> int:
+    return list(MADE_WITH_PARTS).index(part) if part in MADE_WITH_PARTS else len(MADE_WITH_PARTS)
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _as_json(value):
+    """``value`` as it reads back from JSON (tuples as lists, keys as strings): comparable with a record."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _output_identity(path: pathlib.Path, key: str) -> dict:
+    """How a record recognises a file it vouches for: its size, and for an annotation (small) its
+    content, so an annotation edited since is not taken for the one written.  Probabilities
+    (large, never edited by hand) by size."""
+    identity = {"size": path.stat().st_size}
+    if key == "annotation":
+        identity["sha256"] = sha256_of(path)
+    return identity
+
+
+def recording_made_with(made_with: dict, audio: pathlib.Path) -> dict:
+    """``made_with`` for one recording: the run's, and the recording's size and modification time."""
+    stat = pathlib.Path(audio).stat()
+    return _as_json({**made_with, "recording": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}})
+
+
+def read_record(path: pathlib.Path) -> dict:
+    """The entries of a record (output file name -> entry); ``{}`` for none or an unreadable one."""
+    try:
+        record = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = record.get("outputs") if isinstance(record, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def resume_state(outputs: dict[str, pathlib.Path], record: pathlib.Path, made_with: dict) -> tuple[str, list[str]]:
+    """What a rerun does with one recording: ``(state, details)``.
+
+    * ``"done"``: the record vouches for every output (same size, same annotation content), made
+      with the same ``made_with``: skipped;
+    * ``"todo"``: an output is missing, or was being written by a run that stopped: annotated;
+    * ``"other"``: the record's outputs were made another way (``details``: the parts of
+      ``made_with`` that differ): annotated again;
+    * ``"foreign"``: a file under an output name that no record vouches for (not written by
+      vak-tcn annotate, or changed since; ``details``: those files): never overwritten.
+    """
+    entries = read_record(record)
+    state, foreign, differ = "done", [], set()
+    for key, path in outputs.items():
+        entry = entries.get(path.name)
+        if not path.exists():
+            state = "todo"
+        elif not isinstance(entry, dict):
+            foreign.append(str(path))
+        elif entry.get("state") == "pending":  # its writer stopped before the record: ours, unfinished
+            state = "todo"
+        elif entry.get("output") != _output_identity(path, key):
+            foreign.append(str(path))
+        elif entry.get("made_with") != made_with:
+            before = entry.get("made_with") if isinstance(entry.get("made_with"), dict) else {}
+            differ |= {part for part in {*made_with, *before} if made_with.get(part) != before.get(part)}
+    if foreign:
+        return "foreign", foreign
+    if differ:
+        return "other", sorted(differ, key=_part_order)
+    return state, []
+
+
+def write_record(
+    path: pathlib.Path, outputs: dict[str, pathlib.Path], made_with: dict, state: str, about: dict | None = None
+) -> None:
+    """Say in the record beside them what made ``outputs``: ``"pending"`` before writing them,
+    ``"complete"`` (with each file's identity) after.  Written atomically, other entries kept."""
+    from .. import __version__
+
+    entries = read_record(path)
+    for key, output in outputs.items():
+        entry = {"state": state, "made_with": made_with, **(about or {})}
+        if state == "complete":
+            entry["output"] = _output_identity(output, key)
+            entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        entries[output.name] = entry
+    record = {"written_by": f"vak-tcn {__version__} annotate", "format": RECORD_FORMAT, "outputs": entries}
+    _write_durably(path, json.dumps(record, indent=1) + "\n")
+
+
+def _write_durably(path: pathlib.Path, text: str) -> None:
+    """``text`` to a temporary name beside ``path`` (``.NAME.PID.tmp``, removed by a later run if
+    this one is killed), flushed to disk, renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: pathlib.Path) -> None:
+    """Flush a written file to disk before it is renamed into place: its record, written after, must
+    not outlive it in a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_writable(folders) -> None:
+    """ValueError naming an output folder that is a file, or where nothing can be written (read-only):
+    found before any recording is read.  Folders not made yet: the nearest one that exists."""
+    checked = set()
+    for folder in sorted({pathlib.Path(f) for f in folders}):
+        existing = folder
+        while not os.path.lexists(existing) and existing != existing.parent:
+            existing = existing.parent
+        if existing in checked:
+            continue
+        checked.add(existing)
+        if not existing.is_dir():
+            where = "" if existing == folder else f" ({existing} is a file)"
+            what = "is a file, not a folder" if existing == folder else "cannot be made"
+            raise ValueError(f"output folder {folder} {what}{where}: choose another --out")
+        probe = existing / f".vak-tcn-annotate-probe.{os.getpid()}.tmp"
+        try:
+            probe.open("w").close()
+            probe.unlink()
+        except OSError as e:
+            raise ValueError(
+                f"cannot write in output folder {existing} ({e.strerror or e}): choose another --out"
+            ) from None
+
+
 @dataclasses.dataclass(frozen=True)
 class AudioInfo:
     samplerate: int
@@ -163,9 +399,44 @@ def audio_info(path: pathlib.Path) -> AudioInfo:
         import soundfile
 
         info = soundfile.info(str(path))
-        return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+        result = AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
     except Exception as e:
         raise RecordingError(f"cannot read audio: {type(e).__name__}: {e}".strip()) from e
+    declared = _wav_declared_samples(path)
+    if declared is not None and declared > result.n_samples:  # libsndfile reads what is there, silently
+        rate = result.samplerate
+        raise RecordingError(
+            f"truncated: its header gives {declared} samples ({declared / rate:.3f} s), the file holds "
+            f"{result.n_samples} ({result.duration_s:.3f} s); copy it again from its source"
+        )
+    return result
+
+
+def _wav_declared_samples(path: pathlib.Path) -> int | None:
+    """The samples a RIFF WAV file's header gives its data chunk (None: not a WAV file, or a length
+    left open, 0 or 0xFFFFFFFF, as recorders that stream to disk write it).  libsndfile reads a
+    truncated file (a copy cut short) as a shorter recording without a word: compare."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            position, block_align = 12, 0
+            while position + 8 <= size:
+                fh.seek(position)
+                chunk = fh.read(8)
+                name, length = chunk[:4], int.from_bytes(chunk[4:8], "little")
+                if name == b"fmt ":
+                    block_align = int.from_bytes(fh.read(16)[12:14], "little")
+                elif name == b"data":
+                    if length in (0, 0xFFFFFFFF) or not block_align:
+                        return None
+                    return length // block_align
+                position += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
 
 
 def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
@@ -195,9 +466,9 @@ def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
     import soundfile
 
     def read_blocks(n: int) -> Iterator[np.ndarray]:
+        start = 0
         try:
             with soundfile.SoundFile(str(path)) as f:
-                start = 0
                 while True:
                     block = f.read(n, dtype="float64", always_2d=False)
                     if len(block) == 0:
@@ -207,7 +478,12 @@ def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
         except RecordingError:
             raise
         except Exception as e:
-            raise RecordingError(f"cannot read audio: {type(e).__name__}: {e}") from e
+            where = f" after sample {start} of {info.n_samples} (truncated or corrupt?)" if start else ""
+            raise RecordingError(f"cannot read audio{where}: {type(e).__name__}: {e}") from e
+        if start < info.n_samples:
+            raise RecordingError(
+                f"truncated: the audio ends after {start} of the {info.n_samples} samples its header gives"
+            )
 
     return read_blocks
 
@@ -239,6 +515,7 @@ def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, 
             ).to_file(tmp)
         else:  # pragma: no cover - checked by Options' users
             raise ValueError(f"annotation format {fmt!r} not one of {sorted(ANNOT_FORMATS)}")
+        _fsync(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -277,6 +554,7 @@ class ProbabilityWriter:
         if self.written != self.n_frames:
             self.abort()
             raise RuntimeError(f"wrote {self.written} of {self.n_frames} frames of probabilities")
+        _fsync(self.tmp)
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -379,13 +657,24 @@ class Annotator:
             path = getattr(predict, key)
             if path is not None and not pathlib.Path(path).is_file():
                 raise FileNotFoundError(f"[vak.predict] {key}: file not found: {path}")
-        self.labelmap = json.loads(pathlib.Path(predict.labelmap_path).read_text())
-        self.standardizer = (
-            vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
-            if predict.frames_standardizer_path
-            else None
-        )
-        self.n_freqbins = len(self.standardizer.mean_freqs) if self.standardizer is not None else None
+        try:
+            self.labelmap = json.loads(pathlib.Path(predict.labelmap_path).read_text())
+            if not isinstance(self.labelmap, dict) or not all(isinstance(v, int) for v in self.labelmap.values()):
+                raise ValueError("not a JSON object of class names and numbers")
+        except (OSError, ValueError) as e:
+            raise ModelError(f"[vak.predict] labelmap_path {predict.labelmap_path}: not a labelmap ({e})") from None
+        self.standardizer, self.frames_standardizer_path = None, predict.frames_standardizer_path
+        if predict.frames_standardizer_path:
+            try:
+                self.standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
+                self.n_freqbins = len(self.standardizer.mean_freqs)
+            except Exception as e:
+                raise ModelError(
+                    f"[vak.predict] frames_standardizer_path {predict.frames_standardizer_path}: not a saved "
+                    f"FramesStandardizer ({_first_line(e)})"
+                ) from None
+        else:
+            self.n_freqbins = None
         self.model_config = predict.model.asdict()
         self.window_size = int(predict.dataset.params.get("window_size", 1) or 1)
         self.checkpoint_path = predict.checkpoint_path
@@ -401,12 +690,55 @@ class Annotator:
             self._load_network(self.n_freqbins)
 
     def _load_network(self, n_freqbins: int) -> None:
-        model = vak_compat.load_model(
-            self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint_path
-        )
+        try:
+            model = vak_compat.load_model(
+                self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint_path
+            )
+        except Exception as e:
+            raise ModelError(self._model_error(e, n_freqbins)) from None
         self.net = with_precision(self._inference_copy(model.network).to(self.device), self.precision, self.device)
         self.n_freqbins = n_freqbins
         self.left, self.right, self.exact = chunked.context_of(self.net)
+
+    def _model_error(self, error: Exception, n_freqbins: int) -> str:
+        """One line on why the checkpoint and the config's model do not load together."""
+        name, text = self.model_config.get("name"), str(error)
+        if "loading state_dict" in text:  # torch's load_state_dict: the first mismatch says enough
+            details = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+            detail = details[0] if details else _first_line(error)
+            built = (
+                f"{name} with [vak.predict.model.{name}.network], {len(self.labelmap)} classes from labelmap_path, "
+                f"{n_freqbins} frequency bins"
+            )
+            return (
+                f"[vak.predict] checkpoint_path {self.checkpoint_path} does not match the model the config builds "
+                f"({built}): {_shorten(detail).rstrip('.')}; use the labelmap and network table it was trained with"
+            )
+        if (
+            isinstance(error, (EOFError, zipfile.BadZipFile))
+            or type(error).__name__ == "UnpicklingError"
+            or any(hint in text for hint in ("PytorchStreamReader", "load key", "weights_only", "state_dict"))
+        ):
+            first = _first_line(error).split(". ")[0].rstrip(".")  # torch goes on about weights_only
+            return f"[vak.predict] checkpoint_path {self.checkpoint_path}: not a checkpoint torch can load ({first})"
+        return f"cannot build {name} from [vak.predict.model.{name}] with its checkpoint: {_first_line(error)}"
+
+    def made_with(self) -> dict:
+        """What makes this annotator's outputs what they are, by content: a record's ``made_with``
+        (:func:`resume_state`).  Hashes the checkpoint and the standardizer (once per run)."""
+        standardizer = self.frames_standardizer_path
+        return _as_json(
+            {
+                "checkpoint": {"sha256": sha256_of(self.checkpoint_path)},
+                "labelmap": self.labelmap,
+                "frames_standardizer": {"sha256": sha256_of(standardizer)} if standardizer else None,
+                "model": {"name": self.model_config.get("name"), "network": self.model_config.get("network") or {}},
+                "spect_params": dataclasses.asdict(self.spect_params),
+                "clean_up": self.cleanup.asdict(),
+                "precision": self.precision,
+                "channel": self.options.channel,
+            }
+        )
 
     def prepare(self, samplerate: int) -> None:
         """Load the network for audio at ``samplerate``; :class:`RecordingError` if the config's
@@ -486,17 +818,36 @@ class Annotator:
 _ANNOTATORS: dict = {}
 
 
-def annotate_task(config_path: str, audio: str, outputs: dict, options: Options, samplerate: int | None) -> dict:
+def annotate_task(
+    config_path: str,
+    audio: str,
+    outputs: dict,
+    options: Options,
+    samplerate: int | None,
+    record: str | None = None,
+    made_with: dict | None = None,
+    about: dict | None = None,
+) -> dict:
     """Annotate one recording in this process (a dask task); the model is loaded once per process.
 
-    Returns ``{"ok": True, **Result}`` or ``{"ok": False, "audio": ..., "error": ...}``.
+    With ``record``: the record beside the outputs says ``made_with`` is writing them (pending)
+    before they are written, and vouches for them (complete) after.  Returns ``{"ok": True,
+    **Result}`` or ``{"ok": False, "audio": ..., "error": ...}``; :class:`ModelError` (no
+    recording can be annotated) is raised.
     """
     key = (str(config_path), options, samplerate)
     if key not in _ANNOTATORS:
         _ANNOTATORS.clear()
         _ANNOTATORS[key] = Annotator(pathlib.Path(config_path), options, samplerate)
+    paths = {k: pathlib.Path(v) for k, v in outputs.items()}
     try:
-        result = _ANNOTATORS[key].annotate(pathlib.Path(audio), {k: pathlib.Path(v) for k, v in outputs.items()})
+        if record is not None:
+            write_record(pathlib.Path(record), paths, made_with or {}, "pending", about)
+        result = _ANNOTATORS[key].annotate(pathlib.Path(audio), paths)
+        if record is not None:
+            write_record(pathlib.Path(record), paths, made_with or {}, "complete", about)
+    except ModelError:
+        raise
     except RecordingError as e:
         return {"ok": False, "audio": audio, "error": str(e)}
     except Exception as e:  # anything else about this one file: name it, go on with the others
@@ -515,6 +866,62 @@ def _line(result: dict) -> str:
     )
 
 
+def check_options(options: Options, workers: int | None = None) -> None:
+    """ValueError for an option that cannot work (the command line checks these as it parses them)."""
+    if options.annot_format not in ANNOT_FORMATS:
+        raise ValueError(f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}")
+    if not (math.isfinite(options.chunk_seconds) and options.chunk_seconds >= MIN_CHUNK_SECONDS):
+        raise ValueError(
+            f"--chunk-seconds must be a number of seconds >= {MIN_CHUNK_SECONDS}, got {options.chunk_seconds}"
+        )
+    for name, value in (("--workers", workers), ("--threads", options.threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+@contextlib.contextmanager
+def _terminal_interrupts_ignored():
+    """Processes started inside ignore SIGINT (inherited through exec): Ctrl-C at a terminal reaches
+    the whole process group, and each dask worker would print tracebacks; this process alone handles
+    it and closes the cluster (as ``vak-tcn grid`` does)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_dask() -> None:
+    """Silence dask's logs in this process: the work is over or stopped on purpose, and its warnings
+    about closing (workers still busy, cancelled tasks, closed connections) would bury what matters."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _on_dask(client, work, submit, report, remote: bool) -> None:
+    """Submit every recording, report each as it finishes; on Ctrl-C or a model error, quietly."""
+    from dask.distributed import as_completed
+
+    futures = {submit(client, audio, outputs, record, made_with): d for audio, outputs, record, made_with, d in work}
+    try:
+        for future in as_completed(futures):
+            report(future.result(), futures[future])
+    except BaseException:  # Ctrl-C, or a model that does not load
+        _quiet_dask()
+        with contextlib.suppress(Exception):
+            if remote:  # a running task goes on (dask cannot stop it); its record says when it is done
+                client.cancel(list(futures), force=True)
+            else:
+                client.run(_quiet_dask)  # on this command's own workers too
+        raise
+    _quiet_dask()
+
+
 def annotate_all(
     config_path: pathlib.Path,
     inputs: list[pathlib.Path],
@@ -528,48 +935,82 @@ def annotate_all(
 ) -> tuple[int, int, int]:
     """Annotate every recording found in ``inputs``; returns ``(annotated, failed, skipped)``.
 
-    Recordings whose outputs exist are skipped (resume).  In this process by default, on a local
-    dask.distributed cluster of ``workers`` processes, or on the cluster at ``scheduler``
-    (one task per recording).  ``echo`` (default: print above the progress bar) gets one line
-    per recording and the summary.
+    Before any recording is read, ValueError for: an option that cannot work, a folder without
+    audio, two recordings that would write one file, a config whose model does not load
+    (:class:`ModelError`), an output folder that is a file or read-only, and files under output
+    names that no record vouches for (never overwritten).  Recordings whose record vouches for
+    their outputs, made the same way, are skipped (resume); those made another way are annotated
+    again.  In this process by default, on a local dask.distributed cluster of ``workers``
+    processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo`` (default:
+    print above the progress bar) gets one line per recording and the summary.
     """
     from tqdm import tqdm
 
     echo = echo or tqdm.write
 
+    check_options(options, workers)
     config_path = pathlib.Path(config_path).resolve()
     if out_dir is None:  # the config's output_dir, else the working directory
         cfg = vak_compat.load_config(config_path, unprepped_ok=True)
         configured = getattr(cfg.predict, "output_dir", None) if cfg.predict is not None else None
         out_dir = pathlib.Path(configured) if configured else pathlib.Path.cwd()
     out_dir = pathlib.Path(out_dir)
-    if options.annot_format not in ANNOT_FORMATS:
-        raise ValueError(f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}")
-    if options.chunk_seconds <= 0:
-        raise ValueError(f"--chunk-seconds must be > 0, got {options.chunk_seconds}")
+    planned = plan_outputs(find_audio(inputs, recursive), out_dir, options)
     # the config, checkpoint, labelmap and standardizer are checked here, before any work
     _ANNOTATORS.clear()
     annotator = _ANNOTATORS[(str(config_path), options, samplerate)] = Annotator(config_path, options, samplerate)
     echo(f"clean-up: {annotator.cleanup.describe()}; from {annotator.cleanup_source}")
-    todo, skipped, failed, done = [], 0, 0, 0
-    for audio, relative in find_audio(inputs, recursive):
-        outputs = output_paths(relative, out_dir, options)
-        if all(p.exists() for p in outputs.values()):
+    made_with = annotator.made_with()
+    about = {"config": str(config_path), "checkpoint_path": str(pathlib.Path(annotator.checkpoint_path).resolve())}
+    todo, skipped, failed, done, foreign, other, n_other = [], 0, 0, 0, [], set(), 0
+    for audio, outputs, record in planned:
+        ours = recording_made_with(made_with, audio)
+        state, details = resume_state(outputs, record, ours)
+        if state == "done":
             skipped += 1
             continue
+        if state == "foreign":
+            foreign.extend(details)
+            continue
+        if state == "other":
+            n_other += 1
+            other.update(details)
+        todo.append((audio, outputs, record, ours))
+    if foreign:
+        raise ValueError(
+            f"{len(foreign)} file(s) under --out {out_dir} were not written by vak-tcn annotate or were changed "
+            f"since (no {RECORD_SUFFIX} record vouches for them), e.g. {foreign[0]}: not overwritten; move them "
+            "away or choose another --out"
+        )
+    check_writable({path.parent for _, outputs, record, _ in todo for path in (*outputs.values(), record)})
+    if skipped:
+        echo(
+            f"{skipped} recording(s) already annotated in {out_dir} with this checkpoint, clean-up and options: skipped"
+        )
+    if n_other:
+        what = ", ".join(MADE_WITH_PARTS.get(part, part) for part in sorted(other, key=_part_order))
+        echo(f"{n_other} recording(s) in {out_dir} were annotated with a different {what}: annotating them again")
+    work = []
+    for audio, outputs, record, ours in todo:
         try:
             duration = audio_info(audio).duration_s
         except RecordingError as e:
             echo(_line({"ok": False, "audio": str(audio), "error": str(e)}))
             failed += 1
             continue
-        for path in outputs.values():  # a killed run's half-written files: never under a final name, removed now
+        for path in (*outputs.values(), record):  # a killed run's half-written files: never under a final name
             _remove_stale_temporaries(path)
-        todo.append((str(audio.resolve()), {k: str(v.resolve()) for k, v in outputs.items()}, duration))
-    if skipped:
-        echo(f"{skipped} recording(s) already annotated in {out_dir}: skipped")
-    total_h = sum(d for *_, d in todo) / 3600
-    bar = tqdm(total=round(total_h, 4), unit="h audio", desc="annotate", disable=not todo, leave=False)
+        work.append(
+            (
+                str(audio.resolve()),
+                {k: str(v.resolve()) for k, v in outputs.items()},
+                str(record.resolve()),
+                ours,
+                duration,
+            )
+        )
+    total_h = sum(item[-1] for item in work) / 3600
+    bar = tqdm(total=round(total_h, 4), unit="h audio", desc="annotate", disable=not work, leave=False)
 
     def report(result: dict, duration: float) -> None:
         nonlocal done, failed
@@ -577,22 +1018,49 @@ def annotate_all(
         echo(_line(result))
         bar.update(round(duration / 3600, 4))
 
-    if workers is None and scheduler is None:
-        for audio, outputs, duration in todo:
-            report(annotate_task(str(config_path), audio, outputs, options, samplerate), duration)
-    else:
-        from dask.distributed import Client, LocalCluster, as_completed
+    def submit(client, audio, outputs, record, ours):
+        task = (str(config_path), audio, outputs, options, samplerate, record, ours, about)
+        return client.submit(annotate_task, *task, pure=False)
 
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        with Client(scheduler or cluster) as client:
-            futures = {
-                client.submit(annotate_task, str(config_path), audio, outputs, options, samplerate, pure=False): d
-                for audio, outputs, d in todo
-            }
-            for future in as_completed(futures):
-                report(future.result(), futures[future])
-        if cluster is not None:
-            cluster.close()
-    bar.close()
+    try:
+        if workers is None and scheduler is None:
+            for audio, outputs, record, ours, duration in work:
+                result = annotate_task(str(config_path), audio, outputs, options, samplerate, record, ours, about)
+                report(result, duration)
+        elif work:
+            _annotate_on_dask(work, submit, report, workers, scheduler)
+    finally:
+        bar.close()
     echo(f"{done} annotated, {failed} failed" + (f", {skipped} skipped (already annotated)" if skipped else ""))
     return done, failed, skipped
+
+
+#: seconds to wait for a dask scheduler given with --scheduler
+CONNECT_TIMEOUT_S = 10
+
+
+def _annotate_on_dask(work, submit, report, workers: int | None, scheduler: str | None) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    level = logging.getLogger("distributed").level
+    cluster = client = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError) as e:
+                raise ConnectionError(
+                    f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
+                    f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+                ) from None
+        else:
+            with _terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+            client = Client(cluster)
+        _on_dask(client, work, submit, report, remote=bool(scheduler))
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        logging.getLogger("distributed").setLevel(level)
