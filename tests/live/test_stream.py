@@ -133,3 +133,31 @@ def test_events_from_frame_labels():
     assert events[0].time == pytest.approx(centre(1) - 32 / RATE) and events[1].time == pytest.approx(
         centre(3) + 32 / RATE
     )
+
+
+def test_non_finite_samples_are_silence_and_reported_once_per_stretch(tmp_path):
+    """A NaN/inf sample is replaced by 0 before the band-pass filter (whose state it would poison
+    for good): the frames are those of the audio with zeros there; each run of bad samples is
+    reported once, with its start and count, however the pushes cut it (1-sample pushes included)."""
+    config = make_predict_config(tmp_path, network=SMALL_TCN, fc_bias=[1.0, 0, 0, 0])
+    samples, rate = soundfile.read(REAL_BOUT / "bout_1.wav", frames=44100)
+    runs = [(0, 2), (100, 101), (299, 700), (5000, 5001), (len(samples) - 5, len(samples))]
+    bad, zeros = samples.copy(), samples.copy()
+    for i, (a, b) in enumerate(runs):
+        bad[a:b], zeros[a:b] = (np.nan, np.inf, -np.inf)[i % 3], 0.0
+    got, reported, counts = [], [], []
+    for audio, record in ((bad, reported), (zeros, [])):
+        stream = Stream.from_config(config, rate, record_labels=True)
+        rng, start = np.random.default_rng(1), 0
+        while start < len(audio):
+            n = int(rng.integers(1, 300))
+            stream.push(audio[start : start + n])
+            record += stream.pop_nonfinite()
+            start += n
+        stream.finish()
+        record += stream.pop_nonfinite()
+        got.append(stream.frame_labels)
+        counts.append((stream.nonfinite_samples, stream.nonfinite_stretches))
+    assert got[0] == got[1] and len(got[0]) > 600
+    assert reported == [(a / rate, b - a) for a, b in runs]
+    assert counts == [(sum(b - a for a, b in runs), len(runs)), (0, 0)]

@@ -14,19 +14,26 @@ Each event is printed as one JSON line on standard output.  ``--trigger LABEL`` 
 the environment variable ``VAK_TCN_EVENT`` (JSON); with ``--fifo PATH`` it writes the event's
 JSON line to a FIFO instead.  ``--post-processing auto|tuned|config`` cleans the frame labels
 as ``vak-tcn annotate`` does (:mod:`.cleanup`), reporting each event once the clean-up makes it
-certain.  At the end (end of input, or Ctrl-C) the session's annotation is
-written with ``--annot-out`` in a crowsetta format, as ``vak-tcn annotate`` writes them, and a
-summary (events, compute time per push) goes to standard error.
+certain.  At the end the session's annotation is written with ``--annot-out`` in a crowsetta
+format, as ``vak-tcn annotate`` writes them, and a summary (events, compute time per push) goes
+to standard error, on every way a session ends: end of input, Ctrl-C (exit 130), SIGTERM (143),
+the reader of standard output gone (141), or an error.
+
+Nothing on the audio path blocks or ends the session: a non-finite sample is replaced by silence
+and reported; a trigger command that cannot start or fails is reported and counted; the FIFO is
+written without blocking, and an event nobody reads is dropped and counted (:class:`Trigger`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import pathlib
 import queue
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--exec", dest="exec_cmd", metavar="CMD", help="command run at each trigger (event in $VAK_TCN_EVENT)"
     )
     p.add_argument("--fifo", type=pathlib.Path, help="FIFO (or file) that gets each trigger's event as a JSON line")
+    p.add_argument(
+        "--exec-grace",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="at the end, --exec commands still running get S seconds, then are killed (default 2)",
+    )
     p.add_argument(
         "--post-processing",
         choices=("none", "auto", "tuned", "config"),
@@ -100,77 +114,310 @@ def _blocks_from_stdin(size: int, dtype: str, channels: int, channel: int) -> It
 
 
 def _blocks_from_device(device, rate: int, size: int, channels: int, channel: int) -> Iterator[np.ndarray]:
-    try:
+    try:  # now, not at the first block: a missing package is a mistake before the session, not an end of it
         import sounddevice
     except ImportError:
         raise ValueError('--device needs the sounddevice package: pip install "vak-tcn[live]"') from None
-    blocks: queue.Queue = queue.Queue()
-    with sounddevice.InputStream(
-        device=None if device == "default" else device,
-        samplerate=rate,
-        channels=channels,
-        blocksize=size,
-        dtype="float32",
-        callback=lambda data, frames, t, status: blocks.put(data[:, channel].astype(np.float64).copy()),
-    ):
-        while True:
-            yield blocks.get()
+
+    def blocks_of_device() -> Iterator[np.ndarray]:
+        blocks: queue.Queue = queue.Queue()
+        with sounddevice.InputStream(
+            device=None if device == "default" else device,
+            samplerate=rate,
+            channels=channels,
+            blocksize=size,
+            dtype="float32",
+            callback=lambda data, frames, t, status: blocks.put(data[:, channel].astype(np.float64).copy()),
+        ):
+            while True:
+                yield blocks.get()
+
+    return blocks_of_device()
+
+
+def _say(line: str) -> None:
+    """One line on standard error; nothing if standard error is gone (the session must not end for that)."""
+    try:
+        print(f"vak-tcn live: {line}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 class Trigger:
-    """Runs a command or writes to a FIFO at each onset of one label."""
+    """Runs a command and/or writes to a FIFO at each onset of one label, never blocking the audio path.
 
-    def __init__(self, label: str, command: str | None, fifo: pathlib.Path | None):
+    * ``command`` (``--exec``): started, not waited for, in its own process group, with the event
+      in ``$VAK_TCN_EVENT``, standard input from /dev/null (it must not read ``--stdin``'s audio)
+      and its standard output on live's standard error (it must not mix with the events).  A
+      command that cannot start (missing, not executable) or exits non-zero is reported (one line
+      per kind of failure) and counted in :attr:`failed`; the session goes on.  :meth:`close`
+      gives the commands still running ``grace`` seconds, then kills their process groups
+      (SIGTERM, then SIGKILL half a second later), counted in :attr:`killed`.
+    * ``fifo`` (``--fifo``): opened non-blocking and kept open.  An event nobody can read (no
+      reader, the reader gone, or its pipe full because it does not read) is dropped and counted
+      in :attr:`dropped`; the next reader to open the FIFO gets the next events.  A path that does
+      not exist is created as a regular file (as before); one that cannot be opened at all (no such
+      directory, no permission) is refused at the start.
+    """
+
+    def __init__(self, label: str, command: str | None, fifo: pathlib.Path | None, grace: float = 2.0, report=_say):
         if command is None and fifo is None:
             raise ValueError("--trigger needs --exec CMD or --fifo PATH")
-        self.label, self.fifo = label, fifo
-        self.command = shlex.split(command) if command else None
-        self.fired = 0
+        self.label, self.fifo, self.grace, self.report = label, fifo, float(grace), report
+        self.command = shlex.split(command) if command is not None else None
+        if self.command is not None and not self.command:
+            raise ValueError("--exec: empty command")
+        self.fired = self.failed = self.dropped = self.killed = 0
+        self.running: list[subprocess.Popen] = []
+        self._said: set[str] = set()
+        self._fd: int | None = None
+        if fifo is not None:
+            self._open_fifo(at_start=True)
+
+    def _say_once(self, line: str) -> None:
+        if line not in self._said:
+            self._said.add(line)
+            self.report(line)
 
     def __call__(self, event) -> None:
         if event.kind != "onset" or event.label != self.label:
             return
+        self.fired += 1
         line = json.dumps(event.as_dict())
         if self.command:
-            subprocess.Popen(self.command, env={**os.environ, "VAK_TCN_EVENT": line})
+            self._run(line)
         if self.fifo is not None:
-            with open(self.fifo, "a") as fh:
-                fh.write(line + "\n")
-        self.fired += 1
+            self._write((line + "\n").encode())
+
+    # --exec
+    def _run(self, line: str) -> None:
+        self._reap()
+        try:
+            proc = subprocess.Popen(
+                self.command,
+                env={**os.environ, "VAK_TCN_EVENT": line},
+                stdin=subprocess.DEVNULL,
+                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else 2,
+                start_new_session=True,  # its own process group: killed as a whole by close()
+            )
+        except OSError as e:  # missing, not executable, not a program
+            self.failed += 1
+            self._say_once(f"--exec {self.command[0]!r}: cannot run it: {e.strerror or e} (the session goes on)")
+            return
+        self.running.append(proc)
+
+    def _reap(self) -> None:
+        still = []
+        for proc in self.running:
+            status = proc.poll()
+            if status is None:
+                still.append(proc)
+            elif status != 0:
+                self.failed += 1
+                how = f"exited with status {status}" if status > 0 else f"was killed by signal {-status}"
+                self._say_once(f"--exec {self.command[0]!r} {how} (the session goes on)")
+        self.running = still
+
+    # --fifo
+    def _open_fifo(self, at_start: bool = False) -> bool:
+        try:  # O_NONBLOCK: a FIFO with no reader is ENXIO at once, instead of waiting for one
+            self._fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o644)
+            return True
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                self._say_once(f"--fifo {self.fifo}: no reader: events dropped until one opens it")
+                return False
+            if at_start:
+                raise ValueError(f"--fifo {self.fifo}: {e.strerror or e}") from None
+            self._say_once(f"--fifo {self.fifo}: {e.strerror or e}: events dropped")
+            return False
+
+    def _close_fifo(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _write(self, data: bytes) -> None:
+        for _ in range(2):  # once more after the reader has gone: another may be waiting
+            if self._fd is None and not self._open_fifo():
+                break
+            try:
+                os.write(self._fd, data)  # a line < PIPE_BUF: written whole or not at all
+                return
+            except BlockingIOError:
+                self._say_once(f"--fifo {self.fifo}: its reader does not read (pipe full): events dropped")
+                break
+            except BrokenPipeError:  # the reader has closed it
+                self._close_fifo()
+            except OSError as e:
+                self._say_once(f"--fifo {self.fifo}: {e.strerror or e}: events dropped")
+                self._close_fifo()
+                break
+        self.dropped += 1
+
+    def close(self) -> None:
+        """End of the session: the FIFO closed; commands still running get :attr:`grace` seconds, then
+        their process groups are killed."""
+        self._close_fifo()
+        if not self.command:
+            return
+        self._reap()
+        deadline = time.monotonic() + self.grace
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self._reap()
+        if not self.running:
+            return
+        hung, self.running = self.running, []
+        for sig, wait in ((signal.SIGTERM, 0.5), (signal.SIGKILL, 5.0)):
+            for proc in hung:
+                try:
+                    os.killpg(proc.pid, sig)  # the group: what the command started too
+                except (ProcessLookupError, PermissionError):
+                    pass
+            until = time.monotonic() + wait
+            for proc in hung:
+                try:
+                    proc.wait(timeout=max(0.0, until - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        self.killed = len(hung)
+        self.report(
+            f"{len(hung)} --exec command(s) still running {self.grace:g} s after the session ended: "
+            "killed with their process groups (SIGTERM, then SIGKILL)"
+        )
+
+    def summary(self) -> str:
+        notes = []
+        if self.failed:
+            notes.append(f"--exec failed {self.failed}x")
+        if self.killed:
+            notes.append(f"{self.killed} --exec command(s) killed at the end")
+        if self.dropped:
+            notes.append(f"{self.dropped} --fifo event(s) dropped, nobody reading")
+        return f", trigger fired {self.fired}x" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _has_fileno(stream) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class _Stop(Exception):
+    """The session ends before its input: a signal, or standard output closed by its reader."""
+
+    def __init__(self, why: str, status: int):
+        super().__init__(why)
+        self.why, self.status = why, status
+
+
+_SIGNALS = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated (SIGTERM)", 143)}
+
+
+class _Signals:
+    """SIGINT and SIGTERM end the session: :class:`_Stop` raised in the main thread, at once when
+    it waits for audio, else after the block in hand (a block's processing is never cut in two);
+    once the wrap-up has started (:attr:`stopping`), they are ignored, so that it finishes."""
+
+    def __init__(self):
+        self.busy, self.stopping, self.pending = False, False, None
+        self._previous: dict = {}
+
+    def _handler(self, signum, frame):
+        if self.stopping or self.pending is not None:
+            return
+        self.pending = _Stop(*_SIGNALS[signum])
+        if not self.busy:
+            raise self.pending
+
+    def __enter__(self) -> _Signals:
+        try:
+            for sig in _SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread (embedded): Ctrl-C stays a KeyboardInterrupt
+            pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _silence_stdout() -> None:
+    """Standard output's reader has gone: send what is left to /dev/null, so that Python's final
+    flush does not print 'Exception ignored ... BrokenPipeError'."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def main_live(args: argparse.Namespace) -> int:
-    from ..inference.annotate import write_annotation
+    from ..inference.annotate import ANNOT_FORMATS, RecordingError, audio_info, write_annotation
     from .stream import Stream, reference_power_of
 
+    # the arguments first, before the model loads: each mistake is one line (exit 2)
     if args.stdin and not args.rate:
         raise ValueError("--stdin needs --rate (the sample rate of the PCM on standard input)")
+    if args.rate is not None and args.rate <= 0:
+        raise ValueError(f"--rate must be a sample rate in Hz > 0, got {args.rate}")
+    if args.channels < 1:
+        raise ValueError(f"--channels must be at least 1, got {args.channels}")
     if args.hop < 1:
         raise ValueError(f"--hop must be at least 1 frame, got {args.hop}")
-    if args.simulate is not None and not args.simulate.is_file():
-        raise FileNotFoundError(f"--simulate: no such file: {args.simulate}")
-    if (args.exec_cmd or args.fifo) and not args.trigger:
+    if not args.speed >= 0:
+        raise ValueError(f"--speed must be >= 0 (0: as fast as it goes), got {args.speed}")
+    if not args.exec_grace >= 0:
+        raise ValueError(f"--exec-grace must be >= 0 seconds, got {args.exec_grace}")
+    if args.annot_format not in ANNOT_FORMATS:
+        raise ValueError(f"--annot-format {args.annot_format!r}: not one of {sorted(ANNOT_FORMATS)}")
+    if args.annot_out is not None:  # where the session's annotation goes: checked now, not after the session
+        try:
+            args.annot_out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"--annot-out {args.annot_out}: {e.strerror or e}") from None
+        if args.annot_out.is_dir() or not os.access(args.annot_out.parent, os.W_OK):
+            raise ValueError(f"--annot-out {args.annot_out}: not a file that can be written")
+    if (args.exec_cmd is not None or args.fifo) and not args.trigger:
         raise ValueError("--exec / --fifo need --trigger LABEL")
-    trigger = Trigger(args.trigger, args.exec_cmd, args.fifo) if args.trigger else None
-
     if args.simulate is not None:
-        import soundfile
-
-        rate = soundfile.info(str(args.simulate)).samplerate
+        if not args.simulate.is_file():
+            raise FileNotFoundError(f"--simulate: no such file: {args.simulate}")
+        try:
+            info = audio_info(args.simulate)
+        except RecordingError as e:
+            raise ValueError(f"--simulate {args.simulate}: {e}") from None
+        rate, channels, has = info.samplerate, info.channels, f"{args.simulate} has"
     else:
-        rate = args.rate or 32000
+        rate, channels, has = args.rate or 32000, args.channels, "--channels says"
+    if not 0 <= args.channel < channels:
+        raise ValueError(
+            f"--channel {args.channel} out of range: {has} {channels} channel(s), --channel 0 to {channels - 1}"
+        )
+
     stream = Stream.from_config(
         args.config, rate, reference_power=args.reference_power, post_processing=args.post_processing
     )
     if stream.cleanup is not None:
-        print(
-            f"vak-tcn live: clean-up {stream.cleanup.describe()} (from {stream.cleanup_source}): onsets "
-            f"{1000 * stream.onset_delay_s:.1f} ms and offsets {1000 * stream.offset_delay_s:.1f} ms later",
-            file=sys.stderr,
-            flush=True,
+        _say(
+            f"clean-up {stream.cleanup.describe()} (from {stream.cleanup_source}): onsets "
+            f"{1000 * stream.onset_delay_s:.1f} ms and offsets {1000 * stream.offset_delay_s:.1f} ms later"
         )
     if args.reference is not None:  # the reference recording's maximum power, with the model's spect_params
-        stream.spectrogram.reference_power = reference_power_of(args.reference, stream.params, args.channel)
+        try:
+            stream.spectrogram.reference_power = reference_power_of(args.reference, stream.params, args.channel, rate)
+        except RecordingError as e:
+            raise ValueError(f"--reference {e}") from None
+    if args.trigger is not None and args.trigger not in stream.labels.values():
+        raise ValueError(f"--trigger {args.trigger!r}: not a label of this model ({sorted(stream.labels.values())})")
     size = args.hop * stream.params.step_size
     if args.simulate is not None:
         blocks = _blocks_from_file(args.simulate, size, args.speed, args.channel)
@@ -178,43 +425,92 @@ def main_live(args: argparse.Namespace) -> int:
         blocks = _blocks_from_stdin(size, args.dtype, args.channels, args.channel)
     else:
         blocks = _blocks_from_device(args.device, rate, size, args.channels, args.channel)
-    if trigger is not None and trigger.label not in stream.labels.values():
-        raise ValueError(f"--trigger {trigger.label!r}: not a label of this model ({sorted(stream.labels.values())})")
-    n_samples, n_events = 0, 0
+    trigger = Trigger(args.trigger, args.exec_cmd, args.fifo, args.exec_grace) if args.trigger else None
+
+    n_events = 0
+    stdout_open = True
 
     def emit(events):
         nonlocal n_events
         for event in events:
-            print(json.dumps(event.as_dict()), flush=True)
-            n_events += 1
-            if trigger is not None:
+            if trigger is not None:  # first: the trigger is what cannot wait
                 trigger(event)
+            n_events += 1
+            if stdout_open:
+                print(json.dumps(event.as_dict()), flush=True)
 
-    interrupted = False
-    try:
-        for block in blocks:
-            n_samples += len(block)
-            emit(stream.push(block))
-    except KeyboardInterrupt:
-        interrupted = True
-    emit(stream.finish())
-    if args.annot_out is not None:
-        labels, onsets, offsets = stream.annotation()
-        source = args.simulate if args.simulate is not None else pathlib.Path("stdin" if args.stdin else "device")
-        write_annotation(args.annot_out, args.annot_format, source, labels, onsets, offsets)
-    times = sorted(stream.compute_s) or [0.0]
-    p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
-    print(
-        f"vak-tcn live: {n_samples / rate:.1f} s of audio, {n_events} events, {len(stream.segments)} syllables"
-        + (f", trigger fired {trigger.fired}x" if trigger else "")
-        + f"; compute per push of {args.hop} frame(s): median {1000 * statistics.median(times):.2f} ms, "
-        f"p99 {1000 * p99:.2f} ms; algorithmic latency {1000 * stream.latency_s:.1f} ms"
-        + (
-            f" (+ clean-up: onsets {1000 * stream.onset_delay_s:.1f} ms, offsets {1000 * stream.offset_delay_s:.1f} ms)"
-            if stream.cleanup is not None
-            else ""
-        )
-        + ("; interrupted" if interrupted else ""),
-        file=sys.stderr,
-    )
-    return 130 if interrupted else 0
+    def report_nonfinite():
+        for start_s, n in stream.pop_nonfinite():
+            _say(f"{n} non-finite sample(s) (NaN or inf) from {start_s:.4f} s: replaced by silence, the stream goes on")
+
+    stop: _Stop | None = None
+    crashed = False
+    with _Signals() as signals:
+        try:
+            for block in blocks:
+                signals.busy = True
+                emit(stream.push(block))
+                report_nonfinite()
+                signals.busy = False
+                if signals.pending is not None:
+                    raise signals.pending
+        except _Stop as e:
+            stop = e
+        except KeyboardInterrupt:
+            stop = _Stop(*_SIGNALS[signal.SIGINT])
+        except BrokenPipeError:  # the reader of standard output has gone
+            stop, stdout_open = _Stop("standard output closed by its reader", 141), False
+            _silence_stdout()
+        except BaseException:
+            crashed = True
+            raise
+        finally:
+            signals.stopping = True  # from here on, signals are ignored: the wrap-up must finish
+            try:
+                emit(stream.finish())
+            except BrokenPipeError:
+                stdout_open = False
+                _silence_stdout()
+                stop = stop or _Stop("standard output closed by its reader", 141)
+            except Exception as e:  # after an error: the syllables so far are still written
+                if not crashed:
+                    raise
+                _say(f"could not finish the stream after the error: {type(e).__name__}: {e}")
+            report_nonfinite()
+            wrote = None
+            try:
+                if args.annot_out is not None:
+                    labels, onsets, offsets = stream.annotation()
+                    source = (
+                        args.simulate
+                        if args.simulate is not None
+                        else pathlib.Path("stdin" if args.stdin else "device")
+                    )
+                    write_annotation(args.annot_out, args.annot_format, source, labels, onsets, offsets)
+                    wrote = args.annot_out
+            finally:  # whatever happened to the annotation, no command outlives the session
+                if trigger is not None:
+                    trigger.close()
+            times = sorted(stream.compute_s) or [0.0]
+            p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+            _say(
+                f"{stream.samples_in / rate:.1f} s of audio, {n_events} events, {len(stream.segments)} syllables"
+                + (trigger.summary() if trigger else "")
+                + (
+                    f", {stream.nonfinite_samples} non-finite sample(s) in {stream.nonfinite_stretches} stretch(es) "
+                    "replaced by silence"
+                    if stream.nonfinite_samples
+                    else ""
+                )
+                + f"; compute per push of {args.hop} frame(s): median {1000 * statistics.median(times):.2f} ms, "
+                f"p99 {1000 * p99:.2f} ms; algorithmic latency {1000 * stream.latency_s:.1f} ms"
+                + (
+                    f" (+ clean-up: onsets {1000 * stream.onset_delay_s:.1f} ms, "
+                    f"offsets {1000 * stream.offset_delay_s:.1f} ms)"
+                    if stream.cleanup is not None
+                    else ""
+                )
+                + (f"; annotation written to {wrote}" if wrote is not None else "")
+                + (f"; {stop.why}" if stop is not None else "")
+            )
+    return stop.status if stop is not None else 0

@@ -25,6 +25,7 @@ inference of the same causal network exactly (tested).
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import time
 
@@ -51,8 +52,6 @@ class LiveSpectrogram(StreamingSpectrogram):
 
     def __init__(self, samplerate: int, params: SpectParams, reference_power: float | None = None):
         super().__init__(lambda n: iter(()), 0, samplerate, params)
-        if reference_power is not None and not reference_power > 0:
-            raise ValueError(f"reference_power must be > 0, got {reference_power!r}")
         self.reference_power = reference_power
         self.peak = 0.0  # running maximum of the power
         self.frames_done = 0
@@ -62,8 +61,21 @@ class LiveSpectrogram(StreamingSpectrogram):
             b, a = vak_compat.butter_bandpass(params.freq_cutoffs[0], params.freq_cutoffs[1], self.samplerate)
             self._filter = (b, a, np.zeros(max(len(a), len(b)) - 1))
 
+    @property
+    def reference_power(self) -> float | None:
+        return self._reference_power
+
+    @reference_power.setter
+    def reference_power(self, value: float | None) -> None:
+        if value is not None and not (math.isfinite(value) and value > 0):  # 0, NaN, inf: every frame the floor
+            raise ValueError(f"reference_power must be a finite number > 0, got {value!r}")
+        self._reference_power = None if value is None else float(value)
+
     def push(self, samples: np.ndarray) -> np.ndarray:
-        """The spectrogram frames that the new samples complete: ``(freq bins, n)``."""
+        """The spectrogram frames that the new samples complete: ``(freq bins, n)``.
+
+        The samples must be finite (:meth:`Stream.push` replaces the others): one NaN would stay in
+        the band-pass filter's state, and in the running maximum, for the rest of the stream."""
         from scipy import signal
 
         block = np.asarray(samples, dtype=float).ravel()
@@ -93,15 +105,36 @@ class LiveSpectrogram(StreamingSpectrogram):
         return np.nan_to_num(spect, nan=floor, neginf=floor, posinf=floor)
 
 
-def reference_power_of(path: str | pathlib.Path, spect_params: SpectParams, channel: int | None = None) -> float:
-    """The maximum power of a recording's spectrogram: a ``reference_power`` for live streams."""
-    from ..inference.annotate import _block_reader, audio_info
+def reference_power_of(
+    path: str | pathlib.Path, spect_params: SpectParams, channel: int | None = None, samplerate: int | None = None
+) -> float:
+    """The maximum power of a recording's spectrogram: a ``reference_power`` for live streams.
 
-    info = audio_info(pathlib.Path(path))
-    spect = StreamingSpectrogram(
-        _block_reader(pathlib.Path(path), info, channel), info.n_samples, info.samplerate, spect_params
-    )
-    return spect.max_power()
+    A :class:`~vak_tcn.inference.annotate.RecordingError` (a ``ValueError``) naming the file if
+    it cannot serve: unreadable, at a sample rate other than ``samplerate`` (when given), with a
+    non-finite sample, or silent (its maximum power 0 would make every frame the floor).
+    """
+    from ..inference.annotate import RecordingError, _block_reader, audio_info
+
+    path = pathlib.Path(path)
+    try:
+        info = audio_info(path)
+        if samplerate is not None and info.samplerate != samplerate:
+            raise RecordingError(
+                f"sample rate {info.samplerate} Hz, the audio's is {samplerate} Hz: "
+                "give a recording at the audio's rate"
+            )
+        spect = StreamingSpectrogram(_block_reader(path, info, channel), info.n_samples, info.samplerate, spect_params)
+        peak = spect.max_power()
+    except RecordingError as e:
+        raise RecordingError(f"{path}: {e}") from e
+    if not math.isfinite(peak):
+        raise RecordingError(f"{path}: non-finite maximum power ({peak}): give another recording")
+    if peak <= 0:
+        raise RecordingError(
+            f"{path}: silent (maximum power 0): give a recording from the same set-up with loud song in it"
+        )
+    return peak
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +179,13 @@ class Stream:
         What the clean-up adds to the latency of onsets and offsets (0 without clean-up).
     compute_s : list of float
         Wall time of each :meth:`push`.
+    samples_in : int
+        Samples pushed so far.
+    nonfinite_samples, nonfinite_stretches : int
+        Non-finite samples (NaN, inf) pushed so far, and the runs of consecutive ones they form.
+        Each is replaced by 0 (silence) before the band-pass filter, so one bad sample costs a
+        click, not the rest of the stream, and times stay on the audio's clock;
+        :meth:`pop_nonfinite` says where, once per run.
     """
 
     def __init__(
@@ -176,6 +216,11 @@ class Stream:
         self.frame_delay_s = spect_params.fft_size / 2 / self.samplerate
         self.segments: list[tuple[str, float, float]] = []
         self.compute_s: list[float] = []
+        self.samples_in = 0
+        self.nonfinite_samples = 0
+        self.nonfinite_stretches = 0
+        self._bad_open: list[int] | None = None  # [first sample, count] of a run of non-finite samples still going on
+        self._bad_done: list[tuple[int, int]] = []  # runs ended since the last pop_nonfinite()
         self._open: tuple[int, int, float] | None = None  # (label, first frame, probability)
         self._last: tuple[int, float] | None = None  # (label, probability) of the previous frame
         self._frame = 0  # index of the next labelled frame
@@ -268,10 +313,45 @@ class Stream:
         self.segments.append((self.labels[label], onset, offset))
         return Event("offset", self.labels[label], offset, last_frame, self._last[1])
 
+    def _note_nonfinite(self, bad: np.ndarray) -> None:
+        """Record the runs of non-finite samples in a block (``bad``: its mask), across blocks."""
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], bad, [False])).astype(np.int8)))
+        for first, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            if first == 0 and self._bad_open is not None:  # the run of the previous block goes on
+                self._bad_open[1] += end
+            else:
+                self._end_nonfinite()
+                self._bad_open = [self.samples_in + first, end - first]
+            if end < len(bad):  # a finite sample follows in this block
+                self._end_nonfinite()
+
+    def _end_nonfinite(self) -> None:
+        if self._bad_open is not None:
+            first, n = self._bad_open
+            self._bad_open = None
+            self._bad_done.append((first, n))
+            self.nonfinite_samples += n
+            self.nonfinite_stretches += 1
+
+    def pop_nonfinite(self) -> list[tuple[float, int]]:
+        """``(start_s, count)`` of each run of non-finite samples that ended since the last call (a run
+        still going on is reported once it ends, or by :meth:`finish`)."""
+        done, self._bad_done = self._bad_done, []
+        return [(first / self.samplerate, n) for first, n in done]
+
     def push(self, samples: np.ndarray) -> list[Event]:
-        """Feed audio samples (any number); return the events they complete."""
+        """Feed audio samples (any number); return the events they complete.  Non-finite samples
+        are replaced by 0 and counted (:attr:`nonfinite_samples`, :meth:`pop_nonfinite`)."""
         start = time.perf_counter()
-        spect = self.spectrogram.push(samples)
+        block = np.asarray(samples, dtype=float).ravel()
+        bad = ~np.isfinite(block)
+        if bad.any():
+            self._note_nonfinite(bad)
+            block = np.where(bad, 0.0, block)
+        elif self._bad_open is not None and len(block):
+            self._end_nonfinite()
+        self.samples_in += len(block)
+        spect = self.spectrogram.push(block)
         events: list[Event] = []
         if spect.shape[-1]:
             if self.standardizer is not None:
@@ -283,6 +363,7 @@ class Stream:
 
     def finish(self) -> list[Event]:
         """End of the stream: the last frames' events, and the offset of a syllable still open."""
+        self._end_nonfinite()
         events = self._events(self.engine.flush())
         if self._cleaner is not None:
             return events + self._cleaned(self._cleaner.finish())
