@@ -30,7 +30,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import logging
 import os
 import pathlib
 import re
@@ -42,6 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 import tomlkit
 
 from .._atomic import write_text
+from .._processes import quiet_dask, terminal_interrupts_ignored
 from ..models.seeding import SEED_ENV, check_seed
 from . import configs
 from .reproducibility import run_env
@@ -350,30 +350,6 @@ def _how(state: dict) -> str:
     return f"done in {state['seconds']} s"
 
 
-def _quiet_shutdown() -> None:
-    """Silence dask's logs in this process: the runs are being stopped on purpose, and its warnings
-    and tracebacks about it (cancelled tasks, closed connections) would bury the line that matters."""
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-
-
-@contextlib.contextmanager
-def _terminal_interrupts_ignored():
-    """Processes started inside ignore SIGINT (inherited through exec): Ctrl-C at a terminal goes
-    to the whole process group, and dask's workers would each print a traceback; this process
-    handles it and closes the cluster, whose vak processes then stop (:func:`_die_with_parent`)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _gpu_count() -> int:
     try:
         import torch
@@ -429,7 +405,7 @@ def run_grid(
         if gpus:
             env["VAK_TCN_GRID_GPUS"] = "1"
         env = {**thread_env(n), **env}
-        with _terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
+        with terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
             # dashboard on a free port: no "port 8787 is already in use" warning beside another cluster
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
@@ -487,10 +463,10 @@ def run_grid(
                     states[run.config] = state
                     report(f"[{n_done}/{len(runs)}] {run.name}: {_how(state)} -> {state['results']}")
         except KeyboardInterrupt:
-            _quiet_shutdown()
+            quiet_dask()
             if cluster is not None:
                 with contextlib.suppress(Exception):
-                    client.run(_quiet_shutdown)  # on the workers too
+                    client.run(quiet_dask)  # on the workers too
             if scheduler:
                 client.cancel([*futures, *preps.values()], force=True)
                 report(

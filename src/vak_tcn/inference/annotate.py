@@ -39,6 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .._processes import quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
@@ -879,30 +880,6 @@ def check_options(options: Options, workers: int | None = None) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value}")
 
 
-@contextlib.contextmanager
-def _terminal_interrupts_ignored():
-    """Processes started inside ignore SIGINT (inherited through exec): Ctrl-C at a terminal reaches
-    the whole process group, and each dask worker would print tracebacks; this process alone handles
-    it and closes the cluster (as ``vak-tcn grid`` does)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _quiet_dask() -> None:
-    """Silence dask's logs in this process: the work is over or stopped on purpose, and its warnings
-    about closing (workers still busy, cancelled tasks, closed connections) would bury what matters."""
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-
-
 def _on_dask(client, work, submit, report, remote: bool) -> None:
     """Submit every recording, report each as it finishes; on Ctrl-C or a model error, quietly."""
     from dask.distributed import as_completed
@@ -912,14 +889,14 @@ def _on_dask(client, work, submit, report, remote: bool) -> None:
         for future in as_completed(futures):
             report(future.result(), futures[future])
     except BaseException:  # Ctrl-C, or a model that does not load
-        _quiet_dask()
+        quiet_dask()
         with contextlib.suppress(Exception):
             if remote:  # a running task goes on (dask cannot stop it); its record says when it is done
                 client.cancel(list(futures), force=True)
             else:
-                client.run(_quiet_dask)  # on this command's own workers too
+                client.run(quiet_dask)  # on this command's own workers too
         raise
-    _quiet_dask()
+    quiet_dask()
 
 
 def annotate_all(
@@ -1054,7 +1031,7 @@ def _annotate_on_dask(work, submit, report, workers: int | None, scheduler: str 
                     f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
                 ) from None
         else:
-            with _terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
+            with terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
             client = Client(cluster)
         _on_dask(client, work, submit, report, remote=bool(scheduler))
