@@ -29,3 +29,21 @@ def quiet_dask() -> None:
     """Silence dask's logs in this process: the work is over or stopped on purpose, and its warnings
     about closing (workers still busy, cancelled tasks, closed connections) would bury what matters."""
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+#: seconds to wait for a dask scheduler given with --scheduler
+CONNECT_TIMEOUT_S = 10
+
+
+def connect_scheduler(address: str):
+    """A dask client of the scheduler at ``address``; ConnectionError, one line naming it, when it
+    cannot be reached within :data:`CONNECT_TIMEOUT_S`."""
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ConnectionError(
+            f"cannot reach the dask scheduler at {address} within {CONNECT_TIMEOUT_S} s "
+            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+        ) from None

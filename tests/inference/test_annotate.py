@@ -533,3 +533,21 @@ def test_ctrl_c_with_workers_is_one_line_and_the_rerun_resumes(predict_config, s
         == f"{finished} annotated, 0 failed, {4 - finished} skipped (already annotated)"
     )
     assert 1 <= 4 - finished < 4 and not list(out.glob(".*.tmp"))
+
+
+def test_unreachable_scheduler_is_one_line_naming_it(predict_config, tmp_path, rate, capsys, no_work):
+    """`--scheduler` nobody listens at: one line within the connect timeout, nothing annotated."""
+    import time
+
+    from vak_tcn._processes import CONNECT_TIMEOUT_S
+
+    audio = recordings(tmp_path / "audio", rate, "a.wav")
+    started = time.monotonic()
+    proc = annotate_in_process(
+        capsys, predict_config, audio, "--out", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9", expect=2
+    )
+    assert time.monotonic() - started < CONNECT_TIMEOUT_S + 30
+    last = proc.stderr.strip().splitlines()[-1]  # after the progress bar (tqdm's, on stderr)
+    assert last.startswith("vak-tcn annotate: error: cannot reach the dask scheduler at tcp://127.0.0.1:9"), last
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "out").glob("*.annot.csv"))

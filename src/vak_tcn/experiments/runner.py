@@ -41,14 +41,12 @@ from collections.abc import Callable, Iterable, Sequence
 import tomlkit
 
 from .._atomic import write_text
-from .._processes import quiet_dask, terminal_interrupts_ignored
+from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models.seeding import SEED_ENV, check_seed
 from . import configs
 from .reproducibility import run_env
 
 STATE_DIR = ".vak-tcn"
-#: how long to try reaching a ``--scheduler`` before saying it cannot be reached
-CONNECT_TIMEOUT_S = 10
 
 
 # ---- running ------------------------------------------------------------------------------
@@ -389,13 +387,7 @@ def run_grid(
     env = dict(env or {})
     cluster = None
     if scheduler:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError) as e:
-            raise ConnectionError(
-                f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
-                f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
-            ) from None
+        client = connect_scheduler(scheduler)
         where = f"cluster at {scheduler}"
         # the workers' machines are unknown here: pass on the thread settings the user gave, if any
         env = {**{var: os.environ[var] for var in THREAD_VARIABLES if var in os.environ}, **env}

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._processes import quiet_dask, terminal_interrupts_ignored
+from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
@@ -1012,10 +1012,6 @@ def annotate_all(
     return done, failed, skipped
 
 
-#: seconds to wait for a dask scheduler given with --scheduler
-CONNECT_TIMEOUT_S = 10
-
-
 def _annotate_on_dask(work, submit, report, workers: int | None, scheduler: str | None) -> None:
     from dask.distributed import Client, LocalCluster
 
@@ -1023,13 +1019,7 @@ def _annotate_on_dask(work, submit, report, workers: int | None, scheduler: str 
     cluster = client = None
     try:
         if scheduler:
-            try:
-                client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError, ValueError) as e:
-                raise ConnectionError(
-                    f"cannot reach the dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s "
-                    f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
-                ) from None
+            client = connect_scheduler(scheduler)
         else:
             with terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
