@@ -87,6 +87,23 @@ def run_cli(args: list[str], cwd: pathlib.Path | None = None, timeout: int = 900
     return proc
 
 
+def cli_in_process(capsys, *args) -> subprocess.CompletedProcess:
+    """``vak-tcn ARGS`` in this process (``vak_tcn.cli.main``), for mistakes caught before anything runs,
+    where a fresh interpreter proves nothing more: its exit status (argparse's ``SystemExit`` too) and
+    what it printed, this command's alone.  An exception escaping ``main`` fails the test, so a
+    traceback cannot pass for a clean error."""
+    from vak_tcn import cli
+
+    argv = [*map(str, args)]
+    capsys.readouterr()  # only this command's output
+    try:
+        status = cli.main(argv)
+    except SystemExit as e:  # argparse's errors
+        status = e.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, out.out, out.err)
+
+
 @pytest.fixture(scope="session")
 def song_dir(tmp_path_factory) -> pathlib.Path:
     """A small synthetic annotated corpus (WAV + simple-seq CSV): 8 bouts of ~1-1.5 s."""

@@ -8,42 +8,29 @@ the end-to-end tests).  An exception escaping ``main`` fails the test, so "no tr
 from __future__ import annotations
 
 import os
+import subprocess
 import time
-from typing import NamedTuple
 
 import pytest
 
-from vak_tcn import cli
 from vak_tcn.experiments import configs
 
-from conftest import LEAKY_VARIABLES
-
-
-class Result(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
+from conftest import LEAKY_VARIABLES, cli_in_process
 
 
 @pytest.fixture
 def vak_tcn(capsys, monkeypatch):
     """``vak_tcn(*args)``: run ``vak-tcn ARGS`` in-process; its exit status and what it printed."""
 
-    def run(*args) -> Result:
+    def run(*args) -> subprocess.CompletedProcess:
         for key in [k for k in os.environ if k.startswith(LEAKY_VARIABLES)]:
             monkeypatch.delenv(key)  # as the console script got them: none of the caller's
-        capsys.readouterr()  # only this command's output
-        try:
-            status = cli.main([str(a) for a in args])
-        except SystemExit as e:  # argparse's errors
-            status = e.code
-        out = capsys.readouterr()
-        return Result(status, out.out, out.err)
+        return cli_in_process(capsys, *args)
 
     return run
 
 
-def one_line_error(proc: Result, *expected: str, status: int = 2) -> str:
+def one_line_error(proc: subprocess.CompletedProcess, *expected: str, status: int = 2) -> str:
     """The command failed with ``status`` and one line on stderr holding every ``expected`` text."""
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == status and len(lines) == 1, (proc.returncode, proc.stderr[-3000:])

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 import tomlkit
 
-from vak_tcn import cli
 from vak_tcn.experiments import configs
 from vak_tcn.experiments import runner as grid
 
-from conftest import console_script, learncurve_kwargs, vak_env
+from conftest import cli_in_process, console_script, learncurve_kwargs, vak_env
 
 
 def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **overrides) -> pathlib.Path:
@@ -33,17 +32,6 @@ def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **override
     )
     kwargs.update(overrides)
     return configs.write_config(configs.vak_config(**kwargs), path)
-
-
-def cli_in_process(capsys, *args) -> subprocess.CompletedProcess:
-    """``vak-tcn ARGS`` in this process (``vak_tcn.cli.main``), for mistakes caught before anything runs,
-    where a fresh interpreter proves nothing more: its exit status and output.  An exception escaping
-    ``main`` fails the test, so a traceback cannot pass for a clean error."""
-    argv = [*map(str, args)]
-    capsys.readouterr()  # only this command's output
-    status = cli.main(argv)
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(argv, status, out.out, out.err)
 
 
 def test_finished_record_is_trusted_only_for_the_same_config_content(tmp_path, song_dir):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REAL_BOUT, console_script, vak_env
+from conftest import REAL_BOUT, cli_in_process, console_script, vak_env
 from helpers_inference import LABELMAP, make_predict_config, song, whole_file_reference
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
@@ -36,14 +36,9 @@ def annotate(*args, expect: int = 0) -> subprocess.CompletedProcess:
 def annotate_in_process(capsys, *args, expect: int = 0) -> subprocess.CompletedProcess:
     """``annotate``, in this process (``vak_tcn.cli.main``): for mistakes caught before any recording is
     read, where a fresh interpreter proves nothing more.  An exception escaping ``main`` fails the test."""
-    from vak_tcn import cli
-
-    argv = ["annotate", *map(str, args)]
-    capsys.readouterr()  # only this command's output
-    status = cli.main(argv)
-    out = capsys.readouterr()
-    assert status == expect, f"exit {status}\n{out.out[-3000:]}\n{out.err[-5000:]}"
-    return subprocess.CompletedProcess(argv, status, out.out, out.err)
+    proc = cli_in_process(capsys, "annotate", *args)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
 
 
 def read_generic_seq(path: pathlib.Path):
