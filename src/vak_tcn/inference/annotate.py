@@ -39,6 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .._atomic import write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
 from ..nn.precision import check_precision, with_precision
@@ -201,10 +202,11 @@ def _temporary(path: pathlib.Path) -> pathlib.Path:
 
 
 def _remove_stale_temporaries(path: pathlib.Path) -> None:
-    """Delete what a killed run left of ``path`` (``.NAME.PID.tmp`` of a process no longer running on
-    this machine); a run still writing it keeps its file."""
+    """Delete what a killed run left of ``path`` (``.NAME.PID.tmp``, and :mod:`vak_tcn._atomic`'s
+    ``.NAME.PID.XXXXXX.tmp``, of a process no longer running on this machine); a run still writing
+    it keeps its file."""
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2 : -len(".tmp")]
+        pid = tmp.name[len(path.name) + 2 : -len(".tmp")].split(".")[0]
         if pid.isdigit() and not _running(int(pid)):
             tmp.unlink(missing_ok=True)
 
@@ -325,22 +327,7 @@ def write_record(
             entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         entries[output.name] = entry
     record = {"written_by": f"vak-tcn {__version__} annotate", "format": RECORD_FORMAT, "outputs": entries}
-    _write_durably(path, json.dumps(record, indent=1) + "\n")
-
-
-def _write_durably(path: pathlib.Path, text: str) -> None:
-    """``text`` to a temporary name beside ``path`` (``.NAME.PID.tmp``, removed by a later run if
-    this one is killed), flushed to disk, renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text(path, json.dumps(record, indent=1) + "\n")  # atomic, flushed to disk
 
 
 def _fsync(path: pathlib.Path) -> None:
