@@ -22,6 +22,63 @@ def _umask() -> int:
     return mask
 
 
+class Replacement:
+    """A temporary file beside ``path`` that replaces it on :meth:`commit`, or is deleted on :meth:`abort`.
+
+    For writers that need a file *name* (crowsetta's ``to_file``, a zip archive streamed chunk by
+    chunk): write to :attr:`tmp`, then commit.  The temporary file is ``.NAME.PID.XXXXXX.tmp``:
+    the writer's process id tells a killed writer's leftovers from a live one's.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp")
+        os.close(fd)
+        self.tmp = pathlib.Path(tmp)
+
+    def commit(self) -> pathlib.Path:
+        """Flush the temporary file to disk and rename it over ``path``; the rename made durable too."""
+        try:
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(self.tmp, self.path.stat().st_mode & 0o7777 if self.path.exists() else 0o666 & ~_umask())
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return self.path
+
+    def abort(self) -> None:
+        """Delete the temporary file; ``path`` stays as it was."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """A temporary path to write ``path``'s new contents to; on success it replaces ``path``.
+
+    On any error the temporary file is removed and ``path`` is untouched.
+    """
+    replacement = Replacement(path)
+    try:
+        yield replacement.tmp
+    except BaseException:
+        replacement.abort()
+        raise
+    replacement.commit()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
@@ -29,27 +86,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     ``mode`` is ``"w"`` or ``"wb"``; ``open_kwargs`` go to :func:`open` (e.g. ``newline=""``).
     On any error the temporary file is removed and ``path`` is untouched.
     """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # .NAME.PID.XXXXXX.tmp: the writer's process id tells a killed writer's leftovers from a live one's
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as fh:
+        yield fh
 
 
 def write_text(path: str | os.PathLike, text: str) -> pathlib.Path:

@@ -241,7 +241,7 @@ def test_write_json_is_atomic(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", fail)
+    monkeypatch.setattr(json, "dumps", fail)
     with pytest.raises(OSError):
         provenance.write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}  # the old record survives

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._atomic import write_text
+from .._atomic import Replacement, atomic_path, write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
 from ..nn.precision import check_precision, with_precision
@@ -197,10 +197,6 @@ def record_path(relative: pathlib.Path, out_dir: pathlib.Path) -> pathlib.Path:
     return base.with_name(base.name + RECORD_SUFFIX)
 
 
-def _temporary(path: pathlib.Path) -> pathlib.Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _remove_stale_temporaries(path: pathlib.Path) -> None:
     """Delete what a killed run left of ``path`` (``.NAME.PID.tmp``, and :mod:`vak_tcn._atomic`'s
     ``.NAME.PID.XXXXXX.tmp``, of a process no longer running on this machine); a run still writing
@@ -328,16 +324,6 @@ def write_record(
         entries[output.name] = entry
     record = {"written_by": f"vak-tcn {__version__} annotate", "format": RECORD_FORMAT, "outputs": entries}
     write_text(path, json.dumps(record, indent=1) + "\n")  # atomic, flushed to disk
-
-
-def _fsync(path: pathlib.Path) -> None:
-    """Flush a written file to disk before it is renamed into place: its record, written after, must
-    not outlive it in a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def check_writable(folders) -> None:
@@ -481,11 +467,11 @@ def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, 
     """One crowsetta annotation file, written to a temporary name and renamed."""
     import crowsetta
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
     labels = np.asarray(labels).astype(str)
     onsets_s, offsets_s = np.asarray(onsets_s, dtype=float), np.asarray(offsets_s, dtype=float)
-    try:
+    # a temporary name, flushed and renamed into place: the annotation's record, written after it,
+    # must not outlive it in a power cut
+    with atomic_path(path) as tmp:
         if fmt == "generic-seq":
             if len(labels) == 0:  # crowsetta cannot write an empty sequence: its header alone
                 tmp.write_text(",".join(GENERIC_SEQ_COLUMNS) + "\n")
@@ -503,10 +489,6 @@ def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, 
             ).to_file(tmp)
         else:  # pragma: no cover - checked by Options' users
             raise ValueError(f"annotation format {fmt!r} not one of {sorted(ANNOT_FORMATS)}")
-        _fsync(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ProbabilityWriter:
@@ -517,8 +499,8 @@ class ProbabilityWriter:
     """
 
     def __init__(self, path: pathlib.Path, n_classes: int, n_frames: int, frame_times, labels: list[str]):
-        self.path, self.tmp = path, _temporary(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.replacement = path, Replacement(path)
+        self.tmp = self.replacement.tmp
         self.zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
         with self.zip.open("labels.npy", "w", force_zip64=True) as f:
             np.lib.format.write_array(f, np.asarray(labels, dtype=str), allow_pickle=False)
@@ -542,8 +524,7 @@ class ProbabilityWriter:
         if self.written != self.n_frames:
             self.abort()
             raise RuntimeError(f"wrote {self.written} of {self.n_frames} frames of probabilities")
-        _fsync(self.tmp)
-        os.replace(self.tmp, self.path)
+        self.replacement.commit()
 
     def abort(self) -> None:
         try:
@@ -551,7 +532,7 @@ class ProbabilityWriter:
             self.zip.close()
         except Exception:
             pass
-        self.tmp.unlink(missing_ok=True)
+        self.replacement.abort()
 
 
 # ---------------------------------------------------------------- clean-up

@@ -121,11 +121,8 @@ def main_latency(args: argparse.Namespace) -> int:
     report = measure(args.model, args.hops, args.pushes, args.seconds, args.threads)
     print(format_report(report))
     if args.out is not None:
-        from ..inference.annotate import _temporary
+        from .._atomic import write_text
 
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temporary(args.out)
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(args.out)
+        write_text(args.out, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0

@@ -4,7 +4,7 @@ vak-tcn's model family writes this record into the results directory of every tr
 of one of its models (vak's ``results_<timestamp>/`` for ``vak train``, each
 ``train_dur_*s/replicate_*/`` for ``vak learncurve``: the directory holding
 ``<model>/checkpoints/``), when training starts, and again, with its end time, when it ends.
-Both writes are atomic (a temporary file in the same directory, then ``os.replace``).
+Both writes are atomic (:mod:`vak_tcn._atomic`).
 
 Fields (``schema`` 1; see docs/reproducibility.md):
 
@@ -214,17 +214,10 @@ def _now() -> str:
 
 
 def write_json(path: pathlib.Path, record: dict) -> None:
-    """Write ``record`` to ``path`` atomically (temporary file in the same directory + os.replace)."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened like any file: permissions follow the umask
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(record, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``record`` to ``path`` atomically (:mod:`vak_tcn._atomic`)."""
+    from .._atomic import write_text
+
+    write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def results_dir(trainer: Any) -> pathlib.Path | None:
