@@ -313,6 +313,7 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
 
 @pytest.mark.slow
 @pytest.mark.orchestration
+@pytest.mark.in_vak11  # the longest orchestration test: it balances the two environments' times
 def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     """README command 1, shortened: `vak-tcn demo` with few training steps."""
     out = tmp_path / "demo"
