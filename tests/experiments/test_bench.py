@@ -72,3 +72,46 @@ def test_bench_bad_precision_is_named(tmp_path, capsys):
     stderr = capsys.readouterr().err
     assert status == 2
     assert "--precision: unknown precision 'bf61' (did you mean 'bf16'?)" in stderr, stderr
+
+
+def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys):
+    """--stages 1 3: each TCN model with 1 and 3 stages, TweetyNet (no stages) once; the row says its stages
+    and the whole stack's receptive field.  One real measurement in process; the subprocesses faked."""
+    import argparse
+    import subprocess
+
+    from vak_tcn.experiments import bench
+
+    row = bench.measure_one("TCN", 16, 1, 64, 3, "cpu", 0, 1, stages=3)
+    one = bench.measure_one("TCN", 16, 1, 64, 3, "cpu", 0, 1)
+    assert (row["stages"], one["stages"]) == (3, 1)
+    assert row["receptive_field"] == 511 + 2 * 2046 and one["receptive_field"] == 511  # MS-TCN's stage defaults
+    assert row["params"] > one["params"]
+
+    calls, real_run = [], subprocess.run
+
+    def fake_run(cmd, **kwargs):
+        if "--_one" not in cmd:  # platform's own subprocesses
+            return real_run(cmd, **kwargs)
+        model, stages = cmd[4], int(cmd[-1])
+        calls.append((model, stages))
+        fake = {**one, "model": model, "stages": stages, "precision": cmd[-3]}
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(fake) + "\n", stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--windows", "16", "--stages", "1", "3", "3", "--skip-overheads", "--device", "cpu"])
+    bench.check_arguments(args)
+    report = bench.run(args)
+    assert calls == [("TweetyNet", 1), ("TCN", 1), ("TCN", 3), ("ConvTCN", 1), ("ConvTCN", 3)]
+    assert [r["stages"] for r in report["results"]] == [1, 1, 3, 1, 3]
+    assert "stg" in bench.format_table(report)
+    capsys.readouterr()
+
+
+def test_bench_bad_stages_is_named(tmp_path, capsys):
+    from vak_tcn import cli
+
+    assert cli.main(["bench", "--stages", "0", "--out", str(tmp_path)]) == 2
+    assert "--stages must be at least 1, got 0" in capsys.readouterr().err

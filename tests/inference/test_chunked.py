@@ -19,6 +19,19 @@ def network(cls, causal: bool, seed: int = 0):
     return inference_copy(net)
 
 
+def staged_network(cls, causal: bool):
+    """Three stages that carry most of the receptive field (2 x 62 of TCN's 129 frames): a 1-block first
+    stage, 5-layer refinement stages. Untrained logits are near uniform, and a softmax of near-uniform
+    logits hardly changes: the logits are scaled up, so that what a stage sees shows in its output."""
+    torch.manual_seed(0)
+    net = cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=1, kernel_size=3, causal=causal,
+              stages=3, stage_layers=5, stage_channels=8)  # fmt: skip
+    with torch.no_grad():
+        for conv in (net.fc, *(stage.conv_out for stage in net.refinement)):
+            conv.weight.mul_(5)
+    return inference_copy(net)
+
+
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     return np.random.default_rng(0).standard_normal((1, 64, N_FRAMES)).astype(np.float32)
@@ -54,6 +67,26 @@ def test_frames_fed_in_random_blocks(frames, cls, causal):
     cuts = np.sort(rng.choice(np.arange(1, N_FRAMES), 12, replace=False))
     blocks = np.split(frames, cuts, axis=-1)
     np.testing.assert_allclose(chunked_logits(net, blocks, 151, n_frames=N_FRAMES), reference, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "centred"])
+@pytest.mark.parametrize("chunk", [37, 300])
+def test_multi_stage_logits_equal_whole_sequence(frames, cls, causal, chunk):
+    """Refinement stages widen the receptive field (and, centred, the lookahead): still exact at the seams,
+    and the stages' share of the context is needed (half the context changes seam logits)."""
+    net = staged_network(cls, causal)
+    left, right, exact = context_of(net)
+    first_stage = net.receptive_field - sum(stage.receptive_field - 1 for stage in net.refinement)
+    assert exact and left + right + 1 == net.receptive_field > 2 * first_stage and right == net.lookahead
+    reference = whole(net, frames)
+    out = chunked_logits(net, frames, chunk)
+    np.testing.assert_allclose(out, reference, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(out.argmax(0), reference.argmax(0))
+    if chunk == 300:  # one chunk size suffices to show it
+        assert np.abs(chunked_logits(net, frames, chunk, context=(left // 2, right)) - reference).max() > 1e-3
+        if right:
+            assert np.abs(chunked_logits(net, frames, chunk, context=(left, right // 2)) - reference).max() > 1e-3
 
 
 @pytest.mark.parametrize("cls", [TCN, ConvTCN])

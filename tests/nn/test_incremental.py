@@ -51,6 +51,27 @@ def test_streamed_logits_equal_offline_causal_inference(cls, seed):
     assert torch.equal(got.argmax(0), offline.argmax(0))
 
 
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("stages, seed", [(2, 0), (3, 1), (3, 2)])
+def test_streamed_multi_stage_logits_equal_offline_causal_inference(cls, stages, seed):
+    """Causal refinement stages (softmax, causal dilated residual layers) stream too, with no extra delay."""
+    net = make(cls, stages=stages, stage_layers=4, stage_channels=8)
+    with torch.no_grad():  # sharper logits: what a stage sees shows in its output
+        for conv in (net.fc, *(stage.conv_out for stage in net.refinement)):
+            conv.weight.mul_(5)
+    x = torch.randn(1, 1, 64, 257)
+    with torch.no_grad():
+        offline = net(x)[0]
+    rng = np.random.default_rng(seed)
+    high = [1, 7, 300][seed]  # frame by frame, small blocks, one block
+    engine_delay = IncrementalNetwork(net).lookahead
+    assert engine_delay == (0 if cls is TCN else 4)
+    got = stream(net, x, random_sizes(x.shape[-1], rng, high))
+    assert got.shape == offline.shape
+    torch.testing.assert_close(got, offline, atol=1e-4, rtol=1e-5)
+    assert torch.equal(got.argmax(0), offline.argmax(0))
+
+
 def test_lookahead_is_the_delay_of_the_outputs():
     x = torch.randn(1, 1, 64, 20)
     for cls, delay in ((TCN, 0), (ConvTCN, 4)):
@@ -73,6 +94,8 @@ def test_reset_starts_a_new_stream():
 def test_centred_network_is_refused():
     with pytest.raises(ValueError, match="causal"):
         IncrementalNetwork(make(TCN, causal=False))
+    with pytest.raises(ValueError, match="causal"):
+        IncrementalNetwork(make(TCN, causal=False, stages=2, stage_layers=2))
     with pytest.raises(TypeError, match="vak-tcn network"):
         IncrementalNetwork(torch.nn.Conv1d(3, 3, 1))
 

@@ -427,3 +427,199 @@ def test_tcn_trains_with_dropout_like_torchs():
             opt.step()
         losses[name] = loss.item()
     assert losses["ours"] < 0.3 and losses["torch"] < 0.3, losses
+
+
+# ---------------------------------------------------------------- refinement stages (MS-TCN)
+SMALL_STAGES = {"stage_layers": 3, "stage_channels": 6}
+
+
+def stage_receptive_field(stage_layers, stage_kernel_size=3):
+    return 1 + (stage_kernel_size - 1) * (2**stage_layers - 1)
+
+
+def test_stages_default_to_mstcns_layers():
+    """MS-TCN's SingleStageModel (its model.py/main.py): 10 layers of 64 channels, kernel 3, dilation 2**i,
+    dropout 0.5; the network's output (forward) is the last stage's."""
+    net = TCN(num_classes=4, num_freqbins=FREQ_TCN, stages=3)
+    assert net.num_stages == 3 and len(net.refinement) == 2
+    stage = net.refinement[0]
+    assert stage.conv_in.in_channels == 4 and stage.conv_out.out_channels == 4
+    assert len(stage.layers) == 10 and stage.conv_in.out_channels == 64
+    assert [layer.conv_dilated.dilation[0] for layer in stage.layers] == [2**i for i in range(10)]
+    assert all(layer.conv_dilated.kernel_size == (3,) and layer.dropout.p == 0.5 for layer in stage.layers)
+    assert isinstance(stage.layers[0].dropout, Dropout)
+    assert not any(parametrize.is_parametrized(m) for m in net.refinement.modules())  # MS-TCN: no weight norm
+    assert net.receptive_field == receptive_field(8, 2) + 2 * (stage_receptive_field(10) - 1)
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_one_stage_is_todays_network(cls):
+    """stages = 1: no new parameters, the state_dict keys a checkpoint of today's network has, its
+    outputs; and a seed gives the first stage of a 3-stage network the same weights."""
+    one = make(cls, out_channels=8, num_layers=3)
+    three = make(cls, out_channels=8, num_layers=3, stages=3, **SMALL_STAGES)
+    keys = list(one.state_dict())
+    assert not any(k.startswith("refinement") for k in keys)
+    expected_tcn = {
+        f"tcn.{i}.{conv}.parametrizations.weight.{p}" for i in range(3) for conv in ("conv1", "conv2")
+        for p in ("original0", "original1")
+    } | {f"tcn.{i}.{conv}.bias" for i in range(3) for conv in ("conv1", "conv2")}  # fmt: skip
+    assert expected_tcn | {"input_proj.weight", "input_proj.bias", "fc.weight", "fc.bias"} <= set(keys)
+    assert {k for k in keys if not k.startswith(("tcn.", "input_proj.", "fc.", "cnn."))} == set()
+    assert one.num_stages == 1 and one.receptive_field == receptive_field(3, 2) + (8 if cls is ConvTCN else 0)
+    three_state = three.state_dict()
+    assert all(torch.equal(three_state[k], v) for k, v in one.state_dict().items())
+    x = spectrogram(one, 41, batch=2)
+    with torch.no_grad():
+        reference = one.fc(one.tcn(one.input_proj(one.features(x))))
+        assert torch.equal(one(x), reference)
+        stages = three.forward_stages(x)
+        assert len(stages) == 3 and torch.equal(stages[0], reference)
+        assert torch.equal(three(x), stages[-1]) and not torch.equal(stages[-1], reference)
+        # a stage refines the softmax of the one before
+        torch.testing.assert_close(stages[1], three.refinement[0](F.softmax(stages[0], dim=1)))
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("time", [37, 64])
+def test_multi_stage_output_shape_and_backward(cls, causal, time):
+    net = make(cls, out_channels=8, num_layers=2, causal=causal, stages=3, **SMALL_STAGES).train()
+    x = spectrogram(net, time, batch=2)
+    outs = net.forward_stages(x)
+    assert [o.shape for o in outs] == [(2, 5, time)] * 3
+    sum(o.sum() for o in outs).backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_causal_multi_stage_network_never_looks_ahead(cls):
+    net = make(cls, out_channels=8, num_layers=3, causal=True, stages=3, **SMALL_STAGES)
+    assert net.lookahead == (0 if cls is TCN else 4)  # causal stages add none
+    x = spectrogram(net, 60)
+    with torch.no_grad():
+        out = net(x)
+        for t in (0, 9, 30, 55):
+            changed = x.clone()
+            changed[..., t + 1 + net.lookahead :] = torch.randn_like(changed[..., t + 1 + net.lookahead :]) * 5
+            new = net(changed)
+            assert torch.equal(new[..., : t + 1], out[..., : t + 1])  # tolerance 0
+            if t + 1 + net.lookahead < 60:
+                assert not torch.equal(new[..., t + 1 :], out[..., t + 1 :])
+
+
+def test_centred_stages_look_ahead():
+    net = make(TCN, out_channels=8, num_layers=2, causal=False, stages=2, **SMALL_STAGES)
+    first = make(TCN, out_channels=8, num_layers=2, causal=False)
+    assert net.lookahead == first.lookahead + (stage_receptive_field(3) - 1) // 2  # kernel 3: half ahead
+    x = spectrogram(net, 40)
+    changed = x.clone()
+    changed[..., 21:] += 1.0
+    with torch.no_grad():
+        assert not torch.equal(net(changed)[..., :21], net(x)[..., :21])
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(
+    "num_layers, kernel_size, stages, stage_layers, stage_kernel_size",
+    [(2, 2, 2, 3, 3), (3, 2, 3, 2, 3), (2, 3, 3, 3, 2), (1, 2, 2, 2, 5)],
+)
+def test_multi_stage_receptive_field_matches_gradient_support(
+    causal, num_layers, kernel_size, stages, stage_layers, stage_kernel_size
+):
+    net = make(
+        TCN,
+        out_channels=4,
+        num_layers=num_layers,
+        kernel_size=kernel_size,
+        causal=causal,
+        dropout=0.0,
+        stages=stages,
+        stage_layers=stage_layers,
+        stage_channels=4,
+        stage_kernel_size=stage_kernel_size,
+        stage_dropout=0.0,
+    )
+    positive_parameters(net)
+    per_stage = stage_receptive_field(stage_layers, stage_kernel_size) - 1
+    rf = receptive_field(num_layers, kernel_size) + (stages - 1) * per_stage
+    assert net.receptive_field == rf
+    time = 2 * rf + 6
+    for t in (rf + 2, time // 2):
+        first, last, count = influence(net, time, t)
+        assert count == last - first + 1 == rf  # contiguous span of exactly rf frames
+        assert last == t + net.lookahead
+        if causal:
+            assert last == t
+        else:  # every conv of every stage splits its padding: total // 2 behind, the rest ahead
+            convs = [*net.tcn, *net.tcn] + [layer for stage in net.refinement for layer in stage.layers]
+            assert (t - first, last - t) == (sum(c.padding[0] for c in convs), sum(c.padding[1] for c in convs))
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_multi_stage_convtcn_receptive_field_includes_front_end_and_stages(causal):
+    net = make(ConvTCN, out_channels=4, num_layers=2, causal=causal, dropout=0.0, stages=2, stage_layers=2,
+               stage_channels=4, stage_dropout=0.0)  # fmt: skip
+    positive_parameters(net)
+    assert net.receptive_field == receptive_field(2, 2) + 8 + stage_receptive_field(2) - 1
+    time = 2 * net.receptive_field + 6
+    t = net.receptive_field + 2
+    first, last, count = influence(net, time, t)
+    assert count == last - first + 1 == net.receptive_field
+    assert last == t + net.lookahead
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_inference_copy_of_a_multi_stage_network(cls):
+    net = make(cls, out_channels=8, num_layers=3, stages=3, **SMALL_STAGES).float()
+    x = spectrogram(net, 45, batch=2).float()
+    with torch.inference_mode():
+        torch.testing.assert_close(inference_copy(net)(x), net(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"stages": 0}, "'stages' must be >= 1"),
+        ({"stages": 2.0}, "'stages' must be an integer"),
+        ({"stages": True}, "'stages' must be an integer"),
+        ({"stage_layers": 0}, "'stage_layers'"),
+        ({"stage_channels": -1}, "'stage_channels'"),
+        ({"stage_kernel_size": 0}, "'stage_kernel_size'"),
+        ({"stage_dropout": 1.0}, "'stage_dropout' must be a number in"),
+        ({"stage_dropout": "0.5"}, "'stage_dropout'"),
+        ({"stage": 3}, "'stage' \\(did you mean 'stages'\\?\\).*Valid parameters.*stage_layers"),
+    ],
+)
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+def test_bad_stage_parameters_name_the_key(cls, kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        cls(num_classes=3, num_freqbins=FREQ_CONV, **kwargs)
+
+
+def test_a_subclass_gets_stages_through_build_head():
+    """docs/development.md's recipe: a network passing the table's stage keys to _build_head."""
+    from vak_tcn.nn import FrameClassifier
+
+    class TinyNet(FrameClassifier):
+        def __init__(self, num_classes, num_input_channels=1, num_freqbins=256, causal=True, **stages):
+            super().__init__()
+            self._build_head(num_input_channels * num_freqbins, num_classes, 4, 2, 2, 0.0, causal, **stages)
+
+        def features(self, x):
+            return x.flatten(1, 2)
+
+    net = TinyNet(3, num_freqbins=FREQ_TCN, stages=2, stage_layers=2)
+    assert net.num_stages == 2 and net.receptive_field == receptive_field(2, 2) + stage_receptive_field(2) - 1
+    assert net(torch.randn(1, 1, FREQ_TCN, 20)).shape == (1, 3, 20)
+    with pytest.raises(ValueError, match="'stage_channel' \\(did you mean 'stage_channels'\\?\\)"):
+        TinyNet(3, num_freqbins=FREQ_TCN, stage_channel=8)
+
+
+def test_window_warning_counts_the_stages(caplog):
+    net = TCN(num_classes=3, num_freqbins=FREQ_TCN, num_layers=3, stages=2, stage_layers=6)
+    assert net.receptive_field == receptive_field(3, 2) + 126
+    assert net.check_window(net.receptive_field)
+    with caplog.at_level(logging.WARNING, logger="vak_tcn.nn.tcn"):
+        assert not net.check_window(net.receptive_field - 1)
+    assert str(net.receptive_field) in caplog.text and "stage_layers" in caplog.text

@@ -3,17 +3,21 @@
 * :mod:`.tcn`: :class:`TemporalBlock`, :class:`TCNStack`, :func:`receptive_field`, the
   shared :class:`FrameClassifier` and the :class:`TCN` network;
 * :mod:`.convtcn`: :class:`ConvTCN` (TweetyNet's front end + TCN);
+* :mod:`.stages`: MS-TCN's refinement stages (:class:`RefinementStage`), built by
+  :class:`FrameClassifier` for the network table's ``stages``;
 * :mod:`.losses`: cross-entropy with TMSE / GS-TMSE smoothing.
 """
 
 from .convtcn import ConvTCN
 from .losses import SmoothedCrossEntropy, gaussian_similarity_weights, tmse
+from .stages import RefinementStage
 from .tcn import TCN, Dropout, FrameClassifier, TCNStack, TemporalBlock, inference_copy, receptive_field
 
 __all__ = [
     "ConvTCN",
     "Dropout",
     "FrameClassifier",
+    "RefinementStage",
     "SmoothedCrossEntropy",
     "TCN",
     "TCNStack",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .stages import stage_args_of
 from .tcn import FrameClassifier, _check_int, _check_tcn_args, _pair, _reject_unknown
 
 __all__ = ["ConvTCN"]
@@ -50,6 +51,8 @@ class ConvTCN(FrameClassifier):
         entries must stay 1 so the time length is kept.
     out_channels, num_layers, kernel_size, dropout, causal
         The TCN's, as :class:`TCN`.
+    stages, stage_layers, stage_channels, stage_kernel_size, stage_dropout
+        Refinement stages (MS-TCN), as :class:`TCN`; default one stage (none).
 
     Attributes
     ----------
@@ -60,9 +63,12 @@ class ConvTCN(FrameClassifier):
     input_proj : torch.nn.Conv1d
     tcn : TCNStack
     fc : torch.nn.Conv1d
+    refinement : torch.nn.ModuleList
+        The refinement stages (empty for ``stages = 1``).
     receptive_field : int
         In frames: the TCN's plus ``time kernel - 1`` for each front-end conv
-        (``receptive_field(num_layers, kernel_size) + 8`` by default).
+        (``receptive_field(num_layers, kernel_size) + 8`` by default), plus each refinement
+        stage's minus 1.
     lookahead : int
         Future frames an output frame depends on. The front end's SAME
         convolutions are centred, so even with ``causal=True`` the network sees
@@ -97,6 +103,11 @@ class ConvTCN(FrameClassifier):
         kernel_size: int = 2,
         dropout: float = 0.2,
         causal: bool = True,
+        stages: int = 1,
+        stage_layers: int = 10,
+        stage_channels: int = 64,
+        stage_kernel_size: int = 3,
+        stage_dropout: float = 0.5,
         **unknown,
     ):
         # through the compat module (vak's internal API), imported here: vak_tcn is loaded as a
@@ -180,6 +191,7 @@ class ConvTCN(FrameClassifier):
             causal,
             front_receptive_field=1 + sum(k - 1 for k in time_kernels),
             front_lookahead=sum((k - 1) - (k - 1) // 2 for k in time_kernels),
+            **stage_args_of(locals()),  # stages, stage_layers, ...
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

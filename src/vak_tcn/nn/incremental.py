@@ -4,7 +4,9 @@
 :class:`~vak_tcn.nn.convtcn.ConvTCN` built with ``causal=True`` and computes its output
 frame by frame as spectrogram frames arrive.  Each dilated convolution keeps the past input
 frames it still needs (``(kernel_size - 1) * dilation`` of them), so a new frame costs one
-step of every layer -- O(layers) work -- instead of a re-run over the receptive field.  The
+step of every layer -- O(layers) work -- instead of a re-run over the receptive field.
+Refinement stages (``stages > 1``, causal with the network) run the same way after the first
+stage: softmax over classes, then their causal dilated convolutions.  The
 outputs equal offline inference of the same network on the whole sequence (tested to float
 rounding, for any way of cutting the sequence into blocks).
 
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .stages import RefinementStage
 from .tcn import FrameClassifier, TemporalBlock, inference_copy
 
 __all__ = ["IncrementalNetwork"]
@@ -65,13 +68,19 @@ def _pointwise(conv: nn.Conv1d | None):
     return lambda x: weight @ x if bias is None else weight @ x + bias
 
 
+def _left_padding(module) -> int:
+    """A causal layer's left padding; ValueError for a centred one (it would need future frames)."""
+    left, right = module.padding
+    if right:
+        raise ValueError("incremental inference needs a causal TCN (causal = true)")
+    return left
+
+
 class _Block:
     """One :class:`TemporalBlock` over a stream (eval mode: dropout is the identity)."""
 
     def __init__(self, block: TemporalBlock):
-        left, right = block.padding
-        if right:
-            raise ValueError("incremental inference needs a causal TCN (causal = true)")
+        left = _left_padding(block)
         self.conv1 = _CausalConv1d(block.conv1, left)
         self.conv2 = _CausalConv1d(block.conv2, left)
         self.downsample = _pointwise(block.downsample)
@@ -80,6 +89,25 @@ class _Block:
         out = np.maximum(self.conv2(np.maximum(self.conv1(x), 0)), 0)
         out += x if self.downsample is None else self.downsample(x)
         return np.maximum(out, 0, out=out)
+
+
+class _Stage:
+    """A causal :class:`~vak_tcn.nn.stages.RefinementStage` over a stream: softmax over classes,
+    1x1 conv, causal dilated residual layers, 1x1 conv (eval mode: dropout is the identity)."""
+
+    def __init__(self, stage: RefinementStage):
+        self.conv_in, self.conv_out = _pointwise(stage.conv_in), _pointwise(stage.conv_out)
+        self.layers = [
+            (_CausalConv1d(layer.conv_dilated, _left_padding(layer)), _pointwise(layer.conv_1x1))
+            for layer in stage.layers
+        ]
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        e = np.exp(logits - logits.max(axis=0, keepdims=True))
+        x = self.conv_in(e / e.sum(axis=0, keepdims=True))
+        for dilated, pointwise in self.layers:
+            x = x + pointwise(np.maximum(dilated(x), 0))
+        return self.conv_out(x)
 
 
 class _CentredConv2d:
@@ -166,6 +194,7 @@ class IncrementalNetwork:
         self.lookahead = int(net.lookahead)
         self._front = self._front_end(net)
         self._blocks = [_Block(block) for block in net.tcn]
+        self._stages = [_Stage(stage) for stage in getattr(net, "refinement", ())]
         self._input_proj, self._fc = _pointwise(net.input_proj), _pointwise(net.fc)
         self.frames_in = 0
         self.frames_out = 0
@@ -204,7 +233,10 @@ class IncrementalNetwork:
         x = self._input_proj(features[0].float().numpy())
         for block in self._blocks:
             x = block(x)
-        return torch.from_numpy(self._fc(x))
+        x = self._fc(x)
+        for stage in self._stages:
+            x = stage(x)
+        return torch.from_numpy(x)
 
     def _empty(self) -> torch.Tensor:
         return torch.zeros(self.network.num_classes, 0, dtype=self.network.fc.weight.dtype)

@@ -99,11 +99,16 @@ def _check_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_dropout(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"network parameter '{name}' must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal) -> None:
     for name, value in (("out_channels", out_channels), ("num_layers", num_layers), ("kernel_size", kernel_size)):
         _check_int(name, value)
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"network parameter 'dropout' must be a number in [0, 1), got {dropout!r}")
+    _check_dropout("dropout", dropout)
     if not isinstance(causal, bool):
         raise TypeError(f"network parameter 'causal' must be true or false (a bool), got {causal!r}")
 
@@ -150,7 +155,33 @@ class Dropout(nn.Dropout):
         return x * keep if not self.inplace else x.mul_(keep)
 
 
-class TemporalBlock(nn.Module):
+class _SameLength(nn.Module):
+    """Base of modules whose dilated convolutions keep the time length: padding, then a crop.
+
+    :meth:`_init_padding` pads ``(kernel_size - 1) * dilation`` frames in all: on the left only
+    when causal, else ``total // 2`` on the left and the rest on the right.  ``Conv1d`` pads
+    both sides by ``max(left, right)`` (its ``padding``) and :meth:`_crop` takes a slice (a
+    view) of its output: faster to train than ``F.pad`` + an unpadded conv (docs/benchmarks.md).
+    """
+
+    def _init_padding(self, kernel_size: int, dilation: int, causal: bool) -> int:
+        """Set ``padding`` (left, right); return the ``Conv1d`` padding to build the convs with."""
+        total = (kernel_size - 1) * dilation
+        left = total if causal else total // 2
+        #: (left, right) frames of zero padding before each convolution
+        self.padding = (left, total - left)
+        conv_pad = max(left, total - left)
+        self._start = conv_pad - left  # output frame t is at t + conv_pad - left
+        self._trim = 2 * conv_pad - total  # extra output frames to drop
+        return conv_pad
+
+    def _crop(self, y: torch.Tensor) -> torch.Tensor:
+        if self._trim == 0:
+            return y
+        return y[..., self._start : y.shape[-1] - self._trim + self._start]
+
+
+class TemporalBlock(_SameLength):
     """Residual block of the "vanilla" TCN of Bai et al. (2018).
 
     ``conv1 -> ReLU -> dropout -> conv2 -> ReLU -> dropout``, both dilated 1-D
@@ -199,27 +230,14 @@ class TemporalBlock(nn.Module):
         _check_int("in_channels", in_channels)
         _check_int("dilation", dilation)
         _check_tcn_args(out_channels, 1, kernel_size, dropout, causal)
-        total = (kernel_size - 1) * dilation
-        left = total if causal else total // 2
-        #: (left, right) frames of zero padding before each convolution
-        self.padding = (left, total - left)
-        # Conv1d pads both sides by conv_pad and we slice (a view): faster to train than
-        # F.pad + unpadded conv (docs/benchmarks.md). Output frame t is at t + conv_pad - left.
-        conv_pad = max(left, total - left)
-        self._start = conv_pad - left
-        self._trim = 2 * conv_pad - total  # extra output frames to drop
+        conv_pad = self._init_padding(kernel_size, dilation, causal)
         self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad))
         self.conv2 = weight_norm(
             nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation, padding=conv_pad)
         )
         self.dropout = Dropout(dropout)
         self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
-        self.receptive_field = 1 + 2 * total
-
-    def _crop(self, y: torch.Tensor) -> torch.Tensor:
-        if self._trim == 0:
-            return y
-        return y[..., self._start : y.shape[-1] - self._trim + self._start]
+        self.receptive_field = 1 + 2 * sum(self.padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.dropout(F.relu(self._crop(self.conv1(x))))
@@ -280,11 +298,16 @@ class TCNStack(nn.Sequential):
 
 # ---------------------------------------------------------------- networks
 class FrameClassifier(nn.Module):
-    """What every vak-tcn network shares: features -> 1x1 conv -> :class:`TCNStack` -> 1x1 conv.
+    """What every vak-tcn network shares: features -> 1x1 conv -> :class:`TCNStack` -> 1x1 conv,
+    then optional refinement stages (MS-TCN, :mod:`vak_tcn.nn.stages`).
 
     A subclass builds whatever makes its per-frame features, then calls
-    :meth:`_build_head` with their number, and implements :meth:`features`
+    :meth:`_build_head` with their number (and the network table's stage keys, ``stages``,
+    ``stage_layers``, ...), and implements :meth:`features`
     (``(batch, channels, freqbins, time)`` -> ``(batch, features, time)``).
+
+    :meth:`forward` returns the last stage's logits; :meth:`forward_stages` every stage's (the
+    training loss is summed over them).
 
     Attributes
     ----------
@@ -293,10 +316,15 @@ class FrameClassifier(nn.Module):
     tcn : TCNStack
     fc : torch.nn.Conv1d
         The per-frame linear layer to classes.
+    refinement : torch.nn.ModuleList
+        The ``stages - 1`` :class:`~vak_tcn.nn.stages.RefinementStage` s (empty for one stage:
+        the same parameters and state_dict keys as a network without stages).
+    num_stages : int
+        ``stages``: 1 + the number of refinement stages.
     receptive_field : int
-        In frames, of the whole network.
+        In frames, of the whole network, refinement stages included.
     lookahead : int
-        Future frames an output frame depends on (0 for a causal network).
+        Future frames an output frame depends on (0 for a causal network), stages included.
     """
 
     receptive_field: int
@@ -313,7 +341,11 @@ class FrameClassifier(nn.Module):
         causal: bool,
         front_receptive_field: int = 1,
         front_lookahead: int = 0,
+        **stage_args,
     ) -> None:
+        from .stages import check_stage_args, refinement_stages  # stages builds on this module
+
+        check_stage_args(**stage_args)  # before any weight is drawn
         self.input_proj = nn.Conv1d(in_features, out_channels, 1)
         self.tcn = TCNStack(
             out_channels,
@@ -324,14 +356,33 @@ class FrameClassifier(nn.Module):
             dropout=dropout,
         )
         self.fc = nn.Conv1d(out_channels, num_classes, 1)
-        self.receptive_field = self.tcn.receptive_field + front_receptive_field - 1
-        self.lookahead = self.tcn.lookahead + front_lookahead
+        # after the first stage's layers, so that a seed gives it the same weights whatever `stages` is
+        self.refinement = refinement_stages(num_classes, causal, **stage_args)
+        self.num_stages = 1 + len(self.refinement)
+        # each stage sees its input's receptive field, widened by its own
+        self.receptive_field = (
+            self.tcn.receptive_field + front_receptive_field - 1 + sum(s.receptive_field - 1 for s in self.refinement)
+        )
+        self.lookahead = self.tcn.lookahead + front_lookahead + sum(s.lookahead for s in self.refinement)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The logits of every stage, first to last (one tensor for ``stages = 1``).
+
+        Each refinement stage takes the softmax over classes of the previous stage's logits.
+        """
+        out = self.fc(self.tcn(self.input_proj(self.features(x))))
+        outs = [out]
+        for stage in self.refinement:
+            out = stage(F.softmax(out, dim=1))
+            outs.append(out)
+        return outs
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.tcn(self.input_proj(self.features(x))))
+        """The last stage's logits ``(batch, num_classes, time)``."""
+        return self.forward_stages(x)[-1]
 
     def window_warning(self, window_size: int) -> str | None:
         """The warning for a training window smaller than the receptive field, or None."""
@@ -340,7 +391,8 @@ class FrameClassifier(nn.Module):
         return (
             f"{type(self).__name__} receptive field ({self.receptive_field} frames) exceeds the training "
             f"window ({window_size} frames): frames near a window's edges see padding, not song. "
-            "Use a bigger window_size or fewer num_layers / a smaller kernel_size."
+            "Use a bigger window_size or fewer num_layers / a smaller kernel_size"
+            + (" / fewer stages or stage_layers." if self.refinement else ".")
         )
 
     def check_window(self, window_size: int) -> bool:
@@ -388,6 +440,12 @@ class TCN(FrameClassifier):
         Dropout after each dilated convolution, in [0, 1). Default 0.2.
     causal : bool
         Left padding only (default, the poster's TCN), or centred dilations.
+    stages : int
+        Stages in all (MS-TCN): ``stages - 1`` refinement stages after the first. Default 1
+        (none).
+    stage_layers, stage_channels, stage_kernel_size, stage_dropout
+        Each refinement stage's layers, width, kernel size and dropout; MS-TCN's defaults 10,
+        64, 3, 0.5 (:mod:`vak_tcn.nn.stages`).
 
     Attributes
     ----------
@@ -396,8 +454,11 @@ class TCN(FrameClassifier):
     tcn : TCNStack
     fc : torch.nn.Conv1d
         The per-frame linear layer to classes.
+    refinement : torch.nn.ModuleList
+        The refinement stages (empty for ``stages = 1``).
     receptive_field : int
-        In frames: ``1 + 2 * (kernel_size - 1) * (2**num_layers - 1)``.
+        In frames: ``1 + 2 * (kernel_size - 1) * (2**num_layers - 1)``, plus
+        ``(stage_kernel_size - 1) * (2**stage_layers - 1)`` per refinement stage.
     lookahead : int
         Future frames an output frame depends on: 0 when causal.
 
@@ -424,6 +485,11 @@ class TCN(FrameClassifier):
         kernel_size: int = 2,
         dropout: float = 0.2,
         causal: bool = True,
+        stages: int = 1,
+        stage_layers: int = 10,
+        stage_channels: int = 64,
+        stage_kernel_size: int = 3,
+        stage_dropout: float = 0.5,
         **unknown,
     ):
         _reject_unknown(type(self), unknown)
@@ -438,9 +504,11 @@ class TCN(FrameClassifier):
         self.num_classes = num_classes
         self.num_input_channels = num_input_channels
         self.num_freqbins = num_freqbins
-        self._build_head(
-            num_input_channels * num_freqbins, num_classes, out_channels, num_layers, kernel_size, dropout, causal
-        )
+        from .stages import stage_args_of
+
+        stage_args = stage_args_of(locals())  # stages, stage_layers, ...
+        in_features = num_input_channels * num_freqbins
+        self._build_head(in_features, num_classes, out_channels, num_layers, kernel_size, dropout, causal, **stage_args)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1, 2)  # (batch, channels * freqbins, time)
