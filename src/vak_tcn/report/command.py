@@ -1,0 +1,101 @@
+"""The ``vak-tcn report`` command: its options and what it runs (docs/report.md).
+
+Light at import (the command line builds its parser from :func:`add_arguments` without importing
+numpy, vak or torch); :func:`main_report` imports the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+__all__ = ["add_arguments", "main_report"]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "source",
+        type=pathlib.Path,
+        help="the output folder of `vak-tcn annotate`, or a `vak train`/`learncurve` results directory",
+    )
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="folder to write the report into")
+    parser.add_argument(
+        "--reference",
+        type=pathlib.Path,
+        default=None,
+        help="reference annotations: a prepared vak dataset (its --split) or a folder of annotation files "
+        "(default for a results directory: its dataset's test split)",
+    )
+    parser.add_argument(
+        "--reference-format", default=None, help="crowsetta format of --reference files (default: from their names)"
+    )
+    parser.add_argument("--split", default="test", help="split of a prepared dataset to compare with (default test)")
+    parser.add_argument(
+        "--audio",
+        type=pathlib.Path,
+        action="append",
+        default=[],
+        help="folder of the annotated recordings, when the annotations do not name them (repeatable)",
+    )
+    parser.add_argument("--queue", type=int, default=None, metavar="N", help="review queue size (default 2%%, 20-300)")
+    parser.add_argument("--tolerance", type=float, default=0.004, help="boundary tolerance, seconds (default 0.004)")
+    parser.add_argument("--strip-seconds", type=float, default=10.0, help="seconds of audio per image (default 10)")
+    parser.add_argument(
+        "--page-seconds", type=float, default=300.0, help="seconds of audio per recording page (default 300)"
+    )
+    parser.add_argument("--run", default=None, help="results directory: the trained model whose path contains RUN")
+    parser.add_argument("--checkpoint", default=None, metavar="NAME", help="results directory: checkpoint file name")
+
+
+def _check_numbers(args) -> None:
+    for option, value, low in (
+        ("--tolerance", args.tolerance, 0.0),
+        ("--strip-seconds", args.strip_seconds, 0.5),
+        ("--page-seconds", args.page_seconds, 0.5),
+    ):
+        if not (math.isfinite(value) and value >= low):
+            raise ValueError(f"{option} must be a number of seconds >= {low:g}, got {value}")
+    if args.queue is not None and args.queue < 0:
+        raise ValueError(f"--queue must be an integer >= 0, got {args.queue}")
+
+
+def _is_results_dir(path: pathlib.Path) -> bool:
+    return path.is_dir() and next(path.rglob("checkpoints/*.pt"), None) is not None
+
+
+def main_report(args) -> int:
+    from tqdm import tqdm
+
+    from . import data, pages
+    from .build import ReportOptions, build_report, check_out
+
+    _check_numbers(args)
+    source, out = args.source, args.out
+    check_out(out, [source, args.reference])
+    if not source.exists():
+        raise FileNotFoundError(f"not found: {source} (give the folder vak-tcn annotate wrote, or a results directory)")
+    meta = []
+    reference = args.reference
+    if _is_results_dir(source):
+        from . import model
+
+        run = model.choose_run(source, args.run, args.checkpoint)
+        dataset, folders = model.predict_split(run, args.split, out / "predictions", echo=tqdm.write)
+        recordings = data.read_predictions(folders[model.CLEANED], args.audio, version=model.CLEANED)
+        raw = {rec.name: rec for rec in data.read_predictions(folders[model.RAW], args.audio, version=model.RAW)}
+        for rec in recordings:
+            rec.predictions[model.RAW] = raw[rec.name].predicted
+            rec.probabilities = raw[rec.name].probabilities
+        reference = reference or dataset
+        meta.append(f"model <code>{pages.escape(run.checkpoint)}</code>, {pages.escape(args.split)} split")
+    else:
+        recordings = data.read_predictions(source, args.audio)
+        meta.append(f"annotations <code>{pages.escape(source.resolve())}</code>")
+    if reference is not None:
+        refs = data.read_references(reference, args.reference_format, args.split)
+        n = data.attach_references(recordings, refs, reference)
+        meta.append(f"reference <code>{pages.escape(pathlib.Path(reference).resolve())}</code> ({n} of "
+                    f"{len(recordings)} recordings)")  # fmt: skip
+    options = ReportOptions(args.tolerance, args.strip_seconds, args.page_seconds, args.queue)
+    build_report(recordings, out, options, meta=meta)
+    return 0

@@ -1,0 +1,336 @@
+"""What a report shows, read from disk: predicted segments, probabilities, audio, references.
+
+* :func:`read_predictions`: the output folder of ``vak-tcn annotate`` (its ``NAME.annotate.json``
+  records name every annotation and probabilities file it wrote; without records, its
+  ``*.annot.csv`` files), one :class:`Recording` per annotated audio file;
+* :func:`read_references`: reference annotations, from a prepared vak dataset (one split) or a
+  folder of annotation files in any crowsetta format, keyed by audio file name;
+* :func:`attach_references`: each recording's reference, by the audio file's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import numpy as np
+
+from ..inference import annotate as _annotate
+
+__all__ = [
+    "Probabilities",
+    "Recording",
+    "Segments",
+    "attach_references",
+    "read_annotation",
+    "read_predictions",
+    "read_references",
+]
+
+#: crowsetta formats guessed from a reference file's name (a folder of references)
+GUESSED_FORMATS = {".not.mat": "notmat", ".annot.csv": "generic-seq", ".textgrid": "textgrid"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Segments:
+    """Labelled segments of one recording, sorted by onset: times in seconds, labels as strings."""
+
+    onsets: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def of(cls, onsets, offsets, labels) -> Segments:
+        onsets, offsets = np.asarray(onsets, dtype=float).ravel(), np.asarray(offsets, dtype=float).ravel()
+        labels = np.asarray(labels).astype(str).ravel()
+        order = np.argsort(onsets, kind="stable")
+        return cls(onsets[order], offsets[order], labels[order])
+
+    @classmethod
+    def empty(cls) -> Segments:
+        return cls.of([], [], [])
+
+    def __len__(self) -> int:
+        return int(self.onsets.size)
+
+    @property
+    def durations(self) -> np.ndarray:
+        return self.offsets - self.onsets
+
+    def counts(self) -> dict[str, int]:
+        """Segments per label."""
+        names, counts = np.unique(self.labels, return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts)}
+
+    def song_time(self) -> float:
+        """Seconds inside segments."""
+        return float(self.durations.sum())
+
+    def between(self, start: float, stop: float) -> np.ndarray:
+        """Indices of the segments that overlap ``[start, stop)``."""
+        return np.flatnonzero((self.offsets > start) & (self.onsets < stop))
+
+
+@dataclasses.dataclass(frozen=True)
+class Probabilities:
+    """Per-frame class probabilities as ``vak-tcn annotate --probabilities`` writes them."""
+
+    frame_times: np.ndarray  # (frames,), seconds
+    values: np.ndarray  # (classes, frames), float32
+    labels: list[str]  # class names, labelmap order
+
+    @classmethod
+    def read(cls, path: pathlib.Path) -> Probabilities:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return cls(npz["frame_times"], npz["probabilities"], [str(x) for x in npz["labels"]])
+        except Exception as e:
+            raise ValueError(
+                f"{path}: not a probabilities file of vak-tcn annotate ({type(e).__name__}: {e})"
+            ) from None
+
+    def of_label(self, label: str, segments: Segments) -> np.ndarray:
+        """Mean probability of ``label`` over the frames of each segment (centres in ``[onset, offset)``;
+        a segment shorter than a frame takes the first frame at or after its centre; no frames: 1)."""
+        if not self.frame_times.size:
+            return np.ones(len(segments))
+        if label not in self.labels:
+            return np.zeros(len(segments))
+        cumulative = np.concatenate([[0.0], np.cumsum(self.values[self.labels.index(label)], dtype=np.float64)])
+        start = np.searchsorted(self.frame_times, segments.onsets, side="left")
+        stop = np.searchsorted(self.frame_times, segments.offsets, side="left")
+        centre = np.clip(np.searchsorted(self.frame_times, (segments.onsets + segments.offsets) / 2), 0, None)
+        short = stop <= start
+        start = np.where(short, np.minimum(centre, self.frame_times.size - 1), start)
+        stop = np.where(short, start + 1, stop)
+        return (cumulative[stop] - cumulative[start]) / (stop - start)
+
+
+@dataclasses.dataclass
+class Recording:
+    """One annotated recording: its audio, its predicted segments (one or more versions, e.g. raw and
+    cleaned; the first is the one reviewed), probabilities and reference when there are."""
+
+    name: str  # the audio file's path below the annotations folder, e.g. night1/rec_001.wav
+    audio: pathlib.Path
+    duration: float
+    samplerate: int
+    predictions: dict[str, Segments]
+    annotation: pathlib.Path
+    probabilities: Probabilities | None = None
+    reference: Segments | None = None
+    reference_file: str | None = None
+
+    @property
+    def predicted(self) -> Segments:
+        """The reviewed version of the predictions (the first)."""
+        return next(iter(self.predictions.values()))
+
+
+def _segments_of(annot) -> Segments:
+    seq = getattr(annot, "seq", None)
+    if seq is None or isinstance(seq, list):  # crowsetta: a bbox format, or several sequences
+        raise ValueError("not a sequence annotation (onsets, offsets, labels)")
+    if seq.onsets_s is None:
+        raise ValueError("its onsets are in samples only (no sample rate to turn them into seconds)")
+    return Segments.of(seq.onsets_s, seq.offsets_s, seq.labels)
+
+
+def read_annotation(path: pathlib.Path, fmt: str) -> list[tuple[str | None, Segments]]:
+    """``[(notated audio path or None, segments)]`` of one annotation file (a format may hold several);
+    ValueError naming the file when crowsetta cannot read it."""
+    import crowsetta
+
+    path = pathlib.Path(path)
+    if fmt == "generic-seq" and path.read_text().strip().count("\n") == 0:  # annotate's empty annotation
+        return [(None, Segments.empty())]
+    try:
+        annots = crowsetta.Transcriber(format=fmt).from_file(path).to_annot()
+        annots = annots if isinstance(annots, list) else [annots]
+        return [(None if a.notated_path is None else str(a.notated_path), _segments_of(a)) for a in annots]
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read it as a {fmt} annotation ({type(e).__name__}: {e})") from None
+
+
+# ---------------------------------------------------------------- predictions (annotate's outputs)
+def _annotate_outputs(folder: pathlib.Path) -> list[tuple[str, pathlib.Path, str, pathlib.Path | None]]:
+    """``(recording name, annotation, its format, probabilities or None)`` of what annotate wrote."""
+    suffix_format = {suffix: fmt for fmt, suffix in _annotate.ANNOT_FORMATS.items()}
+    found = []
+    for record in sorted(folder.rglob(f"*{_annotate.RECORD_SUFFIX}")):
+        base = record.name[: -len(_annotate.RECORD_SUFFIX)]
+        annotation = probabilities = fmt = None
+        for output, entry in _annotate.read_record(record).items():
+            if not isinstance(entry, dict) or entry.get("state") != "complete":
+                continue
+            path = record.with_name(output)
+            if output == base + _annotate.PROBABILITIES_SUFFIX:
+                probabilities = path
+            elif output[len(base) :] in suffix_format and path.is_file():
+                annotation, fmt = path, suffix_format[output[len(base) :]]
+        if annotation is not None:
+            prob = probabilities if probabilities is not None and probabilities.is_file() else None
+            found.append((str(record.parent.relative_to(folder) / base), annotation, fmt, prob))
+    if not found:  # no records (copied without them): annotate's default format
+        suffix = _annotate.ANNOT_FORMATS["generic-seq"]
+        for annotation in sorted(folder.rglob(f"*{suffix}")):
+            base = annotation.name[: -len(suffix)]
+            prob = annotation.with_name(base + _annotate.PROBABILITIES_SUFFIX)
+            name = str(annotation.parent.relative_to(folder) / base)
+            found.append((name, annotation, "generic-seq", prob if prob.is_file() else None))
+    return found
+
+
+def _find_audio(name: str, notated: str | None, annotation: pathlib.Path, audio_dirs) -> pathlib.Path:
+    candidates = [pathlib.Path(notated)] if notated else []
+    candidates += [pathlib.Path(d) / name for d in audio_dirs] + [
+        pathlib.Path(d) / pathlib.Path(name).name for d in audio_dirs
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    said = f" (it names {notated}, not found)" if notated else ""
+    where = f"; not in --audio {', '.join(map(str, audio_dirs))}" if audio_dirs else ""
+    raise FileNotFoundError(
+        f"{annotation}: the audio file {pathlib.Path(name).name} it annotates was not found{said}{where}: "
+        "give the folder of the recordings with --audio"
+    )
+
+
+def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "prediction") -> list[Recording]:
+    """One :class:`Recording` per annotation in ``vak-tcn annotate``'s output ``folder``.
+
+    The audio: the path a generic-seq annotation names, else ``--audio`` folders (the recording's path
+    below the annotations folder, then its file name).  Errors name the folder or file.
+    """
+    folder = pathlib.Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"annotations folder not found: {folder}")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file: give the folder vak-tcn annotate wrote (its --out)")
+    outputs = _annotate_outputs(folder)
+    if not outputs:
+        raise ValueError(
+            f"{folder} holds no annotation written by vak-tcn annotate (no *{_annotate.RECORD_SUFFIX} record, "
+            f"no *{_annotate.ANNOT_FORMATS['generic-seq']} file): give the folder annotate wrote (its --out)"
+        )
+    recordings = []
+    for name, annotation, fmt, prob in outputs:
+        ((notated, segments),) = read_annotation(annotation, fmt)[:1]
+        audio = _find_audio(name, notated, annotation, audio_dirs)
+        try:
+            info = _annotate.audio_info(audio)
+        except _annotate.RecordingError as e:
+            raise ValueError(f"{audio} (annotated in {annotation}): {e}") from None
+        recordings.append(
+            Recording(
+                name=name,
+                audio=audio,
+                duration=info.duration_s,
+                samplerate=info.samplerate,
+                predictions={version: segments},
+                annotation=annotation,
+                probabilities=Probabilities.read(prob) if prob is not None else None,
+            )
+        )
+    return recordings
+
+
+# ---------------------------------------------------------------- references
+def _dataset_references(dataset: pathlib.Path, split: str) -> dict[str, tuple[str, Segments]]:
+    from ..plugins.vak_compat import read_prepared_dataset
+
+    df = read_prepared_dataset(dataset, None if split == "all" else split)
+    if df.empty:
+        raise ValueError(f"--reference {dataset}: the prepared dataset has no '{split}' split (see --split)")
+    if "annot_path" not in df.columns or df["annot_path"].isna().all():
+        raise ValueError(f"--reference {dataset}: the prepared dataset has no annotations (annot_path)")
+    source = "audio_path" if "audio_path" in df.columns else "spect_path"
+    refs, cache = {}, {}
+    for audio, annot_path, fmt in zip(df[source], df["annot_path"], df["annot_format"]):
+        if annot_path not in cache:
+            cache[annot_path] = read_annotation(pathlib.Path(annot_path), fmt)
+        annots = cache[annot_path]
+        name = pathlib.Path(audio).name
+        match = [s for notated, s in annots if notated and pathlib.Path(notated).name == name]
+        refs[name] = (str(annot_path), match[0] if match else annots[0][1])
+    return refs
+
+
+def _guess_format(folder: pathlib.Path) -> str:
+    names = [p.name.lower() for p in folder.rglob("*") if p.is_file()]
+    for suffix, fmt in GUESSED_FORMATS.items():
+        if any(n.endswith(suffix) for n in names):
+            return fmt
+    raise ValueError(
+        f"--reference {folder}: give --reference-format (a crowsetta format: "
+        "notmat, simple-seq, generic-seq, aud-seq, textgrid, ...); it could not be told from the file names"
+    )
+
+
+def _folder_references(folder: pathlib.Path, fmt: str) -> dict[str, tuple[str, Segments]]:
+    import crowsetta
+
+    if fmt not in crowsetta.formats.as_list():
+        raise ValueError(
+            f"--reference-format {fmt!r}: not a crowsetta format ({', '.join(crowsetta.formats.as_list())})"
+        )
+    exts = crowsetta.formats.by_name(fmt).ext
+    exts = [exts] if isinstance(exts, str) else list(exts)
+    if fmt == "generic-seq":
+        exts = [_annotate.ANNOT_FORMATS["generic-seq"]]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and any(p.name.endswith(e) for e in exts))
+    files = [p for p in files if not p.name.endswith((_annotate.RECORD_SUFFIX, ".toml"))]
+    if not files:
+        raise ValueError(f"--reference {folder}: no {fmt} annotation file ({', '.join(exts)}) in it")
+    refs: dict[str, tuple[str, Segments]] = {}
+    for path in files:
+        for notated, segments in read_annotation(path, fmt):
+            if notated:
+                name = pathlib.Path(notated).name
+            else:  # the annotation's own name less its extension: bout_1.wav.csv -> bout_1.wav
+                name = next(path.name[: -len(e)] for e in exts if path.name.endswith(e))
+            if name in refs:
+                raise ValueError(f"--reference {folder}: {refs[name][0]} and {path} both annotate {name}")
+            refs[name] = (str(path), segments)
+    return refs
+
+
+def read_references(path: pathlib.Path, fmt: str | None = None, split: str = "test") -> dict[str, tuple[str, Segments]]:
+    """Reference annotations, ``{audio file name: (annotation file, segments)}``.
+
+    ``path``: a prepared vak dataset (a folder with ``metadata.json``: the rows of ``split``, read with
+    their own ``annot_format``), or a folder of annotation files in the crowsetta format ``fmt``
+    (guessed from the file names when None: ``.not.mat``, ``.annot.csv``, ``.TextGrid``), or one file.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"--reference not found: {path}")
+    if path.is_dir() and (path / "metadata.json").is_file():
+        return _dataset_references(path, split)
+    if path.is_file():
+        if fmt is None:
+            raise ValueError(f"--reference {path} is a file: give its --reference-format")
+        return {
+            pathlib.Path(notated).name if notated else path.stem: (str(path), segments)
+            for notated, segments in read_annotation(path, fmt)
+        }
+    return _folder_references(path, fmt or _guess_format(path))
+
+
+def attach_references(recordings: list[Recording], references: dict[str, tuple[str, Segments]], where) -> int:
+    """Give each recording the reference of its audio file (by name); the number matched.  ValueError
+    when none matches (a reference for other recordings)."""
+    matched = 0
+    for rec in recordings:
+        found = references.get(rec.audio.name) or references.get(pathlib.Path(rec.name).name)
+        if found is not None:
+            rec.reference_file, rec.reference = found
+            matched += 1
+    if not matched:
+        example = next(iter(references), "none")
+        raise ValueError(
+            f"--reference {where}: none of its {len(references)} annotation(s) is of an annotated recording "
+            f"(e.g. it annotates {example}; the annotations folder has {recordings[0].audio.name})"
+        )
+    return matched

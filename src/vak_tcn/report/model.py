@@ -1,0 +1,113 @@
+"""Predictions of a trained model on its test split, for ``vak-tcn report RESULTS_DIR``.
+
+The one place the report loads a model.  It runs ``vak-tcn annotate``'s machinery
+(:func:`vak_tcn.inference.annotate.annotate_all`) on the audio files of the prepared dataset's
+test split, with a predict config written from the training config: once with no clean-up (raw,
+with probabilities) and once with the clean-up the run reports (its ``_tfm`` columns): the one tuned
+on validation data (``postprocess.json`` beside the checkpoint) when there is one, else the
+config's ``post_tfm_kwargs``.  The checkpoint is found as ``vak-tcn tune`` finds it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import tomllib
+
+from ..inference import annotate, tune
+from ..models import postprocess
+from ..plugins import vak_compat
+
+__all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
+
+RAW, CLEANED = "raw", "cleaned"
+
+
+def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | None) -> tune.TrainedRun:
+    """The trained model of ``results_dir`` (``--run``: a part of its path, for learncurve's many)."""
+    runs = tune.find_runs(results_dir, checkpoint)
+    root = pathlib.Path(results_dir).resolve()
+    names = [str(r.checkpoint.relative_to(root)) for r in runs]
+    if run is not None:
+        chosen = [r for r, name in zip(runs, names) if run in name]
+        if len(chosen) != 1:
+            what = "no" if not chosen else f"{len(chosen)}"
+            raise ValueError(f"--run {run!r}: {what} checkpoint(s) of {results_dir} match; one of: {', '.join(names)}")
+        return chosen[0]
+    if len(runs) > 1:
+        example = pathlib.Path(names[-1]).parent.parent.parent  # <train_dur_N>/<replicate_M>/<Model>/checkpoints/
+        raise ValueError(
+            f"{results_dir} holds {len(runs)} trained models: choose one with --run (e.g. --run {example}); "
+            f"they are: {', '.join(names)}"
+        )
+    return runs[0]
+
+
+def _predict_config(run: tune.TrainedRun, out: pathlib.Path) -> pathlib.Path:
+    """A vak predict config for ``run``'s checkpoint, written from its training config."""
+    import tomlkit
+
+    with open(run.config, "rb") as fh:
+        tables = tomllib.load(fh).get("vak", {})
+    command = "train" if "train" in tables else "learncurve"
+    train = tables.get(command)
+    if train is None:
+        raise ValueError(f"{run.config}: no [vak.train] or [vak.learncurve] table")
+    dataset = pathlib.Path(train.get("dataset", {}).get("path", ""))
+    labelmap = run.run_dir / "labelmap.json"
+    if not labelmap.is_file():
+        labelmap = dataset / "labelmap.json"
+    standardizer = run.run_dir / "FramesStandardizer"
+    predict = {
+        "checkpoint_path": str(run.checkpoint),
+        "labelmap_path": str(labelmap),
+        "output_dir": str(out),
+        "batch_size": int(train.get("batch_size", 1)),
+        "model": train["model"],
+        "dataset": {"params": train.get("dataset", {}).get("params", {})},
+    }
+    if standardizer.is_file():
+        predict["frames_standardizer_path"] = str(standardizer)
+    if "trainer" in train:
+        predict["trainer"] = train["trainer"]
+    if postprocess.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
+        predict["majority_vote"] = False
+    else:  # the config's, as vak's _tfm columns
+        post = train.get("post_tfm_kwargs") or {}
+        predict["majority_vote"] = bool(post.get("majority_vote", False))
+        if post.get("min_segment_dur"):
+            predict["min_segment_dur"] = float(post["min_segment_dur"])
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "predict.toml"
+    path.write_text(tomlkit.dumps({"vak": {"prep": tables.get("prep", {}), "predict": predict}}))
+    return path
+
+
+def split_audio(run: tune.TrainedRun, split: str) -> tuple[pathlib.Path, list[pathlib.Path]]:
+    """The prepared dataset of ``run`` and the audio files of its ``split``."""
+    cfg = vak_compat.load_config(run.config)
+    section = cfg.train if getattr(cfg, "train", None) is not None else cfg.learncurve
+    dataset = pathlib.Path(section.dataset.path)
+    if not (dataset / "metadata.json").is_file():
+        raise FileNotFoundError(f"{run.config}: dataset {dataset} not found (no metadata.json)")
+    audio = [pathlib.Path(source) for _, source in vak_compat.prepared_split_sources(dataset, split)]
+    if not audio:
+        raise ValueError(f"dataset {dataset} (of {run.config}) has no '{split}' split (see --split)")
+    missing = [a for a in audio if not a.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: audio file of the '{split}' split of {dataset} not found")
+    return dataset, audio
+
+
+def predict_split(run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print) -> tuple[pathlib.Path, dict]:
+    """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
+    Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
+    dataset, audio = split_audio(run, split)
+    config = _predict_config(run, out)
+    folders = {RAW: out / RAW, CLEANED: out / CLEANED}
+    runs = {RAW: annotate.Options(probabilities=True, cleanup="none"), CLEANED: annotate.Options(cleanup="auto")}
+    for version, options in runs.items():
+        echo(f"{run.checkpoint}: predicting the {split} split ({len(audio)} files), {version}")
+        _, failed, _ = annotate.annotate_all(config, audio, out_dir=folders[version], options=options, echo=echo)
+        if failed:
+            raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
+    return dataset, folders
