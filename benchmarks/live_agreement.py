@@ -4,8 +4,9 @@
 
 For each recording: the frame labels of the same causal model (a) offline, on vak's whole-file
 spectrogram (``log_spect`` divided by the file's maximum power), and (b) live, through
-:class:`vak_tcn.live.Stream` with the running maximum (the default rule) and with the file's own
-maximum as reference power (which must agree 100 %).  Prints the agreement per file and overall.
+:class:`vak_tcn.live.Stream` with the running maximum, with the level recorded when training ended
+(the default, when the checkpoint has ``reference_power.json``) and with the file's own maximum as
+reference power (which must agree 100 %).  Prints the agreement per file and overall.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ def offline_labels(config: pathlib.Path, samples: np.ndarray, rate: int) -> np.n
 
 
 def live_labels(
-    config: pathlib.Path, samples: np.ndarray, rate: int, block: int, reference: float | None
+    config: pathlib.Path, samples: np.ndarray, rate: int, block: int, reference: float | None, recorded: bool = False
 ) -> np.ndarray:
     from vak_tcn.live import Stream
 
-    stream = Stream.from_config(config, rate, reference_power=reference, record_labels=True)
+    stream = Stream.from_config(
+        config, rate, reference_power=reference, record_labels=True, recorded_reference=recorded
+    )
     for start in range(0, len(samples), block):
         stream.push(samples[start : start + block])
     stream.finish()
@@ -53,15 +56,17 @@ def main() -> None:
     args = parser.parse_args()
     from vak_tcn.live.stream import reference_power_of
 
-    totals = {"running": [0, 0], "file": [0, 0]}
+    recorded = Annotator(args.config).model.reference is not None
+    totals = {"running": [0, 0], **({"recorded": [0, 0]} if recorded else {}), "file": [0, 0]}
     for path in args.audio:
         samples, rate = soundfile.read(path, dtype="float64")
         samples = samples if samples.ndim == 1 else samples[:, 0]
         offline = offline_labels(args.config, samples, rate)
         peak = reference_power_of(path, Annotator(args.config).spect_params)
         row = []
-        for name, reference in (("running", None), ("file", peak)):
-            live = live_labels(args.config, samples, rate, args.block, reference)
+        for name in totals:
+            reference = peak if name == "file" else None
+            live = live_labels(args.config, samples, rate, args.block, reference, recorded=name == "recorded")
             same = int((live == offline).sum())
             totals[name][0] += same
             totals[name][1] += len(offline)

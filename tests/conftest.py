@@ -158,6 +158,11 @@ REAL_BOUT_RUNS = [
     ("TweetyNetPlugin", {"hidden_size": 16, "conv1_filters": 8, "conv2_filters": 8},
      {**GS_TMSE, "normalize": "dim"}),
 ]  # fmt: skip
+#: settings of a model's `vak train` in real_bout_trained, beyond the step cap: ConvTCN's run also proves
+#: that a stock run records VAK_TCN_TUNE and VAK_TCN_POST_PROCESSING in its provenance (tests/test_e2e.py).
+#: Not the TCN's: the tune tests use the clean-up its training tunes. POST_PROCESSING changes nothing in
+#: training (eval and predict, in their own processes, do not inherit it)
+REAL_BOUT_TRAIN_ENV = {"ConvTCN": {"VAK_TCN_TUNE": "0", "VAK_TCN_POST_PROCESSING": "config"}}
 
 
 def real_bout_config(tmp_path: pathlib.Path, command: str, **kwargs) -> pathlib.Path:
@@ -194,8 +199,8 @@ def real_bout_train_dataset(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def real_bout_trained(tmp_path_factory, real_bout_train_dataset):
     """``real_bout_trained(model)``: that model of REAL_BOUT_RUNS trained by stock ``vak train`` for 10
-    steps on the real bout, once per session: ``{"run_dir", "checkpoint", "log"}``. Shared: a test
-    that writes into the results copies them first."""
+    steps on the real bout (and REAL_BOUT_TRAIN_ENV), once per session: ``{"run_dir", "checkpoint", "log"}``.
+    Shared: a test that writes into the results copies them first."""
     runs = {model: (network, loss) for model, network, loss in REAL_BOUT_RUNS}
     trained = {}
 
@@ -207,7 +212,7 @@ def real_bout_trained(tmp_path_factory, real_bout_train_dataset):
                 tmp, "train", model=model, network=network, loss=loss, results_dir=tmp / "results",
                 val_step=5, ckpt_step=5, dataset_path=real_bout_train_dataset,
             )  # fmt: skip
-            proc = run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=10)
+            proc = run_cli(["vak", "train", cfg], VAK_TCN_MAX_STEPS=10, **REAL_BOUT_TRAIN_ENV.get(model, {}))
             (run_dir,) = [p for p in (tmp / "results").iterdir() if p.is_dir()]
             checkpoint = run_dir / model / "checkpoints" / "checkpoint.pt"
             trained[model] = dict(run_dir=run_dir, checkpoint=checkpoint, log=proc.stdout + proc.stderr)

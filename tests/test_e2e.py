@@ -26,6 +26,7 @@ from conftest import (
     GS_TMSE,
     REAL_BOUT,
     REAL_BOUT_RUNS,
+    REAL_BOUT_TRAIN_ENV,
     REAL_LABELS,
     SMALL_TCN,
     console_script,
@@ -218,6 +219,17 @@ def test_real_bout_train_eval_predict(
 
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert state["global_step"] == 10  # the cap, checkpointed
+    # the stock run's provenance keeps every recorded setting as given (ConvTCN's run sets two more)
+    from vak_tcn import settings
+    from vak_tcn.models import provenance
+
+    environment = provenance.read(run_dir / provenance.FILENAME)[settings.PROVENANCE_FIELD]
+    given = {"VAK_TCN_MAX_STEPS": "10", "VAK_TCN_TUNE": None, "VAK_TCN_POST_PROCESSING": None}
+    given.update(REAL_BOUT_TRAIN_ENV.get(model, {}))
+    assert {k: environment[k] for k in given} == given
+    assert set(environment) == {s.env for s in settings.DECLARED if s.recorded}
+    if given["VAK_TCN_TUNE"] == "0":  # and the setting was obeyed
+        assert not list(run_dir.rglob("postprocess.json")) and "clean-up tuned on" not in trained["log"]
     if model != "TweetyNetPlugin":
         assert any(".tcn.0.conv1." in key for key in state["state_dict"])
     artifacts = dict(labelmap_path=run_dir / "labelmap.json", frames_standardizer_path=run_dir / "FramesStandardizer")

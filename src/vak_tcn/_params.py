@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import os
 from collections.abc import Callable, Iterable, Sequence
 
 
@@ -36,16 +35,3 @@ def parameters(func: Callable) -> list[str]:
     """Names of ``func``'s named parameters (``self`` and ``*args``/``**kwargs`` left out)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [name for name, p in inspect.signature(func).parameters.items() if p.kind in kinds and name != "self"]
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """An on/off environment variable: 1/true/yes/on or 0/false/no/off (any case); ``default``
-    when unset or empty; ValueError naming the variable otherwise."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be 1 or 0, got {value!r}")

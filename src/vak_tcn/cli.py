@@ -1,14 +1,16 @@
 """The ``vak-tcn`` command (also ``python -m vak_tcn``).
 
 * ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
-  plugins loaded explicitly, for environments that ignore ``.pth`` files (``prep``, ``train``
-  and ``learncurve`` take ``--seed``: docs/reproducibility.md);
+  plugins loaded explicitly, for Python installations that ignore ``.pth`` files (``prep``,
+  ``train`` and ``learncurve`` take ``--seed``: docs/reproducibility.md);
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained
   model, streaming, in bounded memory (docs/annotate.md);
 * ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation
   split; ``annotate`` uses the result (docs/postprocessing.md);
 * ``vak-tcn live CONFIG``: annotate song as it arrives, with a causal TCN (docs/live.md);
+* ``vak-tcn report ANNOTATIONS|RESULTS_DIR --out DIR``: an offline HTML review of annotations
+  (against references when given), with a review queue (docs/report.md);
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
   experiments (docs/experiments.md).
 
@@ -22,16 +24,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import pathlib
 import sys
+
+from . import settings
 
 VAK_COMMANDS = ("prep", "train", "eval", "predict", "learncurve")
 #: vak commands that draw random numbers, so take ``--seed``: prep's split, training
 SEEDED_COMMANDS = ("prep", "train", "learncurve")
 #: vak commands that run inference, so take ``--precision`` (sets VAK_TCN_PRECISION)
 PRECISION_COMMANDS = ("predict", "eval")
-PRECISION_CHOICES = ("32", "bf16")
+PRECISION_CHOICES = settings.PRECISIONS
 
 
 def _add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
@@ -51,18 +54,16 @@ def _run_vak(args: argparse.Namespace) -> int:
     if not args.configfile.exists():
         print(f"vak-tcn: config file not found: {args.configfile}", file=sys.stderr)
         return 2
-    from .models.seeding import SEED_ENV, apply_seed, check_seed, seed_from_env, side_effect_free_builds
+    from .models.seeding import apply_seed, side_effect_free_builds
 
-    try:
-        if getattr(args, "seed", None) is not None:  # read by the model library when vak builds the network
-            os.environ[SEED_ENV] = str(check_seed(args.seed, "--seed"))
-        seed = seed_from_env()
+    try:  # --seed, --precision: exported for vak, which runs here; the seeded network and the family resolve them
+        if getattr(args, "seed", None) is not None:
+            settings.export("seed", args.seed)
+        seed = settings.resolve("seed")
         if args.command in PRECISION_COMMANDS:
-            from .nn.precision import PRECISION_ENV, precision_from_env
-
-            if getattr(args, "precision", None) is not None:  # read by the family's predict/eval
-                os.environ[PRECISION_ENV] = args.precision
-            precision_from_env()  # a bad VAK_TCN_PRECISION: one line now, not a traceback inside vak
+            if getattr(args, "precision", None) is not None:
+                settings.export("precision", args.precision)
+            settings.resolve("precision")  # a bad VAK_TCN_PRECISION: one line now, not a traceback inside vak
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -80,12 +81,10 @@ def _run_vak(args: argparse.Namespace) -> int:
         return 2
     if args.command == "prep" and seed is not None:  # vak prep splits the data with Python's random module
         apply_seed(seed)  # just before vak runs
-    if args.command == "predict":  # vak does not give the model its batch_size: predict_step reads it here
-        from .models.family import PREDICT_BATCH_ENV
-
+    if args.command == "predict":  # vak does not give the model its batch_size: predict_step resolves it from here
         batch_size = getattr(vak_compat.load_config(args.configfile, unprepped_ok=True).predict, "batch_size", None)
-        if batch_size and PREDICT_BATCH_ENV not in os.environ:
-            os.environ[PREDICT_BATCH_ENV] = str(batch_size)
+        if batch_size:  # unless VAK_TCN_PREDICT_BATCH_SIZE is set
+            settings.export("predict_batch_size", batch_size, what="[vak.predict] batch_size", overwrite=False)
     try:
         cli.cli(command=args.command, config_file=args.configfile)
     except NonFiniteError as e:  # bad audio: the files and the cause, no traceback
@@ -144,9 +143,8 @@ def _configs(args: argparse.Namespace) -> int:
 
 def _grid(args: argparse.Namespace) -> int:
     from .experiments.runner import run_grid
-    from .models.family import MAX_STEPS_ENV
 
-    env = {MAX_STEPS_ENV: str(args.max_steps)} if args.max_steps is not None else None
+    env = settings.variables({"max_steps": args.max_steps})
     try:
         run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env, seed=args.seed)
     except RuntimeError as e:  # runs failed: each was reported with its error above
@@ -223,6 +221,13 @@ def _bench(args: argparse.Namespace) -> int:
     from .experiments.bench import main_bench
 
     return main_bench(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    _load()
+    from .report.command import main_report
+
+    return main_report(args)
 
 
 def _int_at_least(minimum: int, what: str):
@@ -319,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probabilities", action="store_true", help="also write per-frame class probabilities (.npz)")
     p.add_argument(
         "--post-processing",
-        choices=("auto", "tuned", "config", "none"),
+        choices=settings.MODES,
         default=None,
         help="clean-up: auto (default): postprocess.json beside the checkpoint (tuned on validation data), then "
         "the config's majority_vote/min_segment_dur, as vak predict does; tuned: the same, an error without the "
@@ -467,6 +472,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed and memory of TweetyNet, TCN, ConvTCN; plugin overheads (table + JSON/CSV)")
     add_arguments(p)
     p.set_defaults(func=_bench)
+
+    from .report.command import add_arguments as add_report_arguments
+
+    p = _errors_in_one_line(
+        sub.add_parser("report", help="an annotation review report in the browser: pages, scores, review queue")
+    )
+    add_report_arguments(p)
+    p.set_defaults(func=_report)
     return parser
 
 

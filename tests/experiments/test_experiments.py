@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import tomlkit
 
+from vak_tcn import settings
 from vak_tcn.experiments import configs, corpus, plots, poster, summary
 from vak_tcn.experiments import runner as grid
 from vak_tcn.models import catalogue
@@ -342,14 +343,14 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
 
 
 def test_grid_runs_share_the_cores_instead_of_dasks_one_thread():
-    assert grid.thread_env(1, environ={}, cpus=2) == {
+    assert settings.thread_env(1, environ={}, cpus=2) == {
         "OMP_NUM_THREADS": "2",
         "MKL_NUM_THREADS": "2",
         "OPENBLAS_NUM_THREADS": "2",
     }
-    assert set(grid.thread_env(2, environ={}, cpus=2).values()) == {"1"}
-    assert set(grid.thread_env(3, environ={}, cpus=16).values()) == {"5"}
-    assert grid.thread_env(1, environ={"MKL_NUM_THREADS": "7"}, cpus=2)["MKL_NUM_THREADS"] == "7"  # the user's wins
+    assert set(settings.thread_env(2, environ={}, cpus=2).values()) == {"1"}
+    assert set(settings.thread_env(3, environ={}, cpus=16).values()) == {"5"}
+    assert settings.thread_env(1, environ={"MKL_NUM_THREADS": "7"}, cpus=2)["MKL_NUM_THREADS"] == "7"  # the user's wins
 
 
 def test_heartbeat_says_what_each_run_is_doing(tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import tomlkit
 
-from vak_tcn import cli
+from vak_tcn import cli, settings
 from vak_tcn.experiments import configs, demo, reproducibility, runner, summary
 from vak_tcn.models import provenance, seeding
 from vak_tcn.plugins import vak_compat
@@ -175,16 +175,16 @@ def test_bad_seed_or_repeat_is_one_line_and_exit_2(tmp_path, capsys, argv, messa
 
 def test_seed_option_sets_the_variable_for_the_vak_run(tmp_path, monkeypatch):
     config = write_config(tmp_path, "TCN_CE")
-    monkeypatch.delenv(seeding.SEED_ENV, raising=False)
+    monkeypatch.delenv("VAK_TCN_SEED", raising=False)
     seen = {}
     monkeypatch.setattr(cli, "_load", lambda: None)
     monkeypatch.setattr(vak_compat, "check_config", lambda *args, **kwargs: None)  # no prepared dataset here
     import vak.cli.cli
 
-    monkeypatch.setattr(vak.cli.cli, "cli", lambda command, config_file: seen.update(seed=seeding.seed_from_env()))
+    monkeypatch.setattr(vak.cli.cli, "cli", lambda command, config_file: seen.update(seed=settings.resolve("seed")))
     assert cli.main(["learncurve", "--seed", "42", str(config)]) == 0
     assert seen == {"seed": 42}
-    monkeypatch.delenv(seeding.SEED_ENV)
+    monkeypatch.delenv("VAK_TCN_SEED")
     assert cli.main(["train", str(config)]) == 0 and seen == {"seed": None}  # no --seed: as given
     assert "seed" not in vars(cli.build_parser().parse_args(["eval", str(config)]))
 
@@ -200,7 +200,7 @@ def test_prep_with_a_seed_splits_the_same_way(tmp_path, monkeypatch):
     draws = []
     monkeypatch.setattr(vak.cli.cli, "cli", lambda command, config_file: draws.append(random.random()))
     for seed in ("3", "3", "4"):
-        monkeypatch.delenv(seeding.SEED_ENV, raising=False)
+        monkeypatch.delenv("VAK_TCN_SEED", raising=False)
         assert cli.main(["prep", "--seed", seed, str(config)]) == 0
     random.seed(3)
     assert draws[0] == draws[1] == random.random() and draws[2] != draws[0]

@@ -62,6 +62,25 @@ def test_vak_train_tunes_the_clean_up_when_training_ends(trained):
 
 
 @pytest.mark.slow
+def test_vak_train_records_the_reference_level_for_live_when_training_ends(real_bout_trained):
+    """Stock `vak train`: reference_power.json beside the checkpoints, the median over the training split's
+    audio of each file's maximum power, as `vak-tcn live --reference FILE` measures a file's."""
+    from vak_tcn.inference.spectrogram import SpectParams
+    from vak_tcn.live.stream import reference_power_of
+    from vak_tcn.plugins import vak_compat
+
+    shared = real_bout_trained("TCN")
+    (path,) = sorted(shared["run_dir"].rglob("reference_power.json"))
+    doc = json.loads(path.read_text())
+    (config,) = shared["run_dir"].glob("*.toml")
+    sources = sorted({s for _, s in vak_compat.prepared_split_sources(configs.dataset_path(config), "train")})
+    peaks = [reference_power_of(source, SpectParams.from_vak(configs.DEFAULT_SPECT_PARAMS)) for source in sources]
+    assert path.parent.name == "checkpoints" and doc["written_by"] == "vak-tcn, after training"
+    assert doc["reference_power"] == pytest.approx(np.median(peaks), rel=1e-6) and doc["n_files"] == len(sources)
+    assert "reference level for vak-tcn live" in shared["log"]
+
+
+@pytest.mark.slow
 def test_tune_writes_settings_beside_the_checkpoint_from_the_val_split_only(trained):
     (stored,) = sorted((trained["tmp"] / "results").rglob("postprocess.json"))
     assert stored.parent.name == "checkpoints"

@@ -119,7 +119,7 @@ def test_events_from_frame_labels():
 
     params = SpectParams(fft_size=512, step_size=64)
     stream = Stream.__new__(Stream)  # the event logic alone
-    stream.labels, stream.background = {0: "background", 1: "a", 2: "b"}, 0
+    stream.labels, stream.background, stream._silent = {0: "background", 1: "a", 2: "b"}, 0, 0
     stream.samplerate, stream.params, stream.frame_dur = RATE, params, 64 / RATE
     stream.segments, stream._open, stream._last, stream._frame = [], None, None, 0
     stream.frame_labels, stream._cleaner = None, None

@@ -207,13 +207,15 @@ def test_val_loss_uses_configured_loss_with_inputs(monkeypatch):
 
 
 def test_max_steps_env(monkeypatch):
-    monkeypatch.setenv(family.MAX_STEPS_ENV, "25")
-    assert family.max_steps_from_env() == 25
-    monkeypatch.setenv(family.MAX_STEPS_ENV, "0")
-    with pytest.raises(ValueError, match=family.MAX_STEPS_ENV):
-        family.max_steps_from_env()
-    monkeypatch.delenv(family.MAX_STEPS_ENV)
-    assert family.max_steps_from_env() is None
+    from vak_tcn import settings
+
+    monkeypatch.setenv("VAK_TCN_MAX_STEPS", "25")
+    assert settings.resolve("max_steps") == 25
+    monkeypatch.setenv("VAK_TCN_MAX_STEPS", "0")
+    with pytest.raises(ValueError, match="VAK_TCN_MAX_STEPS"):
+        settings.resolve("max_steps")
+    monkeypatch.delenv("VAK_TCN_MAX_STEPS")
+    assert settings.resolve("max_steps") is None
 
 
 @pytest.mark.parametrize(

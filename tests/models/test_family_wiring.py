@@ -187,7 +187,7 @@ def test_step_cap_stops_lightning_training_at_exactly_n_steps(monkeypatch):
     """VAK_TCN_MAX_STEPS through a real Lightning fit: the trainer ends at global step N, not num_epochs."""
     import lightning
 
-    monkeypatch.setenv(family.MAX_STEPS_ENV, "3")
+    monkeypatch.setenv("VAK_TCN_MAX_STEPS", "3")
     model = model_with(None)
     model.network = torch.nn.Conv1d(8, len(LABELMAP), 1)  # trainable, tiny
     model.network.forward = lambda x, conv=model.network: torch.nn.Conv1d.forward(conv, x.flatten(1, 2))

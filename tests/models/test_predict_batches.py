@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vak_tcn.models.family import PREDICT_BATCH_ENV, predict_batch_size_from_env, predict_in_batches
+from vak_tcn import settings
+from vak_tcn.models.family import predict_in_batches
+
+PREDICT_BATCH_ENV = settings.PREDICT_BATCH_SIZE.env
 
 
 def tcn_model():
@@ -46,10 +49,10 @@ def test_predict_in_batches_and_env(monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(predict_in_batches(net, x, 4), net(x), atol=1e-6, rtol=0)
     monkeypatch.delenv(PREDICT_BATCH_ENV, raising=False)
-    assert predict_batch_size_from_env() == 8
+    assert settings.resolve("predict_batch_size") == 8
     monkeypatch.setenv(PREDICT_BATCH_ENV, "0")
     with pytest.raises(ValueError, match=PREDICT_BATCH_ENV):
-        predict_batch_size_from_env()
+        settings.resolve("predict_batch_size")
 
 
 def test_precision_env_reaches_predict_step(monkeypatch):
@@ -62,7 +65,7 @@ def test_precision_env_reaches_predict_step(monkeypatch):
     windows = torch.randn(1, 3, 1, 20, 50)
     with torch.no_grad():
         reference = model.network(windows[0])
-    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    monkeypatch.setenv("VAK_TCN_PRECISION", "bf16")
     model.on_predict_start()
     assert isinstance(model.network, precision.PrecisionNetwork)
     seen = []
@@ -82,11 +85,11 @@ def test_precision_env_reaches_predict_step(monkeypatch):
 def test_default_precision_predicts_in_float32_and_bad_env_is_named(monkeypatch):
     from vak_tcn.nn import precision
 
-    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
+    monkeypatch.delenv("VAK_TCN_PRECISION", raising=False)
     model = tcn_model().eval()
     model.on_predict_start()
     assert not isinstance(model.network, precision.PrecisionNetwork)
-    monkeypatch.setenv(precision.PRECISION_ENV, "bf-16")
+    monkeypatch.setenv("VAK_TCN_PRECISION", "bf-16")
     with pytest.raises(ValueError, match=r"VAK_TCN_PRECISION: unknown precision 'bf-16' \(did you mean 'bf16'\?\)"):
         tcn_model().on_predict_start()
 
@@ -98,7 +101,7 @@ def test_precision_env_reaches_vak_eval_not_validation_during_training(monkeypat
     from vak_tcn.nn import precision
 
     monkeypatch.setattr(precision, "bf16_supported", lambda device_type: True)
-    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    monkeypatch.setenv("VAK_TCN_PRECISION", "bf16")
     for fn, wrapped in (("fit", False), ("validate", True)):
         model = tcn_model()
         model._trainer = SimpleNamespace(state=SimpleNamespace(fn=fn))

@@ -43,8 +43,8 @@ def weights(model) -> torch.Tensor:
 def fresh_process(monkeypatch):
     """As in a new process: no network built yet, no seed variables set."""
     monkeypatch.setattr(seeding, "_builds", itertools.count())
-    monkeypatch.delenv(seeding.SEED_ENV, raising=False)
-    monkeypatch.delenv(seeding.DETERMINISTIC_ENV, raising=False)
+    monkeypatch.delenv("VAK_TCN_SEED", raising=False)
+    monkeypatch.delenv("VAK_TCN_DETERMINISTIC", raising=False)
 
 
 def test_seeded_network_looks_like_the_network_to_vak():
@@ -62,27 +62,27 @@ def test_seeded_network_looks_like_the_network_to_vak():
 
 @pytest.mark.parametrize("name", ["TCN", "TweetyNetPlugin"])
 def test_same_seed_and_build_index_give_the_same_weights(fresh_process, monkeypatch, name):
-    monkeypatch.setenv(seeding.SEED_ENV, "5")
+    monkeypatch.setenv("VAK_TCN_SEED", "5")
     first, second = build(name), build(name)  # builds 0 and 1 of this process: replicates differ
     assert not torch.equal(weights(first), weights(second))
     monkeypatch.setattr(seeding, "_builds", itertools.count())  # a rerun, in a new process
     assert torch.equal(weights(build(name)), weights(first))
     assert torch.equal(weights(build(name)), weights(second))
     monkeypatch.setattr(seeding, "_builds", itertools.count())
-    monkeypatch.setenv(seeding.SEED_ENV, "6")
+    monkeypatch.setenv("VAK_TCN_SEED", "6")
     assert not torch.equal(weights(build(name)), weights(first))
 
 
 def test_seed_also_seeds_what_follows_the_build(fresh_process, monkeypatch):
     """The sampler's shuffle and dropout draw from torch's generator after the build."""
-    monkeypatch.setenv(seeding.SEED_ENV, "5")
+    monkeypatch.setenv("VAK_TCN_SEED", "5")
     build()
     after = torch.rand(4)
     monkeypatch.setattr(seeding, "_builds", itertools.count())
     build()
     assert torch.equal(torch.rand(4), after)
     monkeypatch.setattr(seeding, "_builds", itertools.count())
-    monkeypatch.setenv(seeding.SEED_ENV, "8")  # another seed: other draws after the build too
+    monkeypatch.setenv("VAK_TCN_SEED", "8")  # another seed: other draws after the build too
     build()
     assert not torch.equal(torch.rand(4), after)
 
@@ -92,7 +92,7 @@ def test_a_config_check_before_the_run_does_not_shift_its_seeds(fresh_process, m
     the run must get the weights and random state of `VAK_TCN_SEED=7 vak learncurve`."""
     from vak_tcn.plugins import vak_compat
 
-    monkeypatch.setenv(seeding.SEED_ENV, "7")
+    monkeypatch.setenv("VAK_TCN_SEED", "7")
     expected, after = weights(build()), torch.rand(4)
     monkeypatch.setattr(seeding, "_builds", itertools.count())
     torch.manual_seed(123)
@@ -104,7 +104,7 @@ def test_a_config_check_before_the_run_does_not_shift_its_seeds(fresh_process, m
 
 
 def test_build_record(fresh_process, monkeypatch):
-    monkeypatch.setenv(seeding.SEED_ENV, "5")
+    monkeypatch.setenv("VAK_TCN_SEED", "5")
     build()
     model = build(dropout=0.1)
     record = getattr(model.network, seeding.BUILD_ATTR)
@@ -124,6 +124,11 @@ def test_build_record(fresh_process, monkeypatch):
             "kernel_size": 2,
             "dropout": 0.1,
             "causal": True,
+            "stages": 1,
+            "stage_layers": 10,
+            "stage_channels": 64,
+            "stage_kernel_size": 3,
+            "stage_dropout": 0.5,
         },
     }
     json.dumps(record)  # goes into the provenance record as is
@@ -140,7 +145,7 @@ def test_seed_from_the_network_table_and_the_variable_wins(fresh_process, monkey
     assert getattr(a.network, seeding.BUILD_ATTR)["seed_source"] == "config"
     assert "seed" not in getattr(a.network, seeding.BUILD_ATTR)["network_kwargs"]  # not passed to the network
     monkeypatch.setattr(seeding, "_builds", itertools.count())
-    monkeypatch.setenv(seeding.SEED_ENV, "3")
+    monkeypatch.setenv("VAK_TCN_SEED", "3")
     b = build()
     assert torch.equal(weights(a), weights(b))
     monkeypatch.setattr(seeding, "_builds", itertools.count())
@@ -151,7 +156,7 @@ def test_seed_from_the_network_table_and_the_variable_wins(fresh_process, monkey
 
 @pytest.mark.parametrize("value", ["-1", "x", "1.5", str(2**32)])
 def test_bad_seed_names_the_variable(fresh_process, monkeypatch, value):
-    monkeypatch.setenv(seeding.SEED_ENV, value)
+    monkeypatch.setenv("VAK_TCN_SEED", value)
     with pytest.raises(ValueError, match="VAK_TCN_SEED must be an integer"):
         build()
 
@@ -162,8 +167,8 @@ def test_bad_seed_in_the_network_table_names_the_key(fresh_process):
 
 
 def test_deterministic_mode(fresh_process, monkeypatch):
-    monkeypatch.setenv(seeding.DETERMINISTIC_ENV, "1")
-    monkeypatch.setenv(seeding.SEED_ENV, "1")
+    monkeypatch.setenv("VAK_TCN_DETERMINISTIC", "1")
+    monkeypatch.setenv("VAK_TCN_SEED", "1")
     try:
         model = build()
         assert torch.are_deterministic_algorithms_enabled()
@@ -171,7 +176,7 @@ def test_deterministic_mode(fresh_process, monkeypatch):
         assert getattr(model.network, seeding.BUILD_ATTR)["deterministic"] is True
     finally:
         torch.use_deterministic_algorithms(False)
-    monkeypatch.setenv(seeding.DETERMINISTIC_ENV, "maybe")
+    monkeypatch.setenv("VAK_TCN_DETERMINISTIC", "maybe")
     with pytest.raises(ValueError, match="VAK_TCN_DETERMINISTIC"):
         build()
 

@@ -7,15 +7,9 @@ import warnings
 import pytest
 import torch
 
+from vak_tcn import settings
 from vak_tcn.nn import TCN, precision
-from vak_tcn.nn.precision import (
-    PRECISION_ENV,
-    PrecisionNetwork,
-    check_precision,
-    effective_precision,
-    precision_from_env,
-    with_precision,
-)
+from vak_tcn.nn.precision import PrecisionNetwork, check_precision, effective_precision, with_precision
 from vak_tcn.nn.tcn import inference_copy
 
 CPU_BF16 = precision.bf16_supported("cpu")
@@ -34,13 +28,13 @@ def test_values_and_errors_name_the_option_the_value_and_the_valid_values(monkey
         check_precision("bf61", "--precision")
     with pytest.raises(ValueError, match="Valid values: 32, bf16"):
         check_precision("float64")
-    monkeypatch.delenv(PRECISION_ENV, raising=False)
-    assert precision_from_env() == "32"
-    monkeypatch.setenv(PRECISION_ENV, "bf16")
-    assert precision_from_env() == "bf16"
-    monkeypatch.setenv(PRECISION_ENV, "16")
-    with pytest.raises(ValueError, match=f"{PRECISION_ENV}: unknown precision '16'"):
-        precision_from_env()
+    monkeypatch.delenv("VAK_TCN_PRECISION", raising=False)
+    assert settings.resolve("precision") == "32"
+    monkeypatch.setenv("VAK_TCN_PRECISION", "bf16")
+    assert settings.resolve("precision") == "bf16"
+    monkeypatch.setenv("VAK_TCN_PRECISION", "16")
+    with pytest.raises(ValueError, match="VAK_TCN_PRECISION: unknown precision '16'"):
+        settings.resolve("precision")
 
 
 def test_unsupported_bf16_falls_back_to_float32_with_one_warning(monkeypatch):

@@ -15,6 +15,10 @@ with float32: the share of frames whose argmax label is the same, for the same (
 on the same seeded synthetic input.  ``--profile`` adds torch.profiler's top operators of one
 inference call per row.
 
+Refinement stages (``--stages 1 3``): each TCN model is measured with each number of stages
+(MS-TCN's, :mod:`vak_tcn.nn.stages`, default stage keys); TweetyNet has no stages and is measured
+once.
+
 Plugin overheads: the time the start-up hook adds to a Python process that never imports
 vak, and to ``import vak`` (medians of interleaved runs with ``VAK_TCN_DISABLE=1`` and
 without).
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import time
 
+from .. import settings
 from .._atomic import atomic_write, write_text
 from ..models import catalogue
 
@@ -42,9 +47,10 @@ MODELS = tuple(entry.label for entry in catalogue.MODELS)
 REFERENCE = catalogue.get("TweetyNetPlugin").label
 
 
-def _build(model: str, num_classes: int, freqbins: int):
+def _build(model: str, num_classes: int, freqbins: int, stages: int = 1):
     network = catalogue.get(model).network_class()
-    return network(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins)
+    extra = {"stages": stages} if stages > 1 else {}  # a network without stages takes no such key
+    return network(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins, **extra)
 
 
 def _peak_rss_mb() -> float:
@@ -64,6 +70,7 @@ def measure_one(
     repeats: int,
     precision: str = "32",
     profile: bool = False,
+    stages: int = 1,
 ) -> dict:
     """Measure one model in this process (called in a subprocess by :func:`run`)."""
     import torch
@@ -75,7 +82,7 @@ def measure_one(
     precision = effective_precision(precision, device_type)
 
     torch.manual_seed(0)
-    net = _build(model, num_classes, freqbins).to(device)
+    net = _build(model, num_classes, freqbins, stages).to(device)
     n_params = sum(p.numel() for p in net.parameters())
     x = torch.randn(batch, 1, freqbins, window, device=device)
     y = torch.randint(0, num_classes, (batch, window), device=device)
@@ -139,6 +146,7 @@ def measure_one(
     frames = batch * window
     return {
         "model": model,
+        "stages": stages,
         "window": window,
         "batch": batch,
         "device": device,
@@ -158,9 +166,7 @@ def _startup_overheads(repeats: int) -> dict:
     """Median wall time of `python -c pass` and `python -c 'import vak'`, hook on vs off."""
 
     def timed(code: str, disabled: bool) -> float:
-        env = {k: v for k, v in os.environ.items() if k != "VAK_TCN_DISABLE"}
-        if disabled:
-            env["VAK_TCN_DISABLE"] = "1"
+        env = settings.child_env({"disable": True if disabled else None})
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
         return time.perf_counter() - start
@@ -177,7 +183,7 @@ def _startup_overheads(repeats: int) -> dict:
         out[f"{name}_overhead_ms"] = 1000 * (statistics.median(on) - statistics.median(off))
     # in-process cost of the hook itself: import of vak_tcn.plugins.startup, no subprocess noise
     code = "import time, sys; t=time.perf_counter(); import vak_tcn.plugins.startup; print(time.perf_counter()-t)"
-    env = {**os.environ, "VAK_TCN_DISABLE": "1"}
+    env = settings.child_env({"disable": True})
     samples = [
         float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout)
         for _ in range(repeats * 3)
@@ -193,7 +199,9 @@ def run(args: argparse.Namespace) -> dict:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     results = []
-    for window, model, precision in itertools.product(args.windows, args.models, args.precision):
+    for window, model, stages, precision in itertools.product(args.windows, args.models, args.stages, args.precision):
+        if stages > 1 and not catalogue.get(model).uses_tcn:
+            continue  # no refinement stages: measured once, with stages = 1
         cmd = [
             sys.executable,
             "-m",
@@ -209,8 +217,12 @@ def run(args: argparse.Namespace) -> dict:
             str(args.repeats),
             precision,
             str(int(args.profile)),
+            str(stages),
         ]
-        print(f"  measuring {model} window {window} batch {args.batch} on {device} in {precision} ...", flush=True)
+        staged = f" with {stages} stages" if stages > 1 else ""
+        print(
+            f"  measuring {model}{staged} window {window} batch {args.batch} on {device} in {precision} ...", flush=True
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
@@ -258,7 +270,7 @@ def _machine() -> dict:
 
 def format_table(report: dict) -> str:
     lines = [
-        f"{'model':9} {'prec':>4} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5} {'agree':>8}"
+        f"{'model':9} {'stg':>3} {'prec':>4} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5} {'agree':>8}"
     ]
     for r in report["results"]:
 
@@ -267,7 +279,7 @@ def format_table(report: dict) -> str:
 
         agree = r.get("label_agreement_vs_32")
         lines.append(
-            f"{r['model']:9} {r.get('precision', '32'):>4} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
+            f"{r['model']:9} {r.get('stages', 1):>3} {r.get('precision', '32'):>4} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
             f"{r['infer_frames_per_s']:>11,.0f} {ratio('infer_vs_tweetynet'):>6} {r['x_real_time']:>8,.0f} {r['peak_train_memory_mb']:>8.0f} {ratio('memory_vs_tweetynet'):>5} "
             + (f"{100 * agree:>7.2f}%" if agree is not None else f"{'-':>8}")
         )
@@ -315,6 +327,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--profile", action="store_true", help="print torch.profiler's top operators of one inference call")
     p.add_argument(
+        "--stages",
+        nargs="+",
+        type=int,
+        default=[1],
+        help="numbers of stages (MS-TCN refinement) to measure the TCN models with, e.g. --stages 1 3 (default 1)",
+    )
+    p.add_argument(
         "--out", type=pathlib.Path, default=pathlib.Path("bench-results"), help="directory for bench.json and bench.csv"
     )
 
@@ -324,6 +343,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     for option in ("batch", "repeats", "freqbins", "classes", "overhead_repeats"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    if min(args.stages) < 1:
+        raise ValueError(f"--stages must be at least 1, got {min(args.stages)}")
+    args.stages = list(dict.fromkeys(args.stages))
     from ..nn.precision import check_precision
 
     args.precision = list(dict.fromkeys(check_precision(p, "--precision") for p in args.precision))
@@ -368,7 +390,7 @@ def main_bench(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_one":
-        model, window, batch, freqbins, classes, device, warmup, repeats, precision, profile = sys.argv[2:12]
+        model, window, batch, freqbins, classes, device, warmup, repeats, precision, profile, stages = sys.argv[2:13]
         print(
             json.dumps(
                 measure_one(
@@ -382,6 +404,7 @@ if __name__ == "__main__":
                     int(repeats),
                     precision,
                     bool(int(profile)),
+                    int(stages),
                 )
             )
         )

@@ -15,14 +15,12 @@ and reports mean ± SD (docs/reproducibility.md).
 
 from __future__ import annotations
 
-import os
 import pathlib
 import time
 
+from .. import settings
 from .._atomic import write_text
 from ..models import catalogue
-from ..models.family import MAX_STEPS_ENV
-from ..models.seeding import check_seed
 from . import configs, corpus, plots, poster, reproducibility, runner, summary
 
 #: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window)
@@ -123,7 +121,7 @@ def run_demo(
         raise ValueError(f"--steps must be at least 1, got {steps}")
     if repeat < 1:
         raise ValueError(f"--repeat must be at least 1, got {repeat}")
-    check_seed(seed, "--seed")
+    settings.check_seed(seed, "--seed")
     out = pathlib.Path(out if out is not None else default_out()).resolve()
     started = time.time()
     data_dir = out / "corpus"
@@ -146,7 +144,7 @@ def run_demo(
         config_paths = write_demo_configs(out, data_dir, labelset, window_size, steps, accelerator, repeat)
     print(f"[2/4] {len(config_paths)} vak configs in {out / 'configs'}", flush=True)
     print(f"[3/4] vak prep + vak learncurve ({steps} training steps per model)", flush=True)
-    runner.run_grid(config_paths, workers=1, env={MAX_STEPS_ENV: str(steps)}, seed=seed)
+    runner.run_grid(config_paths, workers=1, env=settings.variables({"max_steps": steps}), seed=seed)
     print("[4/4] summary and figures", flush=True)
     csv = out / "summary.csv"
     df = summary.summarize([out / "results"], csv)
@@ -191,4 +189,4 @@ def _overview(df) -> str:
 
 
 def default_out() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("VAK_TCN_DEMO_OUT", "demo-out"))
+    return pathlib.Path(settings.resolve("demo_out"))

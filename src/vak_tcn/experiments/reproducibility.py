@@ -10,8 +10,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from .. import settings
 from ..models import provenance
-from ..models.seeding import SEED_ENV, derive_seed
+from ..models.seeding import derive_seed
 
 #: columns the summary gets from each run's provenance record
 PROVENANCE_COLUMNS = ["seed", "vak_tcn_version", "vak_version", "torch_version"]
@@ -33,7 +34,7 @@ def run_env(env: Mapping[str, str] | None, seed: int | None, name: str) -> dict[
     """``env`` plus ``VAK_TCN_SEED`` for the run ``name`` when the grid is seeded."""
     out = dict(env or {})
     if seed is not None:
-        out[SEED_ENV] = str(run_seed(seed, name))
+        out.update(settings.variables({"seed": run_seed(seed, name)}))
     return out
 
 

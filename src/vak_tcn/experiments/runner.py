@@ -30,7 +30,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -40,9 +39,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import tomlkit
 
+from .. import settings
 from .._atomic import write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
-from ..models.seeding import SEED_ENV, check_seed
 from . import configs
 from .reproducibility import run_env
 
@@ -230,26 +229,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-#: environment variables that set the threads of torch's math libraries
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def thread_env(concurrent_runs: int, environ: dict | None = None, cpus: int | None = None) -> dict:
-    """Thread settings for each of ``concurrent_runs`` vak runs on this machine.
-
-    dask starts its workers with OMP/MKL/OPENBLAS_NUM_THREADS=1, which every vak run would
-    inherit: torch's convolutions (OpenMP) and LSTM matrix products (MKL) would then use one
-    core (a TweetyNet training step on 2 cores: 0.46 s with MKL at 1 thread, 0.27 s at 2).
-    Instead the cores are shared between the concurrent runs; a variable the user set wins.
-    """
-    environ = os.environ if environ is None else environ
-    threads = str(max(1, (cpus or os.cpu_count() or 1) // max(1, concurrent_runs)))
-    return {var: environ.get(var, threads) for var in THREAD_VARIABLES}
-
-
 def _worker_env(extra: dict | None) -> dict:
-    env = dict(os.environ)
-    env.update(extra or {})
+    env = settings.child_env(extra)
     try:  # one GPU per local worker: worker i runs on GPU i
         from distributed import get_worker
 
@@ -376,7 +357,7 @@ def run_grid(
     from distributed import Client, LocalCluster, wait
 
     if seed is not None:
-        check_seed(seed, "seed")
+        settings.check_seed(seed, "seed")
     runs = [read_run(p) for p in config_paths]
     if not runs:
         raise ValueError("no configs given")
@@ -390,13 +371,13 @@ def run_grid(
         client = connect_scheduler(scheduler)
         where = f"cluster at {scheduler}"
         # the workers' machines are unknown here: pass on the thread settings the user gave, if any
-        env = {**{var: os.environ[var] for var in THREAD_VARIABLES if var in os.environ}, **env}
+        env = {**settings.current(settings.THREAD_VARIABLES), **env}
     else:
         gpus = _gpu_count()
         n = workers or max(gpus, 1)
         if gpus:
             env["VAK_TCN_GRID_GPUS"] = "1"
-        env = {**thread_env(n), **env}
+        env = {**settings.thread_env(n), **env}
         with terminal_interrupts_ignored():  # Ctrl-C reaches this process alone; it stops the workers
             # dashboard on a free port: no "port 8787 is already in use" warning beside another cluster
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
@@ -414,7 +395,7 @@ def run_grid(
         preps = {}
         for key, members in groups.items():
             if any(r.finished() is None for r in members):
-                prep_env = env if seed is None else {**env, SEED_ENV: str(seed)}  # vak prep's split, seeded
+                prep_env = {**env, **settings.variables({"seed": seed})}  # vak prep's split, seeded
                 preps[key] = client.submit(prep_task, members[0], members[1:], prep_env, key=f"prep-{key}", pure=False)
         futures = {
             client.submit(

@@ -39,9 +39,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import settings
 from .._atomic import Replacement, atomic_path, write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
+from ..models.trained import ModelError, TrainedModel, predict_cleanup
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
 from . import chunked, segments, spectrogram
@@ -81,11 +83,6 @@ class RecordingError(ValueError):
     """A recording that cannot be annotated (unreadable, wrong sample rate, NaN samples, ...)."""
 
 
-class ModelError(ValueError):
-    """The config's model cannot be loaded (a checkpoint that is not one, or does not match the
-    labelmap or network table): no recording can be annotated, so the run stops."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Options:
     """What ``vak-tcn annotate`` does with each recording."""
@@ -112,15 +109,6 @@ class Result:
     @property
     def x_real_time(self) -> float:
         return self.duration_s / self.seconds if self.seconds > 0 else float("inf")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return _shorten(f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__)
-
-
-def _shorten(text: str, limit: int = 240) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- files
@@ -413,8 +401,13 @@ def _wav_declared_samples(path: pathlib.Path) -> int | None:
     return None
 
 
-def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
-    """``read_blocks(n)`` for :class:`StreamingSpectrogram`: one channel, float64 as vak reads it."""
+def block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None, check_finite: bool = True):
+    """``read_blocks(n)``: the recording in blocks of ``n`` samples, one channel, float64 as vak reads it
+    (the one audio block reader: annotate's :class:`StreamingSpectrogram`, live's ``--simulate``).
+
+    :class:`RecordingError` for a file that cannot be read, ends before its header's length, or (with
+    ``check_finite``) has a NaN/inf sample; live replaces those with silence itself.
+    """
     if info.channels > 1 and channel is None:
         raise RecordingError(f"{info.channels} channels: choose one with --channel")
     if info.channels > 1 and not 0 <= channel < info.channels:
@@ -423,7 +416,7 @@ def _block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None):
     def pick(block: np.ndarray, start: int) -> np.ndarray:
         if block.ndim == 2:
             block = block[:, channel or 0]
-        if not np.all(np.isfinite(block)):
+        if check_finite and not np.all(np.isfinite(block)):
             bad = start + int(np.nonzero(~np.isfinite(block))[0][0])
             raise RecordingError(f"non-finite sample (NaN or inf) at sample {bad} ({bad / info.samplerate:.3f} s)")
         return block
@@ -544,47 +537,18 @@ def cleanup_mode(options: Options, model_config: dict) -> tuple[str, str]:
     else ``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``."""
     if not options.post_processing:
         return "none", "--no-post-processing"
-    if options.cleanup is not None:
-        return postprocess.check_mode(options.cleanup, "--post-processing"), "--post-processing"
-    from_env = postprocess.mode_from_env()
-    if from_env is not None:
-        return from_env, postprocess.MODE_ENV
-    table = (model_config.get("network") or {}).get(postprocess.MODE_KEY)
-    if table is not None:
-        return postprocess.check_mode(table, f"network parameter '{postprocess.MODE_KEY}'"), "the network table"
-    return "auto", "default"
+    # the one precedence (vak_tcn.settings.lookup), which the model family uses too, without the flag
+    table = (model_config.get("network") or {}).get(settings.POST_PROCESSING.config_key)
+    found = settings.lookup("post_processing", cli=options.cleanup, config=table)
+    return found.value, "the network table" if found.source == "config" else found.where
 
 
 def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tuple[postprocess.Settings, str]:
     """The clean-up to apply and a line saying where it comes from: what ``vak predict`` does with
-    the same config (docs/postprocessing.md).
-
-    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by
-    ``vak-tcn tune``) when there is one, followed by the config's ``majority_vote`` and
-    ``min_segment_dur`` (vak's defaults for keys it leaves out), as vak predict applies them
-    after the model (:func:`postprocess.then`); else the config's alone.  ``tuned``: the same, an
-    error without the file.  ``config``: the config's alone.  ``none``: no clean-up at all.
-    """
+    the same config (:func:`vak_tcn.models.trained.predict_cleanup`, docs/postprocessing.md), in the
+    mode :func:`cleanup_mode` gives."""
     mode, set_by = cleanup_mode(options, predict.model.asdict() if hasattr(predict.model, "asdict") else {})
-    if mode == "none":
-        return postprocess.Settings(), f"none ({set_by})"
-    import tomllib
-
-    with open(config_path, "rb") as fh:
-        table = tomllib.load(fh).get("vak", {}).get("predict", {})
-    explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
-    from_config = postprocess.Settings(
-        min_segment_dur=float(predict.min_segment_dur or 0.0), majority_vote=bool(predict.majority_vote)
-    )
-    config_source = (
-        f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
-    )
-    tuned = postprocess.stored_settings(predict.checkpoint_path, mode, set_by)
-    if tuned is not None:
-        return postprocess.then(tuned[0], from_config), f"tuned ({tuned[1]}), then {config_source}"
-    if mode == "auto":
-        return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
-    return from_config, f"{config_source} ({mode} mode, set by {set_by})"
+    return predict_cleanup(config_path, predict, mode, set_by)
 
 
 # ---------------------------------------------------------------- the annotator
@@ -604,8 +568,6 @@ class Annotator:
     def __init__(self, config_path: pathlib.Path, options: Options = Options(), samplerate: int | None = None):
         import torch
 
-        from ..nn.tcn import inference_copy
-
         if options.annot_format not in ANNOT_FORMATS:
             raise ValueError(
                 f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}"
@@ -614,83 +576,28 @@ class Annotator:
         self.precision = check_precision(options.precision, "--precision")
         if options.threads:
             torch.set_num_threads(options.threads)
-        config_path = pathlib.Path(config_path)
-        if not config_path.exists():
-            raise FileNotFoundError(f"config file not found: {config_path}")
-        cfg = vak_compat.load_config(config_path, unprepped_ok=True)
-        if cfg.predict is None:
-            raise ValueError(f"{config_path} has no [vak.predict] table: annotate takes a vak predict config")
-        predict = cfg.predict
-        self.spect_params = spectrogram.SpectParams.from_vak(cfg.prep.spect_params if cfg.prep else {})
-        for key in ("checkpoint_path", "labelmap_path", "frames_standardizer_path"):
-            path = getattr(predict, key)
-            if path is not None and not pathlib.Path(path).is_file():
-                raise FileNotFoundError(f"[vak.predict] {key}: file not found: {path}")
-        try:
-            self.labelmap = json.loads(pathlib.Path(predict.labelmap_path).read_text())
-            if not isinstance(self.labelmap, dict) or not all(isinstance(v, int) for v in self.labelmap.values()):
-                raise ValueError("not a JSON object of class names and numbers")
-        except (OSError, ValueError) as e:
-            raise ModelError(f"[vak.predict] labelmap_path {predict.labelmap_path}: not a labelmap ({e})") from None
-        self.standardizer, self.frames_standardizer_path = None, predict.frames_standardizer_path
-        if predict.frames_standardizer_path:
-            try:
-                self.standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
-                self.n_freqbins = len(self.standardizer.mean_freqs)
-            except Exception as e:
-                raise ModelError(
-                    f"[vak.predict] frames_standardizer_path {predict.frames_standardizer_path}: not a saved "
-                    f"FramesStandardizer ({_first_line(e)})"
-                ) from None
-        else:
-            self.n_freqbins = None
-        self.model_config = predict.model.asdict()
-        self.window_size = int(predict.dataset.params.get("window_size", 1) or 1)
-        self.checkpoint_path = predict.checkpoint_path
-        self.cleanup, self.cleanup_source = choose_cleanup(config_path, predict, options)
+        #: the trained model, loaded once (vak_tcn.models.trained): its attributes are this annotator's
+        self.model = TrainedModel.from_predict_config(config_path, lambda table: cleanup_mode(options, table))
+        model = self.model
+        self.spect_params, self.labelmap, self.standardizer = model.spect_params, model.labelmap, model.standardizer
+        self.frames_standardizer_path, self.n_freqbins = model.standardizer_path, model.n_freqbins
+        self.model_config, self.window_size = model.model_config, model.window_size
+        self.checkpoint_path = model.checkpoint
+        self.cleanup, self.cleanup_source = model.cleanup, model.cleanup_source
         self.majority_vote = self.cleanup.majority_vote
         self.min_segment_dur = self.cleanup.min_segment_dur or None
         self.min_gap_dur = self.cleanup.min_gap_dur or None
-        accelerator = getattr(predict.trainer, "accelerator", "cpu")
+        accelerator = getattr(model.table.trainer, "accelerator", "cpu")
         self.device = "cuda" if accelerator == "gpu" and torch.cuda.is_available() else "cpu"
-        self._inference_copy = inference_copy
         self.net = None
         if self.n_freqbins is not None:
             self._load_network(self.n_freqbins)
 
     def _load_network(self, n_freqbins: int) -> None:
-        try:
-            model = vak_compat.load_model(
-                self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint_path
-            )
-        except Exception as e:
-            raise ModelError(self._model_error(e, n_freqbins)) from None
-        self.net = with_precision(self._inference_copy(model.network).to(self.device), self.precision, self.device)
+        net = self.model.load_network(n_freqbins)
+        self.net = with_precision(net.to(self.device), self.precision, self.device)
         self.n_freqbins = n_freqbins
         self.left, self.right, self.exact = chunked.context_of(self.net)
-
-    def _model_error(self, error: Exception, n_freqbins: int) -> str:
-        """One line on why the checkpoint and the config's model do not load together."""
-        name, text = self.model_config.get("name"), str(error)
-        if "loading state_dict" in text:  # torch's load_state_dict: the first mismatch says enough
-            details = [line.strip() for line in text.splitlines()[1:] if line.strip()]
-            detail = details[0] if details else _first_line(error)
-            built = (
-                f"{name} with [vak.predict.model.{name}.network], {len(self.labelmap)} classes from labelmap_path, "
-                f"{n_freqbins} frequency bins"
-            )
-            return (
-                f"[vak.predict] checkpoint_path {self.checkpoint_path} does not match the model the config builds "
-                f"({built}): {_shorten(detail).rstrip('.')}; use the labelmap and network table it was trained with"
-            )
-        if (
-            isinstance(error, (EOFError, zipfile.BadZipFile))
-            or type(error).__name__ == "UnpicklingError"
-            or any(hint in text for hint in ("PytorchStreamReader", "load key", "weights_only", "state_dict"))
-        ):
-            first = _first_line(error).split(". ")[0].rstrip(".")  # torch goes on about weights_only
-            return f"[vak.predict] checkpoint_path {self.checkpoint_path}: not a checkpoint torch can load ({first})"
-        return f"cannot build {name} from [vak.predict.model.{name}] with its checkpoint: {_first_line(error)}"
 
     def made_with(self) -> dict:
         """What makes this annotator's outputs what they are, by content: a record's ``made_with``
@@ -731,7 +638,7 @@ class Annotator:
         params = self.spect_params
         self.prepare(info.samplerate)
         spect = spectrogram.StreamingSpectrogram(
-            _block_reader(audio, info, self.options.channel), info.n_samples, info.samplerate, params
+            block_reader(audio, info, self.options.channel), info.n_samples, info.samplerate, params
         )
         n = spect.n_frames
         times = spect.frame_times

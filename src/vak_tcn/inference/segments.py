@@ -24,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..models.postprocess import fill_gaps, postprocess
+from ..models.trained import background_index, segments_drop_background
 from ..plugins import vak_compat
 
 __all__ = ["SegmentStream", "postprocess"]
@@ -70,10 +71,9 @@ class SegmentStream:
         self._gap_frames = 1
         if self.min_gap_dur and np.isfinite(frame_dur) and frame_dur > 0:
             self._gap_frames = int(np.ceil(self.min_gap_dur / frame_dur)) + 1
-        name = vak_compat.background_label()
-        self.has_background = name in labelmap
-        # vak's predict: the background's integer, else 'unlabeled', else 0
-        self.background = labelmap.get(name, labelmap.get("unlabeled", 0))
+        # cut only where vak's to_segments leaves background out; clean up with vak predict's background
+        self.has_background = segments_drop_background(labelmap)
+        self.background = background_index(labelmap)
         self.piece_frames = int(piece_frames)
         self._pieces: list[np.ndarray] = []
         self._len = 0

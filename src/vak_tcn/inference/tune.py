@@ -6,13 +6,16 @@ For each trained model in a ``vak train`` or ``vak learncurve`` results director
 
 1. finds the config vak copied into the results directory (the nearest ``*.toml`` above the
    checkpoint), and from it the prepared dataset and the model table;
-2. loads the checkpoint (``max-val-acc-checkpoint.pt``, else ``checkpoint.pt``), the labelmap
-   and frames standardizer vak saved beside it;
+2. loads the checkpoint the family tunes when training ends (``max-val-acc-checkpoint.pt``, else
+   the only checkpoint, else ``checkpoint.pt``: :func:`~vak_tcn.models.trained.checkpoint_in`), the
+   labelmap and frames standardizer vak saved beside it (:class:`~vak_tcn.models.trained.TrainedModel`);
 3. runs the network over every file of the dataset's **validation** split (the frames vak
    prepared; no other split's files are opened) with exact chunked inference, argmax;
 4. tunes the clean-up (:func:`vak_tcn.models.postprocess.tune`) against the prepared frame
    labels, and writes ``postprocess.json`` (atomically) and ``postprocess.png`` beside the
-   checkpoint; prints the chosen settings and a small table.
+   checkpoint; prints the chosen settings and a small table;
+5. writes the reference level for ``vak-tcn live`` (``reference_power.json``) beside the checkpoint
+   when training did not (a run trained before vak-tcn recorded it).
 
 ``vak-tcn annotate`` then uses ``postprocess.json`` (docs/postprocessing.md).
 """
@@ -20,19 +23,17 @@ For each trained model in a ``vak train`` or ``vak learncurve`` results director
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
 
 from ..models import postprocess
+from ..models.trained import TrainedModel, checkpoint_in, config_above, training_reference, write_reference
 from ..plugins import vak_compat
 from . import chunked
 
 __all__ = ["TrainedRun", "find_runs", "validation_predictions", "tune_run", "write_figure", "main_tune"]
 
-#: checkpoint file names vak writes, in order of preference
-CHECKPOINT_NAMES = ("max-val-acc-checkpoint.pt", "checkpoint.pt")
 FIGURE = "postprocess.png"
 #: output frames per network call
 CHUNK_FRAMES = 8192
@@ -44,53 +45,36 @@ class TrainedRun:
     run_dir: pathlib.Path  # vak's results_path of this training run (labelmap, standardizer)
     config: pathlib.Path
 
-
-def _config_above(path: pathlib.Path, root: pathlib.Path) -> pathlib.Path | None:
-    for parent in [path, *path.parents]:
-        tomls = sorted(parent.glob("*.toml"))
-        if tomls:
-            return tomls[0]
-        if parent == root:
-            break
-    return None
+    def load(self) -> TrainedModel:
+        return TrainedModel.from_run(self.checkpoint, self.run_dir, self.config)
 
 
 def find_runs(results_dir: pathlib.Path, checkpoint_name: str | None = None) -> list[TrainedRun]:
-    """The trained models of a results directory, one per ``checkpoints`` directory."""
+    """The trained models of a results directory, one per ``checkpoints`` directory, each with the
+    checkpoint the family tunes when training ends (:func:`~vak_tcn.models.trained.checkpoint_in`),
+    or ``checkpoint_name``."""
     results_dir = pathlib.Path(results_dir).resolve()
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory not found: {results_dir}")
-    names = (checkpoint_name,) if checkpoint_name else CHECKPOINT_NAMES
     runs = []
     for ckpt_dir in sorted({p.parent for p in results_dir.rglob("checkpoints/*.pt")}):
-        ckpt = next((ckpt_dir / n for n in names if (ckpt_dir / n).is_file()), None)
+        ckpt = checkpoint_in(ckpt_dir, checkpoint_name)
         if ckpt is None:
             continue
         run_dir = ckpt_dir.parent.parent  # <run>/<Model>/checkpoints/
-        config = _config_above(run_dir, results_dir)
+        config = config_above(run_dir, results_dir)
         if config is None:
             raise FileNotFoundError(f"no vak config (*.toml) in {results_dir} or above {ckpt} within it")
         runs.append(TrainedRun(ckpt, run_dir, config))
     if not runs:
         raise FileNotFoundError(
-            f"no checkpoint ({' or '.join(names)}) under {results_dir}: expected vak's layout "
+            f"no checkpoint ({checkpoint_name or '*.pt'}) under {results_dir}: expected vak's layout "
             "<results>/<Model>/checkpoints/ (train) or <results>/train_dur_*/replicate_*/<Model>/checkpoints/"
         )
     return runs
 
 
-def _training_table(config_path: pathlib.Path):
-    cfg = vak_compat.load_config(config_path)
-    section = cfg.train if getattr(cfg, "train", None) is not None else getattr(cfg, "learncurve", None)
-    if section is None:
-        raise ValueError(f"{config_path}: no [vak.train] or [vak.learncurve] table")
-    if not section.dataset.path:
-        raise ValueError(f"{config_path}: [vak.{'train' if cfg.train else 'learncurve'}.dataset] has no path")
-    input_type = getattr(cfg.prep, "input_type", "spect") if cfg.prep is not None else "spect"
-    return section, input_type or "spect"
-
-
-def validation_predictions(run: TrainedRun, echo=print, device: str | None = None) -> dict:
+def validation_predictions(run: TrainedRun | TrainedModel, echo=print, device: str | None = None) -> dict:
     """The network's argmax frame labels and the reference frame labels of the validation split.
 
     Returns ``{"predictions", "references", "frame_dur", "background", "dataset", "files"}``.
@@ -98,35 +82,17 @@ def validation_predictions(run: TrainedRun, echo=print, device: str | None = Non
     import torch
     from tqdm import tqdm
 
-    from ..nn.tcn import inference_copy
-
-    section, input_type = _training_table(run.config)
-    dataset = pathlib.Path(section.dataset.path)
-    if not (dataset / "metadata.json").is_file():
-        raise FileNotFoundError(f"{run.config}: dataset {dataset} not found (no metadata.json)")
-    labelmap_path = run.run_dir / "labelmap.json"
-    if not labelmap_path.is_file():
-        labelmap_path = dataset / "labelmap.json"
-    labelmap = json.loads(labelmap_path.read_text())
-    standardizer_path = run.run_dir / "FramesStandardizer"
-    standardizer = vak_compat.load_frames_standardizer(standardizer_path) if standardizer_path.is_file() else None
-    files = vak_compat.prepared_split_frame_labels(dataset, "val")
-    frame_dur = vak_compat.dataset_frame_dur(str(dataset))
-    name = vak_compat.background_label()
-    background = labelmap.get(name, labelmap.get("unlabeled", 0))
+    model = run.load() if isinstance(run, TrainedRun) else run
+    files = vak_compat.prepared_split_frame_labels(model.dataset, "val")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    window_size = int(section.dataset.params.get("window_size", 1) or 1)
     net, context = None, None
     predictions, references = [], []
     for frames_path, labels_path in tqdm(files, desc=f"validation split ({len(files)} files)", leave=False):
-        frames = np.asarray(vak_compat.load_frames(frames_path, input_type))
-        if standardizer is not None:
-            frames = standardizer(frames)
+        frames = np.asarray(vak_compat.load_frames(frames_path, model.input_type))
+        if model.standardizer is not None:
+            frames = model.standardizer(frames)
         if net is None:
-            model = vak_compat.load_model(
-                section.model.asdict(), labelmap, (1, frames.shape[0], window_size), run.checkpoint
-            )
-            net = inference_copy(model.network).to(device)
+            net = model.load_network(frames.shape[0]).to(device)
             context = chunked.context_of(net)[:2]
         with torch.inference_mode():
             runner = chunked.ChunkedInference(net, frames.shape[-1], CHUNK_FRAMES, *context, device)
@@ -139,9 +105,9 @@ def validation_predictions(run: TrainedRun, echo=print, device: str | None = Non
     return dict(
         predictions=predictions,
         references=references,
-        frame_dur=frame_dur,
-        background=background,
-        dataset=dataset,
+        frame_dur=model.frame_dur,
+        background=model.background,
+        dataset=model.dataset,
         files=[str(f) for f, _ in files],
     )
 
@@ -216,13 +182,15 @@ def write_figure(result: postprocess.TuneResult, path: pathlib.Path, title: str 
 
 
 def tune_run(run: TrainedRun, settings: list[postprocess.Settings], echo=print) -> postprocess.TuneResult:
-    """Tune one trained model; write ``postprocess.json`` and the figure beside its checkpoint."""
+    """Tune one trained model; write ``postprocess.json`` and the figure beside its checkpoint, and the
+    reference level for live use when it has none (``reference_power.json``, as training writes it)."""
     echo(f"{run.checkpoint}: running the model on the validation split")
-    data = validation_predictions(run, echo)
+    model = run.load()
+    data = validation_predictions(model, echo)
     result = postprocess.tune(
         data["predictions"], data["references"], data["frame_dur"], settings, background=data["background"]
     )
-    section, _ = _training_table(run.config)
+    section = model.table
     extra = {
         "checkpoint": run.checkpoint.name,
         "tuned_by": "vak-tcn tune",
@@ -243,7 +211,21 @@ def tune_run(run: TrainedRun, settings: list[postprocess.Settings], echo=print) 
     echo(table(result, _fixed_settings(section)))
     echo(f"best: {result.best.describe()}")
     echo(f"-> {out}\n-> {figure}")
+    if model.reference is None:
+        _record_reference(model, echo)
     return result
+
+
+def _record_reference(model: TrainedModel, echo=print) -> None:
+    """``reference_power.json`` beside the checkpoint of a run trained before it was recorded (or whose
+    recording failed): the training split's level (:func:`~vak_tcn.models.trained.training_reference`)."""
+    try:
+        doc = training_reference(model.dataset, model.spect_params)
+    except (OSError, ValueError) as e:
+        echo(f"no reference level for live use recorded: {e}")
+        return
+    echo(f"reference level for vak-tcn live: {doc['reference_power']:.6g} ({doc['n_files']} training files)")
+    echo(f"-> {write_reference(model.checkpoint, doc, 'vak-tcn tune')}")
 
 
 def _durations(text: str, option: str) -> list[float]:

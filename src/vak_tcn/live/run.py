@@ -11,7 +11,7 @@ Audio comes from one source:
 
 Each event is printed as one JSON line on standard output.  ``--trigger LABEL`` with
 ``--exec CMD`` runs ``CMD`` (not waiting for it) at each onset of ``LABEL``, with the event in
-the environment variable ``VAK_TCN_EVENT`` (JSON); with ``--fifo PATH`` it writes the event's
+the variable ``VAK_TCN_EVENT`` (JSON); with ``--fifo PATH`` it writes the event's
 JSON line to a FIFO instead.  ``--post-processing auto|tuned|config`` cleans the frame labels
 as ``vak-tcn annotate`` does (:mod:`.cleanup`), reporting each event once the clean-up makes it
 certain.  At the end the session's annotation is written with ``--annot-out`` in a crowsetta
@@ -42,6 +42,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import settings
+
 DTYPES = ("int16", "int32", "float32")
 
 
@@ -58,7 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="--simulate pace: 1 real time (default), 0 no waiting")
     p.add_argument("--hop", type=int, default=1, help="spectrogram frames per push (default 1: lowest latency)")
     p.add_argument(
-        "--reference-power", type=float, default=None, help="what log_spect divides by (default: running maximum)"
+        "--reference-power",
+        type=float,
+        default=None,
+        help="what log_spect divides by (default: the level recorded when training ended, "
+        "reference_power.json beside the checkpoint; without it the running maximum)",
     )
     p.add_argument("--reference", type=pathlib.Path, default=None, help="take --reference-power from this recording")
     p.add_argument("--trigger", metavar="LABEL", help="fire --exec / --fifo at each onset of LABEL")
@@ -86,19 +92,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _blocks_from_file(path: pathlib.Path, size: int, speed: float, channel: int) -> Iterator[np.ndarray]:
-    import soundfile
+def _blocks_from_file(path: pathlib.Path, info, size: int, speed: float, channel: int) -> Iterator[np.ndarray]:
+    """``--simulate``: the file in blocks of ``size`` samples (annotate's reader), at ``speed`` x real time."""
+    from ..inference.annotate import block_reader
 
-    rate = soundfile.info(str(path)).samplerate
     start = time.perf_counter()
     done = 0
-    for block in soundfile.blocks(str(path), blocksize=size, dtype="float64", always_2d=True):
+    for block in block_reader(path, info, channel, check_finite=False)(size):
         if speed > 0:  # real-time pace: wait until this block would have been recorded
-            delay = start + (done + len(block)) / rate / speed - time.perf_counter()
+            delay = start + (done + len(block)) / info.samplerate / speed - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         done += len(block)
-        yield block[:, channel]
+        yield block
 
 
 def _blocks_from_stdin(size: int, dtype: str, channels: int, channel: int) -> Iterator[np.ndarray]:
@@ -195,7 +201,7 @@ class Trigger:
         try:
             proc = subprocess.Popen(
                 self.command,
-                env={**os.environ, "VAK_TCN_EVENT": line},
+                env=settings.child_env({"VAK_TCN_EVENT": line}),
                 stdin=subprocess.DEVNULL,
                 stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else 2,
                 start_new_session=True,  # its own process group: killed as a whole by close()
@@ -360,6 +366,23 @@ def _silence_stdout() -> None:
         pass
 
 
+def _say_reference(stream, args: argparse.Namespace) -> None:
+    """One line on what ``log_spect`` divides the power by; a warning for the running maximum."""
+    if stream.params.transform_type != "log_spect":
+        return
+    power = stream.spectrogram.reference_power
+    if power is None:
+        _say(
+            f"warning: normalising by the {stream.reference_source}: until the loudest sound so far, frames "
+            "look louder than vak-tcn annotate sees them and their labels can differ; give --reference "
+            "CALIBRATION.wav, or record the training files' level with `vak-tcn tune RESULTS_DIR`"
+        )
+    elif args.reference_power is not None:
+        _say(f"reference power {power:.6g} (--reference-power)")
+    else:
+        _say(f"reference power {power:.6g}: {stream.reference_source}")
+
+
 def main_live(args: argparse.Namespace) -> int:
     from ..inference.annotate import ANNOT_FORMATS, RecordingError, audio_info, write_annotation
     from .stream import Stream, reference_power_of
@@ -404,7 +427,11 @@ def main_live(args: argparse.Namespace) -> int:
         )
 
     stream = Stream.from_config(
-        args.config, rate, reference_power=args.reference_power, post_processing=args.post_processing
+        args.config,
+        rate,
+        reference_power=args.reference_power,
+        post_processing=args.post_processing,
+        recorded_reference=args.reference is None,
     )
     if stream.cleanup is not None:
         _say(
@@ -416,11 +443,13 @@ def main_live(args: argparse.Namespace) -> int:
             stream.spectrogram.reference_power = reference_power_of(args.reference, stream.params, args.channel, rate)
         except RecordingError as e:
             raise ValueError(f"--reference {e}") from None
+        stream.reference_source = f"the maximum power of --reference {args.reference}"
+    _say_reference(stream, args)
     if args.trigger is not None and args.trigger not in stream.labels.values():
         raise ValueError(f"--trigger {args.trigger!r}: not a label of this model ({sorted(stream.labels.values())})")
     size = args.hop * stream.params.step_size
     if args.simulate is not None:
-        blocks = _blocks_from_file(args.simulate, size, args.speed, args.channel)
+        blocks = _blocks_from_file(args.simulate, info, size, args.speed, args.channel)
     elif args.stdin:
         blocks = _blocks_from_stdin(size, args.dtype, args.channels, args.channel)
     else:

@@ -16,8 +16,10 @@
 The one difference from offline annotation is ``log_spect``'s normalisation: vak divides
 each file's power by that *file's* maximum, which a live stream cannot know.  The rule here
 (documented in docs/live.md): divide by ``reference_power`` when one is given (e.g. measured
-with :func:`reference_power_of` on a recording from the same set-up), else by the running
-maximum of the power so far (frame ``t`` by the maximum over frames ``<= t``).  With the
+with :func:`reference_power_of` on a recording from the same set-up); :meth:`Stream.from_config`
+gives, without one, the level recorded when training ended (``reference_power.json`` beside the
+checkpoint: the median of the training files' maximum power); without that, the running maximum
+of the power so far (frame ``t`` by the maximum over frames ``<= t``).  With the
 recording's own maximum as ``reference_power``, the stream's frame labels equal offline
 inference of the same causal network exactly (tested).
 """
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from ..inference.spectrogram import SpectParams, StreamingSpectrogram, transform
+from ..models.trained import background_index, segments_drop_background
 from ..nn.incremental import IncrementalNetwork
 from ..plugins import vak_compat
 
@@ -114,7 +117,7 @@ def reference_power_of(
     it cannot serve: unreadable, at a sample rate other than ``samplerate`` (when given), with a
     non-finite sample, or silent (its maximum power 0 would make every frame the floor).
     """
-    from ..inference.annotate import RecordingError, _block_reader, audio_info
+    from ..inference.annotate import RecordingError, audio_info, block_reader
 
     path = pathlib.Path(path)
     try:
@@ -124,7 +127,7 @@ def reference_power_of(
                 f"sample rate {info.samplerate} Hz, the audio's is {samplerate} Hz: "
                 "give a recording at the audio's rate"
             )
-        spect = StreamingSpectrogram(_block_reader(path, info, channel), info.n_samples, info.samplerate, spect_params)
+        spect = StreamingSpectrogram(block_reader(path, info, channel), info.n_samples, info.samplerate, spect_params)
         peak = spect.max_power()
     except RecordingError as e:
         raise RecordingError(f"{path}: {e}") from e
@@ -208,7 +211,12 @@ class Stream:
         self.spectrogram = LiveSpectrogram(samplerate, spect_params, reference_power)
         self.standardizer = standardizer
         self.labels = {int(v): k for k, v in labelmap.items()}
-        self.background = int(labelmap.get(vak_compat.background_label(), -1))
+        self.background = background_index(labelmap)  # the clean-up's background: annotate's, vak predict's
+        # the class that makes no events: vak's to_segments leaves it out only when the labelmap has vak's
+        # background label (without one, every class makes segments in annotate, so events here)
+        self._silent = self.background if segments_drop_background(labelmap) else None
+        #: where :attr:`spectrogram`'s reference power comes from (:meth:`from_config` says)
+        self.reference_source = "given" if reference_power is not None else "running maximum"
         self.samplerate = int(samplerate)
         self.params = spect_params
         self.frame_dur = spect_params.step_size / self.samplerate
@@ -240,8 +248,14 @@ class Stream:
         reference_power: float | None = None,
         record_labels: bool = False,
         post_processing: str = "none",
+        recorded_reference: bool = True,
     ) -> Stream:
         """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer).
+
+        ``reference_power``: what ``log_spect`` divides by; None: the level recorded when training
+        ended (``reference_power.json`` beside the checkpoint,
+        :meth:`~vak_tcn.models.trained.TrainedModel.reference_power`) when ``recorded_reference`` and
+        there is a usable one, else the running maximum.  :attr:`reference_source` says which.
 
         ``post_processing``: ``none`` (default: events at once), or ``auto``/``tuned``/``config``:
         the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.inference.annotate.choose_cleanup`),
@@ -251,17 +265,24 @@ class Stream:
 
         annotator = Annotator(pathlib.Path(predict_config), Options(cleanup=post_processing))
         annotator.prepare(samplerate)  # a ValueError if the model takes other frequency bins
+        model = annotator.model
+        source = "given"
+        if reference_power is None and recorded_reference:
+            reference_power, why = model.reference_power(samplerate)
+            source = why if reference_power is not None else f"running maximum ({why})"
+        elif reference_power is None:
+            source = "running maximum"
         stream = cls(
             annotator.net.cpu(),
-            annotator.labelmap,
-            annotator.spect_params,
+            model.labelmap,
+            model.spect_params,
             samplerate,
-            annotator.standardizer,
+            model.standardizer,
             reference_power,
             record_labels,
-            cleanup=annotator.cleanup,
+            cleanup=model.cleanup,
         )
-        stream.cleanup_source = annotator.cleanup_source
+        stream.cleanup_source, stream.reference_source = model.cleanup_source, source
         return stream
 
     def _time(self, frame: int, edge: int) -> float:
@@ -289,7 +310,7 @@ class Stream:
             if self._last is None or label != self._last[0]:
                 if self._open is not None:  # the previous syllable ended at the previous frame
                     events.append(self._close(frame - 1))
-                if label != self.background:
+                if label != self._silent:
                     self._open = (label, frame, prob)
                     events.append(Event("onset", self.labels[label], self._time(frame, -1), frame, prob))
             self._last = (label, prob)

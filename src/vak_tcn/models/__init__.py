@@ -7,7 +7,9 @@
 * :mod:`.seeding`: ``VAK_TCN_SEED``, networks seeded when vak builds them;
 * :mod:`.provenance`: the ``vak-tcn-provenance.json`` record of each training run;
 * :mod:`.postprocess`: clean-up of frame labels (gap filling, vak's rules), its tuner and the
-  ``postprocess.json`` stored beside a checkpoint.
+  ``postprocess.json`` stored beside a checkpoint;
+* :mod:`.trained`: one trained model (what a checkpoint needs to run) and the rules every
+  consumer shares: the background class, the checkpoint of a run, the reference level for live use.
 
 This package is vak-tcn's entry point (``vak_tcn = "vak_tcn.models"`` in the
 ``vak.plugins`` group), so the hook implementations are imported here.  Importing it

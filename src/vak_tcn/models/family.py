@@ -14,7 +14,7 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   frames or loss (silent or NaN audio would otherwise train to NaN and exit 0): the training
   set's frames files are checked when training starts, each training loss and each validation
   file's frames as they come;
-* honours ``VAK_TCN_MAX_STEPS`` (see :func:`max_steps_from_env`), to bound
+* honours ``VAK_TCN_MAX_STEPS`` (resolved when training starts), to bound
   smoke tests and demos by optimizer steps rather than epochs;
 * writes ``vak-tcn-provenance.json`` into each training run's results directory
   (:mod:`vak_tcn.models.provenance`).  Seeding happens earlier, when vak builds the
@@ -27,8 +27,14 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   tuned clean-up in the ``_tfm`` columns, the config's ``post_tfm_kwargs`` in ``_fixed`` and
   the tuned one again in ``_tuned``; ``vak predict`` applies it before vak's own clean-up
   (docs/postprocessing.md);
+* records, when training ends, the reference level ``vak-tcn live`` normalises by without
+  ``--reference``: ``reference_power.json`` beside the checkpoint (:meth:`record_reference`, also
+  with ``VAK_TCN_TUNE=0``; docs/live.md);
 * predicts and evaluates in float32, or in bfloat16 with ``VAK_TCN_PRECISION=bf16``
   (:mod:`vak_tcn.nn.precision`; float32 with one warning where the hardware has no bf16).
+
+Its settings (step cap, clean-up mode, tuning, precision, predict batch size) are declared in
+:mod:`vak_tcn.settings` and resolved in the hooks vak calls, once each.
 
 The class is deliberately named ``FrameClassificationModel``: vak's
 ``train``/``eval``/``predict``/``learncurve`` dispatch on the family's class
@@ -39,9 +45,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import logging
-import os
 import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -49,31 +53,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import settings
 from ..plugins import vak_compat
-from . import postprocess
+from . import postprocess, trained
 
 logger = logging.getLogger(__name__)
 #: messages a vak user must see go to vak's own logger, so they land in vak's log file too
 vak_logger = logging.getLogger("vak").getChild("vak_tcn")
-
-MAX_STEPS_ENV = "VAK_TCN_MAX_STEPS"
-PREDICT_BATCH_ENV = "VAK_TCN_PREDICT_BATCH_SIZE"
-#: windows per network call in ``vak predict`` when ``VAK_TCN_PREDICT_BATCH_SIZE`` is unset
-DEFAULT_PREDICT_BATCH_SIZE = 8
-
-
-def max_steps_from_env() -> int | None:
-    """Optimizer-step cap from ``VAK_TCN_MAX_STEPS`` (unset or empty: no cap)."""
-    value = os.environ.get(MAX_STEPS_ENV, "").strip()
-    if not value:
-        return None
-    try:
-        steps = int(value)
-    except ValueError:
-        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}") from None
-    if steps < 1:
-        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}")
-    return steps
 
 
 class NonFiniteError(RuntimeError):
@@ -117,24 +103,6 @@ def _nonfinite_message(where: str, sources: list[str], dataset_path) -> str:
     return f"{len(sources)} file(s) of {where} (dataset {dataset_path}) have {NONFINITE_CAUSE}: {shown}"
 
 
-def predict_batch_size_from_env() -> int:
-    """Windows per network call in ``predict_step``: ``VAK_TCN_PREDICT_BATCH_SIZE``, else 8.
-
-    vak does not pass its config's ``batch_size`` to the model in ``vak predict``;
-    ``vak-tcn predict CONFIG`` sets this variable from it.
-    """
-    value = os.environ.get(PREDICT_BATCH_ENV, "").strip()
-    if not value:
-        return DEFAULT_PREDICT_BATCH_SIZE
-    try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError(f"{PREDICT_BATCH_ENV} must be a positive integer, got {value!r}")
-    return size
-
-
 def predict_in_batches(network: Callable, windows: torch.Tensor, batch_size: int) -> torch.Tensor:
     """``network(windows)``, computed ``batch_size`` windows at a time and concatenated.
 
@@ -170,12 +138,9 @@ def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarr
     from its annotation (read with vak's own reader).  Empty if the dataset has
     no annotations or they cannot be read.
     """
-    import pandas as pd
-
     dataset_dir = pathlib.Path(dataset_dir)
     try:
-        metadata = json.loads((dataset_dir / "metadata.json").read_text())
-        df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
+        df = vak_compat.read_prepared_dataset(dataset_dir)
     except Exception as e:  # not a prepared dataset vak-tcn can read: frame labels are all there is
         logger.info(f"no reference annotations for dataset {dataset_dir}: {e}")
         return {}
@@ -256,17 +221,8 @@ def _sequence_to_windows(x: torch.Tensor, n_windows: int) -> torch.Tensor:
     return x[0].reshape(classes, n_windows, -1).permute(1, 0, 2)
 
 
-def checkpoint_vak_evaluates(ckpt_dir: pathlib.Path) -> pathlib.Path | None:
-    """The checkpoint of a training run that ``vak learncurve`` evaluates: the max-val-acc one if
-    there is one, else the only ``.pt`` file, else ``checkpoint.pt`` (vak's rule, its names)."""
-    paths = sorted(ckpt_dir.glob("*.pt"))
-    best = [p for p in paths if "max-val-acc" in p.name]
-    if len(best) == 1:
-        return best[0]
-    if len(paths) == 1:
-        return paths[0]
-    last = ckpt_dir / "checkpoint.pt"
-    return last if last.is_file() else None
+#: the checkpoint of a training run that vak evaluates, and vak-tcn tunes: the one rule, in .trained
+checkpoint_vak_evaluates = trained.checkpoint_in
 
 
 class FrameClassificationModel(vak_compat.base_family()):
@@ -274,10 +230,12 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from .seeding import POST_PROCESSING_ATTR
+        from .seeding import CONFIG_ATTR
 
-        #: the network table's ``post_processing``; ``VAK_TCN_POST_PROCESSING`` wins over it
-        self._config_cleanup_mode = getattr(self.network, POST_PROCESSING_ATTR, None)
+        #: the network table's vak-tcn settings (``post_processing``), as the seeded network recorded them
+        self._network_settings = getattr(self.network, CONFIG_ATTR, {})
+        self._max_steps: int | None = None  # VAK_TCN_MAX_STEPS, resolved when training starts
+        self._predict_batch_size: int | None = None  # VAK_TCN_PREDICT_BATCH_SIZE, resolved at the first predict_step
         self._checkpoint_path: pathlib.Path | None = None
         self._config_tfm = self.post_tfm  # vak's, from the config's post_tfm_kwargs (or None)
         self._fixed_tfm = None  # the config's clean-up, logged as _fixed in vak eval
@@ -291,8 +249,9 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     # ---- clean-up: tuned after training, used in eval and predict ---------------------------------
     def cleanup_mode(self) -> str:
-        """``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``."""
-        return postprocess.mode_from_env() or self._config_cleanup_mode or "auto"
+        """``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``
+        (:func:`vak_tcn.settings.resolve`; ``vak-tcn annotate``'s ``--post-processing`` comes first there)."""
+        return settings.resolve("post_processing", config=self._network_settings.get("post_processing"))
 
     def _tuned_settings(self) -> tuple[postprocess.Settings, pathlib.Path] | None:
         """The tuned clean-up beside the loaded checkpoint, if the mode uses it and it exists."""
@@ -326,16 +285,47 @@ class FrameClassificationModel(vak_compat.base_family()):
         return np.atleast_2d(tfm(np.copy(y_pred)))
 
     def on_fit_end(self) -> None:
-        """Tune the clean-up on the validation split (:meth:`tune_cleanup`), unless ``VAK_TCN_TUNE=0``."""
-        if not postprocess.tune_after_training():
-            return
+        """Record the reference level for live use (:meth:`record_reference`), then tune the clean-up on
+        the validation split (:meth:`tune_cleanup`) unless ``VAK_TCN_TUNE=0``."""
         trainer = self._trainer
         if trainer is None or not trainer.is_global_zero:
+            return
+        try:
+            self.record_reference()
+        except Exception as e:  # training is done and saved: say so, do not lose the run
+            vak_logger.warning(
+                f"reference level for live use not recorded ({type(e).__name__}: {e}); "
+                "`vak-tcn tune RESULTS_DIR` records it"
+            )
+        if not settings.resolve("tune"):
             return
         try:
             self.tune_cleanup()
         except Exception as e:  # training is done and saved: say so, do not lose the run
             vak_logger.warning(f"clean-up not tuned after training ({type(e).__name__}: {e})")
+
+    def _evaluated_checkpoint(self) -> pathlib.Path | None:
+        """The checkpoint of this fit that vak evaluates (:func:`trained.checkpoint_in`)."""
+        dirs = [pathlib.Path(cb.dirpath) for cb in self._trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)]
+        return next((c for c in map(trained.checkpoint_in, dirs) if c is not None), None)
+
+    def record_reference(self) -> pathlib.Path | None:
+        """Write ``reference_power.json`` beside the checkpoint: the level ``vak-tcn live`` normalises by
+        without ``--reference``, from the training files' audio (:func:`trained.training_reference`)."""
+        found = vak_compat.dataset_sources(self._train_dataset())
+        ckpt = self._evaluated_checkpoint()
+        if found is None or ckpt is None:
+            vak_logger.info("no vak training set or no checkpoint saved: no reference level recorded for live use")
+            return None
+        dataset_path, _, files = found
+        doc = trained.training_reference(dataset_path, sources=[source for _, source in files])
+        path = trained.write_reference(ckpt, doc, "vak-tcn, after training")
+        low, high = doc["files_db_range"]
+        vak_logger.info(
+            f"reference level for vak-tcn live: {doc['reference_power']:.6g}, the median maximum power of "
+            f"{doc['n_files']} training files (theirs {low:+.1f} to {high:+.1f} dB from it); -> {path}"
+        )
+        return path
 
     def tune_cleanup(self) -> pathlib.Path | None:
         """Run the checkpoint vak will evaluate over the validation split, tune the clean-up on it
@@ -346,8 +336,7 @@ class FrameClassificationModel(vak_compat.base_family()):
         if not loader:
             vak_logger.info("no validation split: the clean-up is not tuned")
             return None
-        dirs = [pathlib.Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)]
-        ckpt = next((c for c in map(checkpoint_vak_evaluates, dirs) if c is not None), None)
+        ckpt = self._evaluated_checkpoint()
         if ckpt is None:
             vak_logger.info("no checkpoint saved: the clean-up is not tuned")
             return None
@@ -407,8 +396,12 @@ class FrameClassificationModel(vak_compat.base_family()):
     def training_step(self, batch: dict, batch_idx: int):
         frames = batch["frames"]
         target = _multi_frame_labels(batch)
-        logits = self.network(frames)
-        loss = self._compute_loss(logits, target, frames)
+        # MS-TCN: the loss of every stage's logits, summed (a network without stages: its output's)
+        forward_stages = getattr(self.network, "forward_stages", None)
+        stages = forward_stages(frames) if callable(forward_stages) else [self.network(frames)]
+        loss = self._compute_loss(stages[0], target, frames)
+        for logits in stages[1:]:
+            loss = loss + self._compute_loss(logits, target, frames)
         if not torch.isfinite(loss):
             self._nonfinite_training_loss(loss, frames)
         self.log("train_loss", loss, on_step=True)
@@ -458,11 +451,12 @@ class FrameClassificationModel(vak_compat.base_family()):
         raise NonFiniteError(f"{source + ' (frames ' + name + ')' if source else name} has {NONFINITE_CAUSE}")
 
     def on_train_start(self) -> None:
-        cap = max_steps_from_env()
+        cap = self._max_steps = settings.resolve("max_steps")
         if cap is not None:  # a variable left set by a test or demo would silently cut real training
+            variable = settings.MAX_STEPS.env
             vak_logger.warning(
-                f"{MAX_STEPS_ENV}={cap}: training stops after {cap} optimizer steps, whatever num_epochs says "
-                f"(unset {MAX_STEPS_ENV} for full training)"
+                f"{variable}={cap}: training stops after {cap} optimizer steps, whatever num_epochs says "
+                f"(unset {variable} for full training)"
             )
         # the receptive-field check of vak-tcn's networks, on the window vak trains with
         window_warning = getattr(self.network, "window_warning", None)
@@ -481,9 +475,9 @@ class FrameClassificationModel(vak_compat.base_family()):
         return [*super().configure_callbacks(), provenance_callback()]
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        cap = max_steps_from_env()
+        cap = self._max_steps
         if cap is not None and self.global_step >= cap:
-            logger.info(f"{MAX_STEPS_ENV}={cap} reached: stopping training")
+            logger.info(f"{settings.MAX_STEPS.env}={cap} reached: stopping training")
             self.trainer.should_stop = True
 
     def on_predict_start(self) -> None:
@@ -526,7 +520,9 @@ class FrameClassificationModel(vak_compat.base_family()):
             raise ValueError(f"invalid shape for `frames`: {frames.shape}")
         if frames.shape[0] == 1:
             frames = torch.squeeze(frames, dim=0)
-        logits = predict_in_batches(self.network, frames, predict_batch_size_from_env())
+        if self._predict_batch_size is None:  # vak gives the model no batch_size (vak-tcn predict exports it)
+            self._predict_batch_size = settings.resolve("predict_batch_size")
+        logits = predict_in_batches(self.network, frames, self._predict_batch_size)
         if self._predict_cleanup is not None:
             logits = self._cleaned_logits(logits, batch, self._predict_cleanup)
         return {frames_path: logits}
@@ -539,12 +535,12 @@ class FrameClassificationModel(vak_compat.base_family()):
     def _use_inference_network(self) -> None:
         """Predict/eval only: run a copy of the network with weight norm folded (faster, same outputs),
         in the precision ``VAK_TCN_PRECISION`` asks for (:mod:`vak_tcn.nn.precision`)."""
-        from ..nn.precision import PrecisionNetwork, precision_from_env, with_precision
+        from ..nn.precision import PrecisionNetwork, with_precision
         from ..nn.tcn import inference_copy
 
         if isinstance(self.network, PrecisionNetwork):  # already set up (a second predict/validate)
             return
-        self.network = with_precision(inference_copy(self.network), precision_from_env(), self.device.type)
+        self.network = with_precision(inference_copy(self.network), settings.resolve("precision"), self.device.type)
 
     def _compute_loss(self, logits, target, frames, loss_fn=None):
         loss_fn = self.loss if loss_fn is None else loss_fn
@@ -557,7 +553,7 @@ class FrameClassificationModel(vak_compat.base_family()):
         self.log(name, value, batch_size=1, on_step=True, sync_dist=True)
 
     def _background_index(self) -> int:
-        return int(self.labelmap.get(vak_compat.background_label(), 0))
+        return trained.background_index(self.labelmap)
 
     @staticmethod
     def _frames_file(batch: Mapping) -> tuple[pathlib.Path, pathlib.Path] | None:
@@ -609,7 +605,8 @@ class FrameClassificationModel(vak_compat.base_family()):
 
         for name, metric in self.metrics.items():
             if name == "loss":
-                # validation loss is the training objective, inputs included
+                # validation loss is the training objective, inputs included, of the last stage (the
+                # logits every metric scores; training sums it over stages: docs/models.md)
                 self._log("val_loss", self._compute_loss(class_logits, target, frames_seq))
             elif name == "acc":
                 for suffix, preds in variants.items():

@@ -36,7 +36,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import pathlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -45,6 +44,7 @@ import numpy as np
 
 from .. import _atomic
 from ..metrics import boundaries as _boundaries
+from ..settings import MODES, check_mode  # the clean-up modes: the setting post_processing
 
 __all__ = [
     "FILENAME",
@@ -60,12 +60,7 @@ __all__ = [
     "write_settings",
     "settings_path",
     "MODES",
-    "MODE_ENV",
-    "MODE_KEY",
-    "TUNE_ENV",
     "check_mode",
-    "mode_from_env",
-    "tune_after_training",
     "stored_settings",
     "then",
 ]
@@ -80,39 +75,6 @@ DEFAULT_GRID = {
     "min_gap_dur": (0.0, 0.002, 0.004, 0.006, 0.010),
     "majority_vote": (False, True),
 }
-
-
-#: where vak-tcn models' clean-up comes from in ``vak eval``/``predict``/``learncurve`` and
-#: ``vak-tcn annotate`` (docs/postprocessing.md): ``auto`` the tuned settings when
-#: ``postprocess.json`` is beside the checkpoint, else the config's; ``tuned`` the tuned ones (an
-#: error without the file); ``config`` the config's only (vak's behaviour); ``none`` no clean-up
-MODES = ("auto", "tuned", "config", "none")
-#: the environment variable that picks the mode (over the network-table key)
-MODE_ENV = "VAK_TCN_POST_PROCESSING"
-#: the network-table key that picks the mode: ``[vak.eval.model.TCN.network] post_processing = "tuned"``
-MODE_KEY = "post_processing"
-#: ``VAK_TCN_TUNE=0`` turns off tuning after ``vak train``/``vak learncurve``
-TUNE_ENV = "VAK_TCN_TUNE"
-
-
-def check_mode(value, what: str) -> str:
-    """``value`` as one of :data:`MODES`; ValueError naming ``what`` if not."""
-    if not isinstance(value, str) or value.strip().lower() not in MODES:
-        raise ValueError(f"{what} must be one of {', '.join(repr(m) for m in MODES)}, got {value!r}")
-    return value.strip().lower()
-
-
-def mode_from_env() -> str | None:
-    """The mode in ``VAK_TCN_POST_PROCESSING`` (unset or empty: None)."""
-    value = os.environ.get(MODE_ENV, "").strip()
-    return check_mode(value, MODE_ENV) if value else None
-
-
-def tune_after_training() -> bool:
-    """False when ``VAK_TCN_TUNE`` is 0/false/no/off; True when unset, empty or 1/true/yes/on."""
-    from .._params import env_flag
-
-    return env_flag(TUNE_ENV, default=True)
 
 
 def stored_settings(checkpoint_path, mode: str, set_by: str = "") -> tuple[Settings, pathlib.Path] | None:

@@ -17,8 +17,9 @@ Fields (``schema`` 1; see docs/reproducibility.md):
 * ``dataset``: path, SHA-256 of its ``metadata.json`` and of its dataset CSV, the training
   subset (``train-dur-4.0-replicate-1`` in a learncurve), ``train_dur`` and ``replicate_num``;
 * ``machine``: platform, CPU model, cores, torch's CPU threads, accelerator, GPU name;
-* ``command`` (``sys.argv``) and ``environment``: the variables of :data:`ENVIRONMENT`
-  (seed, step cap, thread counts, visible GPUs);
+* ``command`` (``sys.argv``) and, in the field :data:`vak_tcn.settings.PROVENANCE_FIELD`, the variable
+  of every setting declared as recorded in :mod:`vak_tcn.settings` (seed, deterministic mode, step cap,
+  precision, clean-up tuning and mode, thread counts, visible GPUs), with its value (null: unset);
 * ``started``, ``ended`` (ISO 8601 with the UTC offset; ``ended`` null while training),
   ``status`` (``"training"``, ``"finished"``).
 """
@@ -38,20 +39,11 @@ import subprocess
 import sys
 from typing import Any
 
+from ..settings import PROVENANCE_FIELD, recorded
+
 FILENAME = "vak-tcn-provenance.json"
 SCHEMA = 1
 DISTRIBUTIONS = ("vak-tcn", "vak", "torch", "lightning", "numpy")
-#: environment variables that change what a run computes, recorded with their values (null: unset)
-ENVIRONMENT = (
-    "VAK_TCN_SEED",
-    "VAK_TCN_DETERMINISTIC",
-    "VAK_TCN_MAX_STEPS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "CUDA_VISIBLE_DEVICES",
-    "CUBLAS_WORKSPACE_CONFIG",
-)
 
 
 def versions() -> dict[str, str | None]:
@@ -145,7 +137,9 @@ def dataset_info(dataset: Any) -> dict[str, Any]:
         path = pathlib.Path(path)
         info["metadata_sha256"] = file_sha256(path / "metadata.json")
         try:
-            csv_name = json.loads((path / "metadata.json").read_text())["dataset_csv_filename"]
+            from ..plugins import vak_compat  # vak is loaded: this runs in training
+
+            csv_name = vak_compat.dataset_csv_path(path).name
         except (OSError, ValueError, KeyError):
             csv_name = None
         info["csv"] = csv_name
@@ -262,7 +256,7 @@ def start_record(model: Any, trainer: Any, dataset: Any) -> dict[str, Any]:
         "dataset": dataset_info(dataset),
         "machine": machine(accelerator),
         "command": list(sys.argv),
-        "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
+        PROVENANCE_FIELD: recorded(),  # the variables of every setting declared as recorded
         "results_dir": None,
     }
 

@@ -8,12 +8,19 @@ dataloader workers through Lightning's worker init function) and then the networ
 ``__init__``.  Everything random after that in the same run — the training sampler's shuffle,
 dropout — draws from the seeded generators.
 
-The seed, by precedence:
+The seed, by precedence (the setting ``seed`` of :mod:`vak_tcn.settings`, resolved here, where vak
+calls into vak-tcn):
 
-1. ``VAK_TCN_SEED`` (what ``vak-tcn train|learncurve|demo|grid --seed N`` sets);
+1. ``VAK_TCN_SEED`` (what ``vak-tcn train|learncurve|demo|grid --seed N`` sets: the CLI writes it
+   with :func:`vak_tcn.settings.export`, and vak, run in the same process or a child, builds the
+   network, whose ``__init__`` is the wrapper below);
 2. the key ``seed`` of the config's network table (``[vak.train.model.TCN.network] seed = 1``;
    vak's schema has no other place for it, and passes that table to the network verbatim);
 3. none: not seeded, as stock vak.
+
+The network table's other vak-tcn key, ``post_processing``, is taken out of the table here too
+(:func:`vak_tcn.settings.pop_config`) and recorded on the built network (:data:`CONFIG_ATTR`), where
+the model family resolves it.
 
 Replicates: one process may build several networks (``vak learncurve`` trains every replicate,
 and builds a model again to evaluate each).  The ``n``-th network built in a process
@@ -32,50 +39,19 @@ import functools
 import inspect
 import itertools
 import logging
-import os
-from typing import Any
 
-SEED_ENV = "VAK_TCN_SEED"
-DETERMINISTIC_ENV = "VAK_TCN_DETERMINISTIC"
-#: the network-table key that sets the seed when ``VAK_TCN_SEED`` is unset
-SEED_KEY = "seed"
+from .. import settings
+
 #: attribute of a built network holding what :func:`seeded_network` recorded
 BUILD_ATTR = "vak_tcn_build"
-#: attribute of a built network holding its table's ``post_processing`` (clean-up mode) or None
-POST_PROCESSING_ATTR = "vak_tcn_post_processing"
+#: attribute of a built network holding its network table's vak-tcn settings, checked:
+#: ``{setting name: value}`` (:func:`vak_tcn.settings.pop_config`), e.g. ``{"post_processing": "tuned"}``
+CONFIG_ATTR = "vak_tcn_config"
 
 #: vak's own logger, so the seed of each network lands in vak's log file too
 vak_logger = logging.getLogger("vak").getChild("vak_tcn")
 
 _builds = itertools.count()  # networks built in this process
-
-
-def seed_from_env() -> int | None:
-    """The seed in ``VAK_TCN_SEED`` (unset or empty: None)."""
-    value = os.environ.get(SEED_ENV, "").strip()
-    if not value:
-        return None
-    return check_seed(value, SEED_ENV)
-
-
-def check_seed(value: Any, what: str) -> int:
-    """``value`` as a seed (an integer in [0, 2**32 - 1]); ValueError naming ``what`` if not."""
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        seed = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an integer in [0, 2**32 - 1], got {value!r}") from None
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"{what} must be an integer in [0, 2**32 - 1], got {value!r}")
-    return seed
-
-
-def deterministic_from_env() -> bool:
-    """``VAK_TCN_DETERMINISTIC`` set to 1/true/yes/on."""
-    from .._params import env_flag
-
-    return env_flag(DETERMINISTIC_ENV, default=False)
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
@@ -107,7 +83,7 @@ def apply_seed(seed: int | None, deterministic: bool = False) -> None:
         import torch
 
         # cuBLAS needs this before its first use to be deterministic (CUDA >= 10.2)
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        settings.export("cublas_workspace_config", ":4096:8", overwrite=False)
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
 
@@ -158,24 +134,18 @@ def seeded_network(network: type) -> type:
     unchanged) and, through :func:`functools.wraps`, the same ``inspect.signature`` for its
     ``__init__`` (vak reads it).  The built network gets an attribute :data:`BUILD_ATTR`:
     ``{"seed", "seed_source", "build_index", "effective_seed", "deterministic", "network", "network_kwargs"}``,
-    and :data:`POST_PROCESSING_ATTR`: the table's ``post_processing`` key, checked, or None.
+    and :data:`CONFIG_ATTR`: the table's vak-tcn settings (``seed``, ``post_processing``), checked.
     """
     original = network.__init__
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
-        from .postprocess import MODE_KEY, check_mode
-
-        config_seed = kwargs.pop(SEED_KEY, None)
-        # the clean-up mode (docs/postprocessing.md) also lives in the network table, the one
-        # model table vak passes on verbatim; the family reads it from the built network
-        mode = kwargs.pop(MODE_KEY, None)
-        if mode is not None:
-            mode = check_mode(mode, f"network parameter '{MODE_KEY}'")
-        seed, source = seed_from_env(), SEED_ENV
-        if seed is None and config_seed is not None:
-            seed, source = check_seed(config_seed, f"network parameter '{SEED_KEY}'"), "config"
-        deterministic = deterministic_from_env()
+        # vak-tcn's keys of the network table, the one model table vak passes on verbatim: the seed,
+        # and the clean-up mode (docs/postprocessing.md), which the family resolves from the network
+        table = settings.pop_config(kwargs)
+        found = settings.lookup("seed", config=table.get("seed"))
+        seed, source = found.value, "config" if found.source == "config" else found.where
+        deterministic = settings.resolve("deterministic")
         index = next(_builds)
         effective = None if seed is None else derive_seed(seed, index)
         apply_seed(effective, deterministic)
@@ -184,7 +154,7 @@ def seeded_network(network: type) -> type:
                 f"{network.__name__}: network {index} of this process seeded with {effective} ({source}={seed})"
             )
         original(self, *args, **kwargs)
-        setattr(self, POST_PROCESSING_ATTR, mode)
+        setattr(self, CONFIG_ATTR, table)
         setattr(
             self,
             BUILD_ATTR,

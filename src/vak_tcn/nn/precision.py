@@ -4,9 +4,9 @@ One concept, used by every inference path that runs a torch network (``vak-tcn a
 ``vak predict`` / ``vak eval`` through vak-tcn's family, ``vak-tcn bench``):
 
 * :func:`check_precision` parses a value (``"32"``, the default, or ``"bf16"``) and names the
-  option and the valid values when it is wrong;
-* :func:`precision_from_env` reads ``VAK_TCN_PRECISION`` (how stock ``vak predict``/``vak eval``
-  select it: vak's config schema takes no new keys in ``[vak.predict]``/``[vak.eval]``);
+  option and the valid values when it is wrong (declared with the setting ``precision`` in
+  :mod:`vak_tcn.settings`: ``VAK_TCN_PRECISION`` is how stock ``vak predict``/``vak eval`` select
+  it, vak's config schema taking no new keys in ``[vak.predict]``/``[vak.eval]``);
 * :func:`bf16_supported` says whether the device has native bf16 (CPU: oneDNN's check for
   AVX-512 BF16/AMX; CUDA: ``torch.cuda.is_bf16_supported``);
 * :func:`effective_precision` falls back to float32, with one warning per device type and
@@ -22,50 +22,23 @@ Speed and label agreement are measured by ``vak-tcn bench --precision 32 bf16``
 from __future__ import annotations
 
 import contextlib
-import os
 import pathlib
 import warnings
 from collections.abc import Iterator
 
 import torch
 
-from .._params import suggest
+from ..settings import PRECISIONS, check_precision
 
 __all__ = [
     "PRECISIONS",
-    "PRECISION_ENV",
     "PrecisionNetwork",
     "autocast",
     "bf16_supported",
     "check_precision",
     "effective_precision",
-    "precision_from_env",
     "with_precision",
 ]
-
-#: the precisions vak-tcn runs inference in; the first is the default
-PRECISIONS = ("32", "bf16")
-PRECISION_ENV = "VAK_TCN_PRECISION"
-
-
-def check_precision(value, what: str = "precision") -> str:
-    """``"32"`` or ``"bf16"``; ValueError naming ``what``, the value and the valid values otherwise.
-
-    ``32`` may be given as an int (a TOML number).
-    """
-    text = str(value).strip()
-    if text in PRECISIONS:
-        return text
-    raise ValueError(
-        f"{what}: unknown precision {suggest(text, PRECISIONS)}. Valid values: {', '.join(PRECISIONS)} "
-        f"(32: float32, the default; bf16: bfloat16 where the hardware has it)"
-    )
-
-
-def precision_from_env() -> str:
-    """The precision in ``VAK_TCN_PRECISION`` (unset or empty: ``"32"``)."""
-    value = os.environ.get(PRECISION_ENV, "").strip()
-    return check_precision(value, PRECISION_ENV) if value else PRECISIONS[0]
 
 
 def _cpu_flags() -> set[str]:

@@ -19,6 +19,7 @@ place: the calls that write into vak's registries (:func:`register_family`,
 (:func:`conv2d_tf`, :func:`read_annotations`, :data:`TIMEBINS_KEY`,
 :func:`background_label`), and what :mod:`vak_tcn.inference` takes from vak (its config
 parser, model factory, standardizer, spectrogram and frame-label functions, audio readers).
+A prepared dataset (its ``metadata.json`` and CSV) is read here only (:func:`read_prepared_dataset`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from vak.models import registry as _registry
 
 VAK_VERSION: tuple[int, int] = tuple(int(p) for p in vak.__version__.split(".")[:2])
 SUPPORTED = ((1, 0), (1, 1))
-if VAK_VERSION not in SUPPORTED:  # pragma: no cover - depends on the environment
+if VAK_VERSION not in SUPPORTED:  # pragma: no cover - depends on the installation
     import warnings
 
     warnings.warn(
@@ -133,13 +134,46 @@ def model_attributes(name: str, tables: dict, num_freqbins: int = 257, num_class
     return factory.attributes_from_config(config)
 
 
+def dataset_metadata(dataset_dir: str | pathlib.Path) -> dict:
+    """A prepared vak dataset's ``metadata.json`` (``dataset_csv_filename``, ``frame_dur``,
+    ``input_type``, ``audio_format``, ...); FileNotFoundError if it is not one."""
+    return json.loads((pathlib.Path(dataset_dir) / "metadata.json").read_text())
+
+
+def dataset_csv_path(dataset_dir: str | pathlib.Path) -> pathlib.Path:
+    """The CSV of a prepared vak dataset (one row per file: split, frames, labels, source)."""
+    return pathlib.Path(dataset_dir) / dataset_metadata(dataset_dir)["dataset_csv_filename"]
+
+
+def read_prepared_dataset(dataset_dir: str | pathlib.Path, split: str | None = None):
+    """A prepared vak dataset's CSV as a DataFrame: every row, or one split's (the one reader)."""
+    import pandas as pd
+
+    df = pd.read_csv(dataset_csv_path(dataset_dir))
+    return df if split is None else df[df["split"] == split]
+
+
 @functools.lru_cache(maxsize=64)
 def dataset_frame_dur(dataset_path: str) -> float | None:
     """Frame duration in seconds of a prepared vak dataset, from its metadata.json."""
-    metadata = pathlib.Path(dataset_path) / "metadata.json"
-    if not metadata.exists():
+    if not (pathlib.Path(dataset_path) / "metadata.json").exists():
         return None
-    return float(json.loads(metadata.read_text())["frame_dur"])
+    return float(dataset_metadata(dataset_path)["frame_dur"])
+
+
+def dataset_spect_params(dataset_dir: str | pathlib.Path) -> dict | None:
+    """The ``[vak.prep.spect_params]`` a dataset was prepared with: from the config ``vak prep`` copies
+    into the dataset directory (None: no config there, or none with a prep table)."""
+    from vak.config import load
+
+    for path in sorted(pathlib.Path(dataset_dir).glob("*.toml")):
+        try:
+            prep = load._load_toml_from_path(path).get("prep")
+        except Exception:  # not a vak config
+            continue
+        if isinstance(prep, dict):
+            return dict(prep.get("spect_params") or {})
+    return None
 
 
 def conv2d_tf() -> type:
@@ -237,13 +271,8 @@ def dataset_sources(dataset) -> tuple[pathlib.Path, str, list[tuple[pathlib.Path
 
 def prepared_split_sources(dataset_dir: str | pathlib.Path, split: str | None) -> list[tuple[pathlib.Path, str]]:
     """``[(frames file, source file)]`` of one split (None: all) of a prepared dataset, from its CSV."""
-    import pandas as pd
-
     dataset_dir = pathlib.Path(dataset_dir)
-    metadata = json.loads((dataset_dir / "metadata.json").read_text())
-    df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
-    if split is not None:
-        df = df[df["split"] == split]
+    df = read_prepared_dataset(dataset_dir, split)
     source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
     return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column])]
 
@@ -255,13 +284,10 @@ def prepared_split_frame_labels(dataset_dir: str | pathlib.Path, split: str) -> 
     validation split alone).  Raises ValueError naming the dataset when the split has no rows or
     its rows have no frame labels.
     """
-    import pandas as pd
     from vak.datapipes.frame_classification.constants import MULTI_FRAME_LABELS_PATH_COL_NAME
 
     dataset_dir = pathlib.Path(dataset_dir)
-    metadata = json.loads((dataset_dir / "metadata.json").read_text())
-    df = pd.read_csv(dataset_dir / metadata["dataset_csv_filename"])
-    df = df[df["split"] == split]
+    df = read_prepared_dataset(dataset_dir, split)
     if df.empty:
         raise ValueError(f"dataset {dataset_dir} has no '{split}' split")
     if MULTI_FRAME_LABELS_PATH_COL_NAME not in df.columns or df[MULTI_FRAME_LABELS_PATH_COL_NAME].isna().any():
@@ -293,6 +319,18 @@ def spectrogram(audio, samplerate: int, spect_params) -> tuple:
         spect_params.transform_type,
         spect_params.freq_cutoffs,
     )
+
+
+def spectrogram_max_power(audio, samplerate: int, fft_size: int, step_size: int, freq_cutoffs=None) -> float:
+    """What vak's ``log_spect`` divides a file's power by: the maximum of its power spectrogram over
+    every frequency bin (band-passed first when ``freq_cutoffs``), computed with vak's own functions."""
+    from vak.prep.spectrogram_dataset.spect import butter_bandpass_filter
+    from vak.prep.spectrogram_dataset.spect import spectrogram as _spectrogram
+
+    if freq_cutoffs:  # vak filters, then cuts the bins after dividing by the maximum over all of them
+        audio = butter_bandpass_filter(audio, freq_cutoffs[0], freq_cutoffs[1], samplerate)
+    power, _, _ = _spectrogram(audio, samplerate, fft_size, step_size, None, None, None)
+    return float(power.max()) if power.size else 0.0
 
 
 def load_config(path, unprepped_ok: bool = False):

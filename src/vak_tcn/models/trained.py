@@ -1,0 +1,492 @@
+"""One trained model: what a checkpoint needs to run, loaded once, with one set of rules.
+
+:class:`TrainedModel` holds the network (in eval mode, folded for inference), the labelmap and
+its background class, the frames standardizer, the spectrogram parameters, the frame duration,
+the clean-up and the reference level recorded when training ended.  It is loaded from a stock
+vak predict config (:meth:`TrainedModel.from_predict_config`: ``vak-tcn annotate``,
+``vak-tcn live``) or from a training run's checkpoint and the config vak copied beside it
+(:meth:`TrainedModel.from_run`: ``vak-tcn tune``).  The rules every consumer shares live here:
+
+* :func:`background_index`: the background class (vak predict's rule), for the family, tune,
+  annotate and live alike;
+* :func:`checkpoint_in`: the checkpoint of a training run that is used (vak learncurve's rule),
+  for the family's post-training tuner and ``vak-tcn tune`` alike;
+* :func:`training_reference`, :func:`write_reference`, :func:`read_reference`: the reference
+  level for live use, ``reference_power.json`` beside the checkpoint (docs/live.md).
+
+This module imports nothing heavy at import time (NumPy only); vak and torch when a model loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import postprocess
+
+__all__ = [
+    "REFERENCE_FILENAME",
+    "ModelError",
+    "SpectParams",
+    "TrainedModel",
+    "background_index",
+    "checkpoint_in",
+    "config_above",
+    "read_reference",
+    "segments_drop_background",
+    "training_reference",
+    "write_reference",
+]
+
+logger = logging.getLogger(__name__)
+
+#: beside a checkpoint: the reference level live normalises by (:func:`write_reference`)
+REFERENCE_FILENAME = "reference_power.json"
+REFERENCE_FORMAT = 1
+#: training files whose maximum power goes into the reference (evenly spaced over the split)
+REFERENCE_MAX_FILES = 200
+
+
+class ModelError(ValueError):
+    """The config's model cannot be loaded (a checkpoint that is not one, or does not match the
+    labelmap or network table): no recording can be annotated, so the run stops."""
+
+
+# ---------------------------------------------------------------- spectrogram parameters
+@dataclasses.dataclass(frozen=True)
+class SpectParams:
+    """The ``[vak.prep.spect_params]`` that shape a spectrogram (vak's defaults)."""
+
+    fft_size: int = 512
+    step_size: int = 64
+    thresh: float | None = None
+    transform_type: str | None = None
+    freq_cutoffs: tuple[float, float] | None = None
+
+    @classmethod
+    def from_vak(cls, spect_params) -> SpectParams:
+        """From vak's ``SpectParamsConfig`` (or a dict with its keys)."""
+        get = spect_params.get if isinstance(spect_params, dict) else lambda k, d=None: getattr(spect_params, k, d)
+        cutoffs = get("freq_cutoffs", None)
+        return cls(
+            fft_size=int(get("fft_size", 512)),
+            step_size=int(get("step_size", 64)),
+            thresh=None if get("thresh", None) is None else float(get("thresh")),
+            transform_type=get("transform_type", None),
+            freq_cutoffs=None if cutoffs is None else (float(cutoffs[0]), float(cutoffs[1])),
+        )
+
+    def freqbins(self, samplerate: int) -> np.ndarray:
+        """Centre frequencies of the bins vak keeps at this sample rate."""
+        freqs = np.fft.fftfreq(self.fft_size, 1 / samplerate)[: self.fft_size // 2 + 1]
+        if self.fft_size % 2 == 0:
+            freqs[-1] = -freqs[-1]  # matplotlib makes the Nyquist bin positive
+        return freqs[self._keep(freqs)]
+
+    def _keep(self, freqs: np.ndarray) -> np.ndarray | slice:
+        if not self.freq_cutoffs:
+            return slice(None)
+        return np.nonzero((freqs >= self.freq_cutoffs[0]) & (freqs < self.freq_cutoffs[1]))[0]
+
+    def power_key(self) -> dict:
+        """What a spectrogram's power depends on (``thresh`` and ``transform_type`` act after it)."""
+        return {
+            "fft_size": self.fft_size,
+            "step_size": self.step_size,
+            "freq_cutoffs": None if self.freq_cutoffs is None else list(self.freq_cutoffs),
+        }
+
+
+# ---------------------------------------------------------------- the shared rules
+def background_index(labelmap: dict) -> int:
+    """The background class of a labelmap: vak's background label's integer, else ``'unlabeled'``'s
+    (labelmaps of vak < 1.0), else 0.  vak predict's rule; the one vak-tcn uses everywhere (the
+    family's clean-up and metrics, ``vak-tcn tune``, ``annotate``, ``live``)."""
+    from ..plugins import vak_compat
+
+    return int(labelmap.get(vak_compat.background_label(), labelmap.get("unlabeled", 0)))
+
+
+def segments_drop_background(labelmap: dict) -> bool:
+    """Whether segments leave the background class out: vak's ``to_segments`` drops it only when the
+    labelmap has vak's background label; otherwise every class makes segments (as vak predict
+    writes them), while the clean-up still takes :func:`background_index` for background."""
+    from ..plugins import vak_compat
+
+    return vak_compat.background_label() in labelmap
+
+
+def checkpoint_in(ckpt_dir: str | pathlib.Path, name: str | None = None) -> pathlib.Path | None:
+    """The checkpoint of a training run (its ``checkpoints`` directory) that is used: ``name`` when
+    given; else the max-val-acc one if there is exactly one, else the only ``.pt`` file, else
+    ``checkpoint.pt`` (vak learncurve's rule, vak's file names; where vak would stop, this falls back
+    to ``checkpoint.pt``).  None if there is none.  The family's post-training tuner and
+    ``vak-tcn tune`` both choose by it."""
+    ckpt_dir = pathlib.Path(ckpt_dir)
+    if name:
+        return ckpt_dir / name if (ckpt_dir / name).is_file() else None
+    paths = sorted(ckpt_dir.glob("*.pt"))
+    best = [p for p in paths if "max-val-acc" in p.name]
+    if len(best) == 1:
+        return best[0]
+    if len(paths) == 1:
+        return paths[0]
+    last = ckpt_dir / "checkpoint.pt"
+    return last if last.is_file() else None
+
+
+def config_above(path: pathlib.Path, root: pathlib.Path) -> pathlib.Path | None:
+    """The nearest ``*.toml`` in ``path`` or a folder above it, up to ``root`` (the config vak copied
+    into a results directory)."""
+    for parent in [path, *path.parents]:
+        tomls = sorted(parent.glob("*.toml"))
+        if tomls:
+            return tomls[0]
+        if parent == root:
+            break
+    return None
+
+
+# ---------------------------------------------------------------- the reference level for live use
+def reference_path(checkpoint: str | pathlib.Path) -> pathlib.Path:
+    """``reference_power.json`` beside a checkpoint (shared by a run's checkpoints, as it does not
+    depend on the weights)."""
+    return pathlib.Path(checkpoint).with_name(REFERENCE_FILENAME)
+
+
+def training_reference(
+    dataset_dir: str | pathlib.Path,
+    spect_params: SpectParams | None = None,
+    sources: list[str] | None = None,
+    max_files: int = REFERENCE_MAX_FILES,
+) -> dict:
+    """The reference level of a prepared dataset's training files: the median over files of each
+    file's maximum spectrogram power, the number vak's ``log_spect`` divides that file's power by
+    (:func:`vak_tcn.plugins.vak_compat.spectrogram_max_power`, vak's own functions).
+
+    ``spect_params``: the dataset's (from the config ``vak prep`` copied into it) when None.
+    ``sources``: the audio files (default: the dataset's ``train`` split), at most ``max_files`` of
+    them, evenly spaced, are read.  Returns the document :func:`write_reference` stores; ValueError
+    when the dataset has no audio (prepared from spectrogram files) or no file has any power.
+    """
+    from ..plugins import vak_compat
+
+    dataset_dir = pathlib.Path(dataset_dir)
+    audio_format = vak_compat.dataset_metadata(dataset_dir).get("audio_format")
+    if not audio_format:
+        raise ValueError(f"dataset {dataset_dir} was prepared from spectrogram files: no audio to take a level from")
+    if spect_params is None:
+        found = vak_compat.dataset_spect_params(dataset_dir)
+        if found is None:
+            raise ValueError(f"dataset {dataset_dir}: no config with [vak.prep.spect_params] in it")
+        spect_params = SpectParams.from_vak(found)
+    if sources is None:
+        sources = [source for _, source in vak_compat.prepared_split_sources(dataset_dir, "train")]
+    sources = sorted({str(s) for s in sources})
+    if len(sources) > max_files:
+        sources = [sources[int(i)] for i in np.linspace(0, len(sources) - 1, max_files).round()]
+    read = vak_compat.audio_formats()[audio_format]
+    peaks, rates = [], set()
+    for source in sources:
+        audio, rate = read(source)
+        audio = np.asarray(audio, dtype=float)
+        peak = vak_compat.spectrogram_max_power(
+            audio, int(rate), spect_params.fft_size, spect_params.step_size, spect_params.freq_cutoffs
+        )
+        if math.isfinite(peak) and peak > 0:  # a silent file has no level
+            peaks.append(peak)
+            rates.add(int(rate))
+    if not peaks:
+        raise ValueError(f"dataset {dataset_dir}: no training file with any power (all silent?)")
+    peaks_db = 10 * np.log10(np.asarray(peaks) / np.median(peaks))
+    return {
+        "format_version": REFERENCE_FORMAT,
+        "reference_power": float(np.median(peaks)),
+        "statistic": "median over training files of each file's maximum spectrogram power (what vak's "
+        "log_spect divides that file's power by)",
+        "n_files": len(peaks),
+        "files_db_range": [round(float(peaks_db.min()), 2), round(float(peaks_db.max()), 2)],
+        "samplerate": rates.pop() if len(rates) == 1 else None,
+        "spect_params": spect_params.power_key(),
+        "dataset": str(dataset_dir),
+        "split": "train",
+    }
+
+
+def write_reference(checkpoint: str | pathlib.Path, doc: dict, written_by: str) -> pathlib.Path:
+    """Write ``doc`` (:func:`training_reference`) atomically to ``reference_power.json`` beside ``checkpoint``."""
+    from .._atomic import write_text
+
+    path = reference_path(checkpoint)
+    write_text(path, json.dumps({**doc, "written_by": written_by}, indent=1) + "\n")
+    return path
+
+
+def read_reference(checkpoint: str | pathlib.Path | None) -> dict | None:
+    """The reference document beside ``checkpoint`` (None: no file); ValueError naming an unusable one."""
+    if not checkpoint:
+        return None
+    path = reference_path(checkpoint)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        power = float(doc["reference_power"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a reference level file ({type(e).__name__}: {e})") from None
+    if not (math.isfinite(power) and power > 0):
+        raise ValueError(f"{path}: reference_power must be a finite number > 0, got {doc['reference_power']!r}")
+    return {**doc, "path": str(path)}
+
+
+# ---------------------------------------------------------------- the trained model
+@dataclasses.dataclass
+class TrainedModel:
+    """A trained model and everything it needs to run (see the module docs).
+
+    The network is built once the number of frequency bins is known (from the standardizer, or
+    from the audio's sample rate: :meth:`load_network`).
+    """
+
+    checkpoint: pathlib.Path
+    labelmap: dict
+    model_config: dict
+    spect_params: SpectParams
+    window_size: int = 1
+    standardizer: Any = None
+    standardizer_path: pathlib.Path | None = None
+    #: the prepared dataset's frame duration (None: from the audio's sample rate, per recording)
+    frame_dur: float | None = None
+    cleanup: postprocess.Settings = dataclasses.field(default_factory=postprocess.Settings)
+    cleanup_source: str = "none"
+    input_type: str = "spect"
+    #: the prepared dataset of a training run (None for a predict config's model)
+    dataset: pathlib.Path | None = None
+    #: the parsed ``[vak.predict]`` table (from a predict config) or vak's training table (from a run)
+    table: Any = None
+
+    def __post_init__(self):
+        self.checkpoint = pathlib.Path(self.checkpoint)
+        self.background = background_index(self.labelmap)
+        self.drops_background = segments_drop_background(self.labelmap)
+        try:
+            self.reference, self._reference_problem = read_reference(self.checkpoint), None
+        except ValueError as e:  # a damaged file: live says so and falls back; tune writes it again
+            self.reference, self._reference_problem = None, str(e)
+        self.network = None
+        self.n_freqbins = len(self.standardizer.mean_freqs) if self.standardizer is not None else None
+
+    # ---- loading
+    @classmethod
+    def from_predict_config(
+        cls, config_path: str | pathlib.Path, cleanup_mode: Callable[[dict], tuple[str, str]] | None = None
+    ) -> TrainedModel:
+        """The model of a stock vak predict config: checkpoint, labelmap, frames standardizer,
+        ``[vak.prep.spect_params]``, model table; the clean-up of the mode ``cleanup_mode(model table)``
+        gives with where it was set (:func:`predict_cleanup`; None: no clean-up).  FileNotFoundError
+        for a missing file, :class:`ModelError` for a labelmap or standardizer that is not one."""
+        from ..plugins import vak_compat
+
+        config_path = pathlib.Path(config_path)
+        if not config_path.exists():
+            raise FileNotFoundError(f"config file not found: {config_path}")
+        cfg = vak_compat.load_config(config_path, unprepped_ok=True)
+        if cfg.predict is None:
+            raise ValueError(f"{config_path} has no [vak.predict] table: annotate takes a vak predict config")
+        predict = cfg.predict
+        spect_params = SpectParams.from_vak(cfg.prep.spect_params if cfg.prep else {})
+        for key in ("checkpoint_path", "labelmap_path", "frames_standardizer_path"):
+            path = getattr(predict, key)
+            if path is not None and not pathlib.Path(path).is_file():
+                raise FileNotFoundError(f"[vak.predict] {key}: file not found: {path}")
+        try:
+            labelmap = json.loads(pathlib.Path(predict.labelmap_path).read_text())
+            if not isinstance(labelmap, dict) or not all(isinstance(v, int) for v in labelmap.values()):
+                raise ValueError("not a JSON object of class names and numbers")
+        except (OSError, ValueError) as e:
+            raise ModelError(f"[vak.predict] labelmap_path {predict.labelmap_path}: not a labelmap ({e})") from None
+        standardizer = None
+        if predict.frames_standardizer_path:
+            try:
+                standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
+                len(standardizer.mean_freqs)
+            except Exception as e:
+                raise ModelError(
+                    f"[vak.predict] frames_standardizer_path {predict.frames_standardizer_path}: not a saved "
+                    f"FramesStandardizer ({_first_line(e)})"
+                ) from None
+        model_config = predict.model.asdict()
+        mode, set_by = cleanup_mode(model_config) if cleanup_mode is not None else ("none", "not asked for")
+        cleanup, source = predict_cleanup(config_path, predict, mode, set_by)
+        return cls(
+            checkpoint=pathlib.Path(predict.checkpoint_path),
+            labelmap=labelmap,
+            model_config=model_config,
+            spect_params=spect_params,
+            window_size=int(predict.dataset.params.get("window_size", 1) or 1),
+            standardizer=standardizer,
+            standardizer_path=predict.frames_standardizer_path,
+            cleanup=cleanup,
+            cleanup_source=source,
+            table=predict,
+        )
+
+    @classmethod
+    def from_run(cls, checkpoint: pathlib.Path, run_dir: pathlib.Path, config: pathlib.Path) -> TrainedModel:
+        """The model of a training run: its checkpoint, the labelmap and frames standardizer vak saved in
+        ``run_dir`` (the labelmap: else the dataset's), the model and dataset of the training table of
+        ``config`` (the config vak copied into the results), the dataset's spectrogram parameters and
+        frame duration, and the clean-up stored beside the checkpoint, if any."""
+        from ..plugins import vak_compat
+
+        cfg = vak_compat.load_config(config)
+        section = cfg.train if getattr(cfg, "train", None) is not None else getattr(cfg, "learncurve", None)
+        if section is None:
+            raise ValueError(f"{config}: no [vak.train] or [vak.learncurve] table")
+        if not section.dataset.path:
+            raise ValueError(f"{config}: [vak.{'train' if cfg.train else 'learncurve'}.dataset] has no path")
+        input_type = (getattr(cfg.prep, "input_type", "spect") if cfg.prep is not None else "spect") or "spect"
+        dataset = pathlib.Path(section.dataset.path)
+        if not (dataset / "metadata.json").is_file():
+            raise FileNotFoundError(f"{config}: dataset {dataset} not found (no metadata.json)")
+        labelmap_path = run_dir / "labelmap.json"
+        if not labelmap_path.is_file():
+            labelmap_path = dataset / "labelmap.json"
+        standardizer_path = run_dir / "FramesStandardizer"
+        standardizer = vak_compat.load_frames_standardizer(standardizer_path) if standardizer_path.is_file() else None
+        spect = vak_compat.dataset_spect_params(dataset)
+        if spect is None:
+            spect = cfg.prep.spect_params if cfg.prep is not None else {}
+        try:
+            tuned = postprocess.stored_settings(checkpoint, "auto")
+        except (OSError, ValueError) as e:  # tune writes it again
+            logger.warning(f"clean-up beside {checkpoint} not read: {e}")
+            tuned = None
+        return cls(
+            checkpoint=pathlib.Path(checkpoint),
+            labelmap=json.loads(labelmap_path.read_text()),
+            model_config=section.model.asdict(),
+            spect_params=SpectParams.from_vak(spect),
+            window_size=int(section.dataset.params.get("window_size", 1) or 1),
+            standardizer=standardizer,
+            standardizer_path=standardizer_path if standardizer is not None else None,
+            frame_dur=vak_compat.dataset_frame_dur(str(dataset)),
+            cleanup=tuned[0] if tuned else postprocess.Settings(),
+            cleanup_source=f"tuned ({tuned[1]})" if tuned else "none",
+            input_type=input_type,
+            dataset=dataset,
+            table=section,
+        )
+
+    def load_network(self, n_freqbins: int | None = None):
+        """The network for ``n_freqbins`` frequency bins (default: the standardizer's), built with vak's
+        model factory, the checkpoint's weights loaded, folded for inference, in eval mode, on the CPU.
+        Built once; :class:`ModelError` in one line when the checkpoint does not load or match."""
+        from ..nn.tcn import inference_copy
+        from ..plugins import vak_compat
+
+        n_freqbins = self.n_freqbins if n_freqbins is None else int(n_freqbins)
+        if self.network is not None and n_freqbins == self.n_freqbins:
+            return self.network
+        try:
+            model = vak_compat.load_model(
+                self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint
+            )
+        except Exception as e:
+            raise ModelError(self._model_error(e, n_freqbins)) from None
+        self.network = inference_copy(model.network).eval()
+        self.n_freqbins = n_freqbins
+        return self.network
+
+    def _model_error(self, error: Exception, n_freqbins: int) -> str:
+        """One line on why the checkpoint and the config's model do not load together."""
+        import zipfile
+
+        name, text = self.model_config.get("name"), str(error)
+        if "loading state_dict" in text:  # torch's load_state_dict: the first mismatch says enough
+            details = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+            detail = details[0] if details else _first_line(error)
+            built = (
+                f"{name} with [vak.predict.model.{name}.network], {len(self.labelmap)} classes from labelmap_path, "
+                f"{n_freqbins} frequency bins"
+            )
+            return (
+                f"[vak.predict] checkpoint_path {self.checkpoint} does not match the model the config builds "
+                f"({built}): {_shorten(detail).rstrip('.')}; use the labelmap and network table it was trained with"
+            )
+        if (
+            isinstance(error, (EOFError, zipfile.BadZipFile))
+            or type(error).__name__ == "UnpicklingError"
+            or any(hint in text for hint in ("PytorchStreamReader", "load key", "weights_only", "state_dict"))
+        ):
+            first = _first_line(error).split(". ")[0].rstrip(".")  # torch goes on about weights_only
+            return f"[vak.predict] checkpoint_path {self.checkpoint}: not a checkpoint torch can load ({first})"
+        return f"cannot build {name} from [vak.predict.model.{name}] with its checkpoint: {_first_line(error)}"
+
+    # ---- the reference level
+    def reference_power(self, samplerate: int) -> tuple[float | None, str]:
+        """The reference level recorded when training ended, for audio at ``samplerate``, and a line
+        saying where it comes from; ``(None, why not)`` without a usable one (no file, or one recorded
+        with other spectrogram parameters or another sample rate)."""
+        doc = self.reference
+        if doc is None:
+            return None, self._reference_problem or f"no {REFERENCE_FILENAME} beside {self.checkpoint}"
+        if doc.get("spect_params") != self.spect_params.power_key():
+            return None, (
+                f"{doc['path']} was recorded with spect_params {doc.get('spect_params')}, the config has "
+                f"{self.spect_params.power_key()}"
+            )
+        if doc.get("samplerate") is not None and int(doc["samplerate"]) != int(samplerate):
+            return None, f"{doc['path']} was recorded at {doc['samplerate']} Hz, the audio is at {samplerate} Hz"
+        return float(doc["reference_power"]), (
+            f"recorded when training ended ({doc['path']}: median maximum power of {doc.get('n_files', '?')} "
+            "training files)"
+        )
+
+
+# ---------------------------------------------------------------- clean-up of a predict config's model
+def predict_cleanup(config_path: pathlib.Path, predict, mode: str, set_by: str) -> tuple[postprocess.Settings, str]:
+    """The clean-up to apply in ``mode`` and a line saying where it comes from: what ``vak predict``
+    does with the same config (docs/postprocessing.md).
+
+    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by
+    ``vak-tcn tune``) when there is one, followed by the config's ``majority_vote`` and
+    ``min_segment_dur`` (vak's defaults for keys it leaves out), as vak predict applies them
+    after the model (:func:`postprocess.then`); else the config's alone.  ``tuned``: the same, an
+    error without the file.  ``config``: the config's alone.  ``none``: no clean-up at all.
+    """
+    if mode == "none":
+        return postprocess.Settings(), f"none ({set_by})"
+    import tomllib
+
+    with open(config_path, "rb") as fh:
+        table = tomllib.load(fh).get("vak", {}).get("predict", {})
+    explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
+    from_config = postprocess.Settings(
+        min_segment_dur=float(predict.min_segment_dur or 0.0), majority_vote=bool(predict.majority_vote)
+    )
+    config_source = (
+        f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
+    )
+    tuned = postprocess.stored_settings(predict.checkpoint_path, mode, set_by)
+    if tuned is not None:
+        return postprocess.then(tuned[0], from_config), f"tuned ({tuned[1]}), then {config_source}"
+    if mode == "auto":
+        return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
+    return from_config, f"{config_source} ({mode} mode, set by {set_by})"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return _shorten(f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__)
+
+
+def _shorten(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
