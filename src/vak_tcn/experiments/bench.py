@@ -4,8 +4,16 @@ For each model and window size, in a fresh subprocess (so peak memory and thread
 are its own): parameter count, receptive field, training throughput (frames/s for forward +
 backward + Adam step), inference throughput (frames/s and "x real time" for the given frame
 duration) and peak memory (GPU: ``torch.cuda.max_memory_allocated``; CPU: growth of the
-process's peak resident set while training).  Each timing is the median of ``--repeats``
-runs after ``--warmup`` runs.  Ratios are to TweetyNet measured in the same invocation.
+process's peak resident set while training).  Ratios are to TweetyNet measured in the same
+invocation.
+
+Robust to load (``--rounds N``, default 3): every model is measured once per round, the models
+taking turns (A B C A B C ...), so a burst of load on the machine falls on all of them instead of
+on one model's turn.  A round's timing is the median of ``--repeats`` runs after ``--warmup``
+runs; a row reports the median over rounds, and each ratio to TweetyNet is computed per round
+(the same round's TweetyNet) and reported as min / median / max.  A ratio whose spread, (max -
+min) / median, exceeds ``--spread-limit`` (default 0.2) is flagged: the machine's load changed
+while it was measured, and the ratio should not be quoted.
 
 Precision (``--precision 32 bf16``): each model is measured in each precision, in its own
 subprocess; bf16 runs training steps and inference under ``torch.autocast(dtype=bfloat16)``
@@ -198,51 +206,17 @@ def run(args: argparse.Namespace) -> dict:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    results = []
-    for window, model, stages, precision in itertools.product(args.windows, args.models, args.stages, args.precision):
-        if stages > 1 and not catalogue.get(model).uses_tcn:
-            continue  # no refinement stages: measured once, with stages = 1
-        cmd = [
-            sys.executable,
-            "-m",
-            "vak_tcn.experiments.bench",
-            "--_one",
-            model,
-            str(window),
-            str(args.batch),
-            str(args.freqbins),
-            str(args.classes),
-            device,
-            str(args.warmup),
-            str(args.repeats),
-            precision,
-            str(int(args.profile)),
-            str(stages),
-        ]
-        staged = f" with {stages} stages" if stages > 1 else ""
-        print(
-            f"  measuring {model}{staged} window {window} batch {args.batch} on {device} in {precision} ...", flush=True
+    combos = [
+        (window, model, stages, precision)
+        for window, model, stages, precision in itertools.product(
+            args.windows, args.models, args.stages, args.precision
         )
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        if row["precision"] != precision:
-            print(f"  {precision} is not supported on {device}: {model} was measured in float32", flush=True)
-        row["precision_requested"] = precision
-        results.append(row)
-    for row in results:
-        ref = next(  # TweetyNet in float32 (a bf16 request that fell back to float32 counts too)
-            (r for r in results if r["model"] == REFERENCE and r["window"] == row["window"] and r["precision"] == "32"),
-            None,
-        )
-        row["x_real_time"] = row["infer_frames_per_s"] * args.frame_dur
-        if ref:
-            row["train_vs_tweetynet"] = row["train_frames_per_s"] / ref["train_frames_per_s"]
-            row["infer_vs_tweetynet"] = row["infer_frames_per_s"] / ref["infer_frames_per_s"]
-            row["memory_vs_tweetynet"] = (
-                row["peak_train_memory_mb"] / ref["peak_train_memory_mb"] if ref["peak_train_memory_mb"] > 0 else None
-            )
+        if stages == 1 or catalogue.get(model).uses_tcn  # no refinement stages: measured once, with stages = 1
+    ]
+    rounds = [
+        [_measure_in_subprocess(args, device, *combo, r, args.rounds) for combo in combos] for r in range(args.rounds)
+    ]
+    results = _combine_rounds(rounds, args.frame_dur, args.spread_limit)
     report = {
         "results": results,
         "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
@@ -252,6 +226,81 @@ def run(args: argparse.Namespace) -> dict:
         print("  measuring plugin overheads (start-up hook, import vak) ...", flush=True)
         report["overheads"] = _startup_overheads(args.overhead_repeats)
     return report
+
+
+#: the row fields that are timings: the median over rounds is reported
+TIMED = ("train_frames_per_s", "infer_frames_per_s", "peak_train_memory_mb")
+#: ratio to TweetyNet -> the timing it divides
+RATIOS = {"train_vs_tweetynet": "train_frames_per_s", "infer_vs_tweetynet": "infer_frames_per_s"}
+
+
+def _measure_in_subprocess(args, device, window, model, stages, precision, round_index, n_rounds) -> dict:
+    """One model measured in a fresh subprocess (its own peak memory and threads)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "vak_tcn.experiments.bench",
+        "--_one",
+        model,
+        str(window),
+        str(args.batch),
+        str(args.freqbins),
+        str(args.classes),
+        device,
+        str(args.warmup),
+        str(args.repeats),
+        precision,
+        str(int(args.profile)),
+        str(stages),
+    ]
+    staged = f" with {stages} stages" if stages > 1 else ""
+    turn = f", round {round_index + 1}/{n_rounds}" if n_rounds > 1 else ""
+    print(
+        f"  measuring {model}{staged} window {window} batch {args.batch} on {device} in {precision}{turn} ...",
+        flush=True,
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark of {model} failed:\n{proc.stderr[-3000:]}")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    if row["precision"] != precision and round_index == 0:
+        print(f"  {precision} is not supported on {device}: {model} was measured in float32", flush=True)
+    row["precision_requested"] = precision
+    return row
+
+
+def _reference(rows: list[dict], window: int) -> dict | None:
+    """TweetyNet in float32 at ``window`` (a bf16 request that fell back to float32 counts too)."""
+    return next((r for r in rows if r["model"] == REFERENCE and r["window"] == window and r["precision"] == "32"), None)
+
+
+def _combine_rounds(rounds: list[list[dict]], frame_dur: float, spread_limit: float) -> list[dict]:
+    """One row per model from its rounds: timings are the medians over rounds; each ratio to TweetyNet
+    is computed per round and given as its median with ``<ratio>_min``/``_max``, its spread
+    (``(max - min) / median``) in ``<ratio>_spread`` and ``unsteady`` naming the ratios over ``spread_limit``."""
+    results = []
+    for i, first in enumerate(rounds[0]):
+        mine = [r[i] for r in rounds]
+        row = {**first, **{key: statistics.median(r[key] for r in mine) for key in TIMED}, "rounds": len(mine)}
+        row["x_real_time"] = row["infer_frames_per_s"] * frame_dur
+        unsteady = []
+        for ratio, key in RATIOS.items():
+            refs = (_reference(rnd, first["window"]) for rnd in rounds)  # each round's own TweetyNet
+            per_round = [row_r[key] / ref[key] for row_r, ref in zip(mine, refs) if ref is not None]
+            if per_round:
+                median = statistics.median(per_round)
+                spread = (max(per_round) - min(per_round)) / median
+                row.update({ratio: median, f"{ratio}_min": min(per_round), f"{ratio}_max": max(per_round)})
+                row[f"{ratio}_spread"] = spread
+                if spread > spread_limit:
+                    unsteady.append(ratio)
+        refs = [ref for ref in (_reference(rnd, first["window"]) for rnd in rounds) if ref is not None]
+        if refs:
+            ref_mb = statistics.median(ref["peak_train_memory_mb"] for ref in refs)
+            row["memory_vs_tweetynet"] = row["peak_train_memory_mb"] / ref_mb if ref_mb > 0 else None
+        row["unsteady"] = ",".join(unsteady)
+        results.append(row)
+    return results
 
 
 def _machine() -> dict:
@@ -268,21 +317,41 @@ def _machine() -> dict:
     }
 
 
+def _ratio_cell(row: dict, key: str) -> str:
+    """``median (min-max)`` of a ratio over rounds, ``!`` when its spread is over the limit; ``-`` if none."""
+    if row.get(key) is None:
+        return "-"
+    cell = f"{row[key]:.2f}"
+    if row.get(f"{key}_min") is not None and row.get("rounds", 1) > 1:
+        cell += f" ({row[f'{key}_min']:.2f}-{row[f'{key}_max']:.2f})"
+    return cell + ("!" if key in (row.get("unsteady") or "").split(",") else "")
+
+
 def format_table(report: dict) -> str:
     lines = [
-        f"{'model':9} {'stg':>3} {'prec':>4} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN':>6} {'infer fr/s':>11} {'x TN':>6} {'x real':>8} {'peak MB':>8} {'x TN':>5} {'agree':>8}"
+        f"{'model':9} {'stg':>3} {'prec':>4} {'window':>6} {'params':>9} {'RF':>5} {'train fr/s':>11} {'x TN (min-max)':>19} "
+        f"{'infer fr/s':>11} {'x TN (min-max)':>19} {'x real':>8} {'peak MB':>8} {'x TN':>5} {'agree':>8}"
     ]
     for r in report["results"]:
-
-        def ratio(key, r=r):
-            return f"{r[key]:.2f}" if r.get(key) is not None else "-"
-
         agree = r.get("label_agreement_vs_32")
+        memory = f"{r['memory_vs_tweetynet']:.2f}" if r.get("memory_vs_tweetynet") is not None else "-"
         lines.append(
-            f"{r['model']:9} {r.get('stages', 1):>3} {r.get('precision', '32'):>4} {r['window']:>6} {r['params']:>9,} {r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {ratio('train_vs_tweetynet'):>6} "
-            f"{r['infer_frames_per_s']:>11,.0f} {ratio('infer_vs_tweetynet'):>6} {r['x_real_time']:>8,.0f} {r['peak_train_memory_mb']:>8.0f} {ratio('memory_vs_tweetynet'):>5} "
+            f"{r['model']:9} {r.get('stages', 1):>3} {r.get('precision', '32'):>4} {r['window']:>6} {r['params']:>9,} "
+            f"{r['receptive_field'] or '-':>5} {r['train_frames_per_s']:>11,.0f} {_ratio_cell(r, 'train_vs_tweetynet'):>19} "
+            f"{r['infer_frames_per_s']:>11,.0f} {_ratio_cell(r, 'infer_vs_tweetynet'):>19} {r['x_real_time']:>8,.0f} "
+            f"{r['peak_train_memory_mb']:>8.0f} {memory:>5} "
             + (f"{100 * agree:>7.2f}%" if agree is not None else f"{'-':>8}")
         )
+    rounds = max((r.get("rounds", 1) for r in report["results"]), default=1)
+    limit = report.get("settings", {}).get("spread_limit", 0.2)
+    lines.append(
+        f"x TN: ratio to TweetyNet in float32, median over {rounds} round(s) in which the models took turns"
+        + (
+            f" (min-max over the rounds); ! marks a spread over {100 * limit:.0f} %: load changed, do not quote it"
+            if rounds > 1
+            else ""
+        )
+    )
     if "overheads" in report:
         o = report["overheads"]
         lines.append(
@@ -315,7 +384,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per model and round (default 10)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds in which the models take turns (A B C A B C ...); ratios are given per round as "
+        "min / median / max (default 3)",
+    )
+    p.add_argument(
+        "--spread-limit",
+        type=float,
+        default=0.2,
+        help="flag a ratio whose (max - min) / median over rounds exceeds this: load changed (default 0.2)",
+    )
     p.add_argument("--overhead-repeats", type=int, default=7)
     p.add_argument("--skip-overheads", action="store_true")
     p.add_argument(
@@ -340,7 +422,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Raise ValueError naming the first option that cannot give a measurement."""
-    for option in ("batch", "repeats", "freqbins", "classes", "overhead_repeats"):
+    for option in ("batch", "repeats", "rounds", "freqbins", "classes", "overhead_repeats"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     if min(args.stages) < 1:
@@ -354,6 +436,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     bad = [w for w in args.windows if w < 1]
     if bad:
         raise ValueError(f"--windows must be at least 1 frame, got {bad[0]}")
+    if not args.spread_limit > 0:
+        raise ValueError(f"--spread-limit must be positive, got {args.spread_limit}")
     if args.frame_dur <= 0:
         raise ValueError(f"--frame-dur must be positive seconds, got {args.frame_dur}")
     device = args.device
