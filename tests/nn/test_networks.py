@@ -58,6 +58,20 @@ def positive_parameters(net):
             p.copy_(torch.rand(p.shape, generator=gen, dtype=p.dtype) * 0.1 + 0.01)
 
 
+def check_gradient_support(net, rf, causal, centred_span):
+    """Output frames ``rf + 2`` and mid-sequence depend on exactly ``rf`` contiguous input frames, ending
+    ``lookahead`` after the frame (at it when ``causal``); centred: ``centred_span`` = (frames behind, ahead)."""
+    time = 2 * rf + 6
+    for t in (rf + 2, time // 2):
+        first, last, count = influence(net, time, t)
+        assert count == last - first + 1 == rf  # contiguous span of exactly rf frames
+        assert last == t + net.lookahead
+        if causal:
+            assert last == t
+        else:
+            assert (t - first, last - t) == centred_span
+
+
 def influence(net, time, t):
     """Input frames with a non-zero gradient of output frame ``t``: (first, last, count)."""
     x = spectrogram(net, time, positive=True).requires_grad_(True)
@@ -182,19 +196,12 @@ def test_tcn_receptive_field_matches_gradient_support(causal, num_layers, kernel
     positive_parameters(net)
     rf = 1 + 2 * (kernel_size - 1) * (2**num_layers - 1)
     assert net.receptive_field == net.tcn.receptive_field == receptive_field(num_layers, kernel_size) == rf
-    time = 2 * rf + 6
-    for t in (rf + 2, time // 2):
-        first, last, count = influence(net, time, t)
-        assert count == last - first + 1 == rf  # contiguous span of exactly rf frames
-        assert last == t + net.lookahead
-        if causal:
-            assert last == t
-        else:
-            # centred: per conv, total // 2 frames behind and the rest ahead
-            behind = sum(2 * block.padding[0] for block in net.tcn)
-            ahead = sum(2 * block.padding[1] for block in net.tcn)
-            assert (t - first, last - t) == (behind, ahead)
-            assert 0 <= ahead - behind <= 2  # only the kernel-2, dilation-1 block is uneven
+    # centred: per conv, total // 2 frames behind and the rest ahead (each block has two convs)
+    behind = sum(2 * block.padding[0] for block in net.tcn)
+    ahead = sum(2 * block.padding[1] for block in net.tcn)
+    check_gradient_support(net, rf, causal, (behind, ahead))
+    if not causal:
+        assert 0 <= ahead - behind <= 2  # only the kernel-2, dilation-1 block is uneven
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -544,16 +551,9 @@ def test_multi_stage_receptive_field_matches_gradient_support(
     per_stage = stage_receptive_field(stage_layers, stage_kernel_size) - 1
     rf = receptive_field(num_layers, kernel_size) + (stages - 1) * per_stage
     assert net.receptive_field == rf
-    time = 2 * rf + 6
-    for t in (rf + 2, time // 2):
-        first, last, count = influence(net, time, t)
-        assert count == last - first + 1 == rf  # contiguous span of exactly rf frames
-        assert last == t + net.lookahead
-        if causal:
-            assert last == t
-        else:  # every conv of every stage splits its padding: total // 2 behind, the rest ahead
-            convs = [*net.tcn, *net.tcn] + [layer for stage in net.refinement for layer in stage.layers]
-            assert (t - first, last - t) == (sum(c.padding[0] for c in convs), sum(c.padding[1] for c in convs))
+    # every conv of every stage splits its padding: total // 2 behind, the rest ahead
+    convs = [*net.tcn, *net.tcn] + [layer for stage in net.refinement for layer in stage.layers]
+    check_gradient_support(net, rf, causal, (sum(c.padding[0] for c in convs), sum(c.padding[1] for c in convs)))
 
 
 @pytest.mark.parametrize("causal", [True, False])
