@@ -271,6 +271,8 @@ class TrainedModel:
     dataset: pathlib.Path | None = None
     #: the parsed ``[vak.predict]`` table (from a predict config) or vak's training table (from a run)
     table: Any = None
+    #: the labelmap file (a run's: the one vak saved in the run, else the dataset's)
+    labelmap_path: pathlib.Path | None = None
 
     def __post_init__(self):
         self.checkpoint = pathlib.Path(self.checkpoint)
@@ -336,6 +338,7 @@ class TrainedModel:
             cleanup=cleanup,
             cleanup_source=source,
             table=predict,
+            labelmap_path=pathlib.Path(predict.labelmap_path),
         )
 
     @classmethod
@@ -383,6 +386,7 @@ class TrainedModel:
             input_type=input_type,
             dataset=dataset,
             table=section,
+            labelmap_path=labelmap_path,
         )
 
     def load_network(self, n_freqbins: int | None = None):

@@ -15,6 +15,7 @@ import tomllib
 
 from ..inference import annotate, tune
 from ..models import postprocess
+from ..models.trained import TrainedModel
 from ..plugins import vak_compat
 
 __all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
@@ -42,8 +43,9 @@ def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | Non
     return runs[0]
 
 
-def _predict_config(run: tune.TrainedRun, out: pathlib.Path) -> pathlib.Path:
-    """A vak predict config for ``run``'s checkpoint, written from its training config."""
+def _predict_config(run: tune.TrainedRun, model: TrainedModel, out: pathlib.Path) -> pathlib.Path:
+    """A vak predict config for ``run``'s checkpoint, written from its training config; the labelmap and
+    standardizer are the ones the trained model (``run.load()``) takes."""
     import tomlkit
 
     with open(run.config, "rb") as fh:
@@ -52,21 +54,16 @@ def _predict_config(run: tune.TrainedRun, out: pathlib.Path) -> pathlib.Path:
     train = tables.get(command)
     if train is None:
         raise ValueError(f"{run.config}: no [vak.train] or [vak.learncurve] table")
-    dataset = pathlib.Path(train.get("dataset", {}).get("path", ""))
-    labelmap = run.run_dir / "labelmap.json"
-    if not labelmap.is_file():
-        labelmap = dataset / "labelmap.json"
-    standardizer = run.run_dir / "FramesStandardizer"
     predict = {
         "checkpoint_path": str(run.checkpoint),
-        "labelmap_path": str(labelmap),
+        "labelmap_path": str(model.labelmap_path),
         "output_dir": str(out),
         "batch_size": int(train.get("batch_size", 1)),
         "model": train["model"],
         "dataset": {"params": train.get("dataset", {}).get("params", {})},
     }
-    if standardizer.is_file():
-        predict["frames_standardizer_path"] = str(standardizer)
+    if model.standardizer_path is not None:
+        predict["frames_standardizer_path"] = str(model.standardizer_path)
     if "trainer" in train:
         predict["trainer"] = train["trainer"]
     if postprocess.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
@@ -82,27 +79,24 @@ def _predict_config(run: tune.TrainedRun, out: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def split_audio(run: tune.TrainedRun, split: str) -> tuple[pathlib.Path, list[pathlib.Path]]:
-    """The prepared dataset of ``run`` and the audio files of its ``split``."""
-    cfg = vak_compat.load_config(run.config)
-    section = cfg.train if getattr(cfg, "train", None) is not None else cfg.learncurve
-    dataset = pathlib.Path(section.dataset.path)
-    if not (dataset / "metadata.json").is_file():
-        raise FileNotFoundError(f"{run.config}: dataset {dataset} not found (no metadata.json)")
+def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
+    """The audio files of ``split`` of the prepared dataset ``model`` was trained on."""
+    dataset = model.dataset
     audio = [pathlib.Path(source) for _, source in vak_compat.prepared_split_sources(dataset, split)]
     if not audio:
-        raise ValueError(f"dataset {dataset} (of {run.config}) has no '{split}' split (see --split)")
+        raise ValueError(f"dataset {dataset} (of {model.checkpoint}) has no '{split}' split (see --split)")
     missing = [a for a in audio if not a.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]}: audio file of the '{split}' split of {dataset} not found")
-    return dataset, audio
+    return audio
 
 
 def predict_split(run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print) -> tuple[pathlib.Path, dict]:
     """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
     Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
-    dataset, audio = split_audio(run, split)
-    config = _predict_config(run, out)
+    model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
+    dataset, audio = model.dataset, split_audio(model, split)
+    config = _predict_config(run, model, out)
     folders = {RAW: out / RAW, CLEANED: out / CLEANED}
     runs = {RAW: annotate.Options(probabilities=True, cleanup="none"), CLEANED: annotate.Options(cleanup="auto")}
     for version, options in runs.items():
