@@ -103,9 +103,9 @@ def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys)
     def fake_run(cmd, **kwargs):
         if "--_one" not in cmd:  # platform's own subprocesses
             return real_run(cmd, **kwargs)
-        model, stages = cmd[4], int(cmd[-1])
+        model, stages = cmd[4], int(cmd[-2])
         calls.append((model, stages))
-        fake = {**one, "model": model, "stages": stages, "precision": cmd[-3]}
+        fake = {**one, "model": model, "stages": stages, "precision": cmd[-4]}
         return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(fake) + "\n", stderr="")
 
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
@@ -120,6 +120,63 @@ def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys)
     assert [r["stages"] for r in report["results"]] == [1, 1, 3, 1, 3]
     assert "stg" in bench.format_table(report)
     capsys.readouterr()
+
+
+def test_bench_network_keys_reach_the_tcn_models_only(monkeypatch, capsys):
+    """--network KEY=VALUE sets the TCN models' network table as a config would: the measured network is
+    the one the keys describe (receptive field, parameters), the keys reach each TCN model's subprocess and
+    not TweetyNet's, and the table names them."""
+    import argparse
+    import subprocess
+
+    from vak_tcn.experiments import bench
+
+    table = bench.parse_network_table(["num_layers=3", "causal=false", "stage_layers=2", "stage_channels=8"])
+    assert table == {"num_layers": 3, "causal": False, "stage_layers": 2, "stage_channels": 8}
+    row = bench.measure_one("TCN", 16, 1, 64, 3, "cpu", 0, 1, stages=2, network_table=table)
+    # 3 layers of kernel 2: 1 + 2 * (1 + 2 + 4) = 15 frames; a 2-layer stage of kernel 3 adds 2 * (1 + 2)
+    assert row["receptive_field"] == 15 + 6 and row["network"] == table
+
+    sent, real_run = {}, subprocess.run
+
+    def fake_run(cmd, **kwargs):
+        if "--_one" not in cmd:
+            return real_run(cmd, **kwargs)
+        sent[cmd[4]] = json.loads(cmd[-1])
+        fake = {**row, "model": cmd[4], "stages": int(cmd[-2]), "precision": cmd[-4]}
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(fake) + "\n", stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(
+        ["--windows", "16", "--skip-overheads", "--device", "cpu", "--rounds", "1", "--network", "num_layers=3"]
+    )
+    bench.check_arguments(args)
+    report = bench.run(args)
+    assert sent == {"TweetyNet": {"num_layers": 3}, "TCN": {"num_layers": 3}, "ConvTCN": {"num_layers": 3}}
+    assert bench._build("TweetyNet", 3, 64, 1, {"num_layers": 3}).__class__.__name__ == "TweetyNet"  # not applied
+    assert "TCN models' network table: num_layers = 3" in bench.format_table(report)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["num_layers"], "--network: expected KEY=VALUE (a network-table key), got 'num_layers'"),
+        (["causal=nope"], "--network causal=nope: 'nope' is not a TOML value"),
+        (["stages=3"], "give the number of stages with --stages"),
+        (["stage_layerz=3"], "--network: TCN: "),
+    ],
+)
+def test_bench_bad_network_keys_are_named(tmp_path, capsys, items, message):
+    from vak_tcn import cli
+
+    assert cli.main(["bench", "--models", "TCN", "--network", *items, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    if items == ["stage_layerz=3"]:
+        assert "stage_layerz" in err
 
 
 def test_bench_bad_stages_is_named(tmp_path, capsys):

@@ -24,8 +24,9 @@ on the same seeded synthetic input.  ``--profile`` adds torch.profiler's top ope
 inference call per row.
 
 Refinement stages (``--stages 1 3``): each TCN model is measured with each number of stages
-(MS-TCN's, :mod:`vak_tcn.nn.stages`, default stage keys); TweetyNet has no stages and is measured
-once.
+(MS-TCN's, :mod:`vak_tcn.nn.stages`); TweetyNet has no stages and is measured once.
+``--network KEY=VALUE ...`` sets keys of the TCN models' network table as a config would (e.g.
+``num_layers=7 causal=false stage_layers=6 stage_channels=32``; values in TOML syntax).
 
 Plugin overheads: the time the start-up hook adds to a Python process that never imports
 vak, and to ``import vak`` (medians of interleaved runs with ``VAK_TCN_DISABLE=1`` and
@@ -55,10 +56,30 @@ MODELS = tuple(entry.label for entry in catalogue.MODELS)
 REFERENCE = catalogue.get("TweetyNetPlugin").label
 
 
-def _build(model: str, num_classes: int, freqbins: int, stages: int = 1):
-    network = catalogue.get(model).network_class()
-    extra = {"stages": stages} if stages > 1 else {}  # a network without stages takes no such key
-    return network(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins, **extra)
+def _build(model: str, num_classes: int, freqbins: int, stages: int = 1, network_table: dict | None = None):
+    entry = catalogue.get(model)
+    # TweetyNet has no stages nor TCN keys: the table and stages apply to the TCN models only
+    extra = {**(network_table or {}), "stages": stages} if entry.uses_tcn else {}
+    return entry.network_class()(num_classes=num_classes, num_input_channels=1, num_freqbins=freqbins, **extra)
+
+
+def parse_network_table(items: list[str]) -> dict:
+    """``["num_layers=7", "causal=false"]`` -> ``{"num_layers": 7, "causal": False}`` (TOML values);
+    ValueError naming the item that is not ``KEY=VALUE``."""
+    import tomllib
+
+    table = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--network: expected KEY=VALUE (a network-table key), got {item!r}")
+        try:
+            table[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ValueError(f"--network {item}: {value!r} is not a TOML value (e.g. 7, 0.2, false)") from None
+    if "stages" in table:
+        raise ValueError("--network: give the number of stages with --stages, not as a network key")
+    return table
 
 
 def _peak_rss_mb() -> float:
@@ -79,6 +100,7 @@ def measure_one(
     precision: str = "32",
     profile: bool = False,
     stages: int = 1,
+    network_table: dict | None = None,
 ) -> dict:
     """Measure one model in this process (called in a subprocess by :func:`run`)."""
     import torch
@@ -90,7 +112,7 @@ def measure_one(
     precision = effective_precision(precision, device_type)
 
     torch.manual_seed(0)
-    net = _build(model, num_classes, freqbins, stages).to(device)
+    net = _build(model, num_classes, freqbins, stages, network_table).to(device)
     n_params = sum(p.numel() for p in net.parameters())
     x = torch.randn(batch, 1, freqbins, window, device=device)
     y = torch.randint(0, num_classes, (batch, window), device=device)
@@ -155,6 +177,7 @@ def measure_one(
     return {
         "model": model,
         "stages": stages,
+        "network": (network_table or {}) if catalogue.get(model).uses_tcn else {},
         "window": window,
         "batch": batch,
         "device": device,
@@ -252,6 +275,7 @@ def _measure_in_subprocess(args, device, window, model, stages, precision, round
         precision,
         str(int(args.profile)),
         str(stages),
+        json.dumps(args.network_table),
     ]
     staged = f" with {stages} stages" if stages > 1 else ""
     turn = f", round {round_index + 1}/{n_rounds}" if n_rounds > 1 else ""
@@ -343,6 +367,9 @@ def format_table(report: dict) -> str:
             + (f"{100 * agree:>7.2f}%" if agree is not None else f"{'-':>8}")
         )
     rounds = max((r.get("rounds", 1) for r in report["results"]), default=1)
+    table = report.get("settings", {}).get("network_table")
+    if table:
+        lines.append("TCN models' network table: " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in table.items()))
     limit = report.get("settings", {}).get("spread_limit", 0.2)
     lines.append(
         f"x TN: ratio to TweetyNet in float32, median over {rounds} round(s) in which the models took turns"
@@ -416,6 +443,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="numbers of stages (MS-TCN refinement) to measure the TCN models with, e.g. --stages 1 3 (default 1)",
     )
     p.add_argument(
+        "--network",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="network-table keys for the TCN models, as a config writes them (TOML values), e.g. "
+        "--network num_layers=7 causal=false stage_layers=6 stage_channels=32",
+    )
+    p.add_argument(
         "--out", type=pathlib.Path, default=pathlib.Path("bench-results"), help="directory for bench.json and bench.csv"
     )
 
@@ -428,6 +463,13 @@ def check_arguments(args: argparse.Namespace) -> None:
     if min(args.stages) < 1:
         raise ValueError(f"--stages must be at least 1, got {min(args.stages)}")
     args.stages = list(dict.fromkeys(args.stages))
+    args.network_table = parse_network_table(args.network)
+    if args.network_table:  # a bad key or value fails here, named, not in a subprocess later
+        for model in {m for m in args.models if catalogue.get(m).uses_tcn}:
+            try:
+                _build(model, args.classes, args.freqbins, max(args.stages), args.network_table)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"--network: {model}: {e}") from None
     from ..nn.precision import check_precision
 
     args.precision = list(dict.fromkeys(check_precision(p, "--precision") for p in args.precision))
@@ -474,7 +516,9 @@ def main_bench(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_one":
-        model, window, batch, freqbins, classes, device, warmup, repeats, precision, profile, stages = sys.argv[2:13]
+        model, window, batch, freqbins, classes, device, warmup, repeats, precision, profile, stages, table = sys.argv[
+            2:14
+        ]
         print(
             json.dumps(
                 measure_one(
@@ -489,6 +533,7 @@ if __name__ == "__main__":
                     precision,
                     bool(int(profile)),
                     int(stages),
+                    json.loads(table),
                 )
             )
         )
