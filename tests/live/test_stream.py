@@ -19,7 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
 from helpers_inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference  # noqa: E402
 
 RATE = 32000
-SMALL_TCN = {"out_channels": 16, "num_layers": 4}
+SMALL_TCN = {"out_channels": 16, "num_layers": 4, "causal": True}  # live needs a causal TCN
 
 
 def pushed(stream: Stream, samples: np.ndarray, rng: np.random.Generator, high: int):

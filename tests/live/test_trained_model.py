@@ -22,7 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
 from helpers_inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference, write_audio  # noqa: E402
 
 RATE = 44100  # the real bout's, whose spectrogram the standardizer of make_predict_config is fitted on
-SMALL_TCN = {"out_channels": 8, "num_layers": 3}
+SMALL_TCN = {"out_channels": 8, "num_layers": 3, "causal": True}  # live needs a causal TCN
 #: 4 classes each, as the checkpoint make_predict_config saves: vak 1.x's, vak 0.x's, neither
 LABELMAPS = [
     ({"background": 0, "a": 1, "b": 2, "c": 3}, 0),

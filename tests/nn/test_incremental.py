@@ -12,10 +12,11 @@ from vak_tcn.nn.incremental import IncrementalNetwork
 SMALL_FRONT = {"conv1_filters": 4, "conv2_filters": 4}
 
 
-def make(cls, **kwargs):
+def make(cls, causal=True, **kwargs):
+    """A small network; causal unless said otherwise (the networks' default is centred)."""
     torch.manual_seed(0)
     extra = SMALL_FRONT if cls is ConvTCN else {}
-    return cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=5, **extra, **kwargs).eval()
+    return cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=5, causal=causal, **extra, **kwargs).eval()
 
 
 def stream(net, x: torch.Tensor, sizes) -> torch.Tensor:

@@ -102,7 +102,7 @@ class ConvTCN(FrameClassifier):
         num_layers: int = 8,
         kernel_size: int = 2,
         dropout: float = 0.2,
-        causal: bool = True,
+        causal: bool = False,
         stages: int = 1,
         stage_layers: int = 10,
         stage_channels: int = 64,

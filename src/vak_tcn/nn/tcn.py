@@ -439,7 +439,9 @@ class TCN(FrameClassifier):
     dropout : float
         Dropout after each dilated convolution, in [0, 1). Default 0.2.
     causal : bool
-        Left padding only (default, the poster's TCN), or centred dilations.
+        Left padding only (the poster's TCN, and what live annotation needs), or centred
+        dilations (default: offline, a centred TCN labels onsets on time and measured far
+        better, docs/models.md).
     stages : int
         Stages in all (MS-TCN): ``stages - 1`` refinement stages after the first. Default 1
         (none).
@@ -484,7 +486,7 @@ class TCN(FrameClassifier):
         num_layers: int = 8,
         kernel_size: int = 2,
         dropout: float = 0.2,
-        causal: bool = True,
+        causal: bool = False,
         stages: int = 1,
         stage_layers: int = 10,
         stage_channels: int = 64,
