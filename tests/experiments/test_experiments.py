@@ -76,11 +76,17 @@ def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
 
     paths = poster.poster_grid(tmp_path, data_dir=tmp_path / "data", labelset="iabcdefghjk")
     names = {p.stem for p in paths}
-    assert len(paths) == 21
+    # 3 models x 5 windows + 3 models x 2 losses + the stage experiment: 2 TCN models x (causal 2-4, centred 1-4)
+    assert len(paths) == 15 + 6 + 2 * 7
     for model in [m.name for m in catalogue.MODELS]:
         for window in poster.WINDOW_SIZES:
             assert f"{model}_window{window}_CE" in names
         assert {f"{model}_window2000_CE-TMSE", f"{model}_window2000_CE-GS-TMSE"} <= names
+    for model in ("TCN", "ConvTCN"):
+        staged = {f"{model}_window2000_CE_stages{n}" for n in (2, 3, 4)}
+        staged |= {f"{model}_window2000_CE_centred"} | {f"{model}_window2000_CE_centred_stages{n}" for n in (2, 3, 4)}
+        assert staged <= names
+    assert not any("stages" in n or "centred" in n for n in names if n.startswith("TweetyNet"))
     for path in paths:
         doc = tomlkit.parse(path.read_text())
         doc["vak"]["learncurve"]["dataset"]["path"] = str(tmp_path)
@@ -95,6 +101,10 @@ def test_poster_grid_has_every_run_and_parses_with_vak(tmp_path):
         assert "framenets/model.py" in path.read_text() and "lr = 0.001" in path.read_text()
         if lc.model.name != "TweetyNetPlugin":
             assert lc.model.network["out_channels"] == 64 and lc.model.network["num_layers"] == 8
+            # the poster's causal TCN, but where the stage experiment says centred; its stages as named
+            assert lc.model.network["causal"] is ("centred" not in path.stem)
+            stages = int(path.stem.partition("_stages")[2] or 1)
+            assert lc.model.network.get("stages", 1) == stages
         else:  # the poster's TweetyNet configs: [TweetyNet.network] hidden_size = 256
             assert lc.model.network == {"hidden_size": 256}
 
@@ -223,6 +233,22 @@ def test_summary_has_raw_fixed_and_tuned_clean_up():
 # ---- the grid runner: local cluster, interruption, resume ----------------------------------
 
 
+@pytest.mark.parametrize(
+    "model, network, label",
+    [
+        ("TCN", {"causal": True}, "TCN"),  # the poster's
+        ("TCN", None, "TCN centred"),  # the networks' default
+        ("ConvTCN", {"causal": True, "stages": 3}, "ConvTCN 3-stage"),
+        ("TCN", {"stages": 2, "stage_layers": 6}, "TCN centred 2-stage"),
+        ("TCN", {"causal": False, "stages": 1}, "TCN centred"),
+        ("TweetyNetPlugin", {"hidden_size": 256}, "TweetyNet"),
+        ("TweetyNet", None, "TweetyNet"),  # vak's own model, not in the catalogue
+    ],
+)
+def test_summary_names_each_tcn_variant(model, network, label):
+    assert summary.variant_label(model, network) == label
+
+
 def tiny_config(tmp_path, song_dir, name, model, results_dir) -> pathlib.Path:
     doc = configs.vak_config(
         **learncurve_kwargs(
@@ -303,7 +329,8 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
     csv = tmp_path / "summary.csv"
     run_cli(["vak-tcn", "summarize", tmp_path / "results", "--out", csv])
     df = pd.read_csv(csv)
-    assert set(df["Model"]) == {"TCN", "ConvTCN"} and set(df["Loss"]) == {"CE+gsTMSE", "CE"}
+    # no causal key: the networks' default, centred, which the summary names
+    assert set(df["Model"]) == {"TCN centred", "ConvTCN centred"} and set(df["Loss"]) == {"CE+gsTMSE", "CE"}
     assert set(df["Window Size"]) == {64} and np.isfinite(df["value"]).all()
     assert {"Precision (%)", "F1@50 (%)", "Frame Error (%)"} <= set(df["Metric"])
     bounded = df["Metric"].isin(["Precision (%)", "Edit score (%)", "F1@10 (%)", "F1@50 (%)"])
@@ -320,14 +347,18 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     out = tmp_path / "demo"
     args = ["vak-tcn", "demo", "--out", out, "--steps", "4"]
     text = run_cli(args).stdout
-    for step in ("[1/4] generating synthetic song", "[2/4] 5 vak configs", "[3/4]", "[4/4]", "demo finished in"):
+    for step in ("[1/4] generating synthetic song", "[2/4] 7 vak configs", "[3/4]", "[4/4]", "demo finished in"):
         assert step in text, step
     assert str(out / "summary.csv") in text and str(out / "figures") in text
     df = pd.read_csv(out / "summary.csv")
-    assert set(df["Model"]) == {"TweetyNet", "TCN", "ConvTCN"}
-    assert set(df.groupby("Model")["Loss"].unique().map(frozenset)) == {
-        frozenset({"CE"}),
-        frozenset({"CE", "CE+gsTMSE"}),
+    # the TCNs are centred (the networks' default); the stage comparison adds a 3-stage run of each
+    losses = df.groupby("Model")["Loss"].unique().map(frozenset).to_dict()
+    assert losses == {
+        "TweetyNet": {"CE"},
+        "TCN centred": {"CE", "CE+gsTMSE"},
+        "ConvTCN centred": {"CE", "CE+gsTMSE"},
+        "TCN centred 3-stage": {"CE"},
+        "ConvTCN centred 3-stage": {"CE"},
     }
     assert set(df["Post-processing"]) == {"raw", "fixed", "tuned"} and np.isfinite(df["value"]).all()
     assert {"Frame Error (%)", "Precision (%)", "Recall (%)", "F1@50 (%)"} <= set(df["Metric"])
@@ -338,7 +369,7 @@ def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     # run again: corpus, configs and finished runs are reused, nothing is trained twice
     curves = sorted((out / "results").rglob("learning_curve.csv"))
     again = run_cli(args).stdout
-    assert "using the synthetic song already" in again and "5 already finished" in again
+    assert "using the synthetic song already" in again and "7 already finished" in again
     assert sorted((out / "results").rglob("learning_curve.csv")) == curves
 
 

@@ -2,7 +2,8 @@
 
 1. generate a synthetic annotated corpus (:mod:`.corpus`);
 2. write stock vak learncurve configs for every model of the catalogue with
-   cross-entropy, and those with a TCN also with GS-TMSE (:mod:`.configs`);
+   cross-entropy, those with a TCN also with GS-TMSE and with refinement stages
+   (:data:`DEMO_STAGES`) (:mod:`.configs`);
 3. run them with the grid runner (``vak prep`` once, then ``vak learncurve`` per config,
    resumable: run the demo again to finish an interrupted one) (:mod:`.runner`);
 4. summarize the results in the poster's schema and draw the figures
@@ -23,10 +24,14 @@ from .._atomic import write_text
 from ..models import catalogue
 from . import configs, corpus, plots, poster, reproducibility, runner, summary
 
-#: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window)
+#: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window); centred
+#: (the networks' default: offline annotation)
 DEMO_TCN_NETWORK = {"num_layers": 7}
 #: losses of the demo: every model with CE, TCN models also with GS-TMSE
 DEMO_LOSSES = ("CE", "CE+gsTMSE")
+#: the demo's stage comparison: each TCN model also with refinement stages (MS-TCN), CE; stages
+#: small enough for the 256-frame window and a laptop (docs/models.md, "Refinement stages")
+DEMO_STAGES = {"stages": 3, "stage_layers": 6, "stage_channels": 32}
 
 #: (config name, model, loss table, network table), one per demo run
 DEMO_RUNS = tuple(
@@ -39,6 +44,15 @@ DEMO_RUNS = tuple(
     for entry in catalogue.MODELS
     for loss in DEMO_LOSSES
     if entry.uses_tcn or loss == poster.BASELINE_LOSS
+) + tuple(
+    (
+        f"{entry.label}_stages{DEMO_STAGES['stages']}_{poster.loss_slug(poster.BASELINE_LOSS)}",
+        entry.name,
+        poster.LOSSES[poster.BASELINE_LOSS],
+        {**DEMO_TCN_NETWORK, **DEMO_STAGES},
+    )
+    for entry in catalogue.MODELS
+    if entry.uses_tcn
 )
 
 

@@ -14,6 +14,7 @@ per-file means (``..._macro``) are not in the summary.
 
 from __future__ import annotations
 
+import inspect
 import pathlib
 from collections.abc import Iterable
 
@@ -22,6 +23,7 @@ import pandas as pd
 import tomlkit
 
 from .._atomic import atomic_write
+from ..models import catalogue
 from ..models.catalogue import display_name
 from . import reproducibility
 from .poster import loss_label
@@ -66,11 +68,29 @@ def _run_info(results: pathlib.Path) -> dict:
         if table is not None:
             ((model, model_tables),) = table["model"].items()
             return {
-                "Model": display_name(model),
+                "Model": variant_label(model, model_tables.get("network")),
                 "Window Size": int(table.get("dataset", {}).get("params", {}).get("window_size", 0)) or None,
                 "Loss": loss_label(model_tables.get("loss")),
             }
     raise ValueError(f"{tomls[0]}: no [vak.learncurve], [vak.train] or [vak.eval] table")
+
+
+def variant_label(model: str, network: dict | None) -> str:
+    """A model's name in tables and figures, with its TCN variant where it is not the poster's: "TCN"
+    (causal, one stage: the poster's), "TCN centred", "TCN 3-stage", "ConvTCN centred 3-stage".
+    A key the table leaves out takes the network's default (:mod:`vak_tcn.nn`)."""
+    name = display_name(model)
+    try:
+        entry = catalogue.get(model)
+    except KeyError:  # not one of vak-tcn's models (vak's own TweetyNet): no variants
+        return name
+    if not entry.uses_tcn:
+        return name
+    network = dict(network or {})
+    defaults = inspect.signature(entry.network_class()).parameters
+    causal = bool(network.get("causal", defaults["causal"].default))
+    stages = int(network.get("stages", defaults["stages"].default))
+    return " ".join([name] + ([] if causal else ["centred"]) + ([f"{stages}-stage"] if stages > 1 else []))
 
 
 def tidy(learning_curve: pd.DataFrame, info: dict, source: str | pathlib.Path = "learning curve") -> pd.DataFrame:
