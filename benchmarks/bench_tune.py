@@ -70,7 +70,7 @@ def main(argv=None) -> None:
         f"tuner: {len(result.settings)} settings in {seconds:.2f} s ({seconds / len(result.settings) * 1000:.0f} ms each)"
     )
     print(
-        f"best: {result.best.describe()}: CER {result.best_scores['character_error_rate']:.4f} (raw {raw['character_error_rate']:.4f})"
+        f"chosen ({result.rule}): {result.best.describe()}: CER {result.best_scores['character_error_rate']:.4f} (raw {raw['character_error_rate']:.4f})"
     )
 
 

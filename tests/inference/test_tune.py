@@ -56,9 +56,33 @@ def test_vak_train_tunes_the_clean_up_when_training_ends(trained):
     assert doc["checkpoint"] == checkpoint_vak_evaluates(path.parent).name
     assert doc["tuned_by"] == "vak-tcn, after training" and doc["split"] == "val"
     assert doc["n_files"] == int((trained["df"]["split"] == "val").sum())
-    assert len(doc["settings_tried"]) == 100
-    assert doc["best_scores"]["character_error_rate"] == min(r["character_error_rate"] for r in doc["settings_tried"])
-    assert "clean-up tuned on" in trained["after_training"]["log"]
+    assert len(doc["settings_tried"]) == 100  # the default grid: no clean-up is in it; no post_tfm_kwargs
+    assert_one_se_choice(doc)
+    log = trained["after_training"]["log"]
+    assert "clean-up tuned on" in log and "validation character error rate raw " in log
+    assert "one-standard-error over files" in log
+    assert ("too few to tell settings apart" in log) == (doc["n_files"] <= 2)
+
+
+def assert_one_se_choice(doc: dict) -> None:
+    """postprocess.json's ``choice`` agrees with the one-standard-error rule, recomputed from its per-file
+    character error rates: the chosen setting within one SE of the lowest mean, no worse than raw."""
+    choice, cers = doc["choice"], [r["character_error_rate"] for r in doc["settings_tried"]]
+    assert doc["format_version"] == 2 and choice["rule"] == "one-standard-error over files"
+    assert choice["n_files"] == doc["n_files"] and choice["fixed"] is None
+    chosen = doc["best_scores"]["character_error_rate"]
+    assert choice["validation_cer"]["chosen"] == chosen <= choice["validation_cer"]["raw"]
+    assert choice["validation_cer"]["lowest"] == min(cers)
+    assert choice["gain"]["over_raw"] == pytest.approx(choice["validation_cer"]["raw"] - chosen)
+    diff = np.array(choice["file_cer"]["chosen"]) - np.array(choice["file_cer"]["lowest"])
+    se = diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else 0.0
+    assert choice["margin"] == pytest.approx(diff.mean(), abs=1e-12) and choice["se"] == pytest.approx(se)
+    assert choice["margin"] <= se + 1e-12
+    if choice["lowest"] is not None:  # the chosen one is not the lowest mean
+        assert choice["lowest"]["character_error_rate"] == min(cers)
+    # the stored choice is a setting that was tried
+    (best,) = [r for r in doc["settings_tried"] if all(r[k] == v for k, v in doc["best"].items())]
+    assert best["character_error_rate"] == chosen
 
 
 @pytest.mark.slow
@@ -87,18 +111,16 @@ def test_tune_writes_settings_beside_the_checkpoint_from_the_val_split_only(trai
     assert (stored.parent / "max-val-acc-checkpoint.pt").exists() or (stored.parent / "checkpoint.pt").exists()
     doc = json.loads(stored.read_text())
     n_val = int((trained["df"]["split"] == "val").sum())
-    assert doc["split"] == "val" and doc["n_files"] == n_val
+    assert doc["split"] == "val" and doc["n_files"] == n_val and doc["tuned_by"] == "vak-tcn tune"
     assert len(doc["settings_tried"]) == 100
-    cers = [row["character_error_rate"] for row in doc["settings_tried"]]
-    assert doc["best_scores"]["character_error_rate"] == min(cers)
     # no clean-up is always among the settings tried (so tuning can choose to change nothing)
     assert any(not (r["min_segment_dur"] or r["min_gap_dur"] or r["majority_vote"]) for r in doc["settings_tried"])
-    # the stored choice is a setting that was tried and scored best
-    (best,) = [r for r in doc["settings_tried"] if all(r[k] == v for k, v in doc["best"].items())]
-    assert best["character_error_rate"] == min(cers)
+    assert_one_se_choice(doc)
     assert (stored.parent / "postprocess.png").stat().st_size > 1000
     out = trained["proc"].stdout
-    assert "best: " in out and "raw (none)" in out and f"on {n_val} validation files" in out
+    assert "chosen: " in out and "raw (none)" in out and "CHOSEN" in out and f"on {n_val} validation file" in out
+    assert "by one-standard-error over files" in out and "validation character error rate: raw " in out
+    assert ("warning: clean-up tuned on" in out) == (n_val <= 2)
 
 
 @pytest.mark.slow
@@ -212,3 +234,103 @@ def test_find_runs_in_vak_learncurve_layout(tmp_path):
     (results / "learncurve.toml").unlink()
     with pytest.raises(FileNotFoundError, match=r"no vak config \(\*\.toml\)"):
         tune.find_runs(results)
+
+
+# ---- the choice as vak-tcn tune prints and draws it, and the config's clean-up of a training run ------
+FD = 0.002
+
+
+def song(n_short: int, n_blips: int) -> tuple[np.ndarray, np.ndarray]:
+    """10 reference syllables, ``n_short`` of them 2 frames long (predicted right), the others 10; the
+    prediction adds ``n_blips`` 1-frame blips in the gaps (tests/models/test_postprocess.py's ``song``).
+    Raw CER n_blips / 10; min_segment_dur 5 ms: n_short / 10."""
+    ref, pred = [0] * 5, [0] * 5
+    for i in range(10):
+        syllable = [4] * 2 if i < n_short else [1 + i % 2] * 10
+        ref += syllable + [0] * 6
+        pred += syllable + ([0, 0, 3, 0, 0, 0] if i < n_blips else [0] * 6)
+    return np.array(pred), np.array(ref)
+
+
+def hand_computed_result(fixed=None):
+    """Files (short syllables, blips) (0, 3), (2, 0), (1, 0), (0, 1): raw mean 0.1; min_segment_dur 5 ms
+    0.075, the lowest, but raw is within one SE (0.1109) of it: raw chosen."""
+    from vak_tcn.models import postprocess as pp
+
+    preds, refs = zip(*(song(*f) for f in ((0, 3), (2, 0), (1, 0), (0, 1))))
+    return pp.tune(list(preds), list(refs), FD, [pp.Settings(min_segment_dur=0.005)], fixed=fixed)
+
+
+def test_the_table_and_figure_mark_raw_fixed_lowest_and_chosen(tmp_path):
+    from vak_tcn.inference import tune
+    from vak_tcn.models.postprocess import Settings
+
+    result = hand_computed_result(fixed=Settings(0.010, 0.0, True))
+    lines = tune.table(result).splitlines()
+    assert lines[0].split() == "min_gap_dur min_seg_dur majority CER -lowest SE frame err bnd F".split()
+    # ordered by CER: the lowest (min_segment_dur 5 ms), the config's (the same CER), raw = chosen
+    assert [line[:18].strip() for line in lines[1:]] == ["lowest", "config's", "raw (none), CHOSEN"]
+    assert lines[3][18:].split()[3:6] == ["0.1000", "0.0250", "0.1109"]  # CER, above the lowest, SE
+    assert tune.gains_text(result) == (
+        "validation character error rate: raw 0.1000 -> 0.1000 (gain 0.0000); config's 0.0750 -> 0.1000 (gain -0.0250)"
+    )
+    figure = tune.write_figure(result, tmp_path / "postprocess.png", title="checkpoint.pt")
+    assert figure.stat().st_size > 1000
+    assert "margin" not in result.how_chosen() and "0.0250 lower, SE 0.1109" in result.how_chosen()
+
+
+def test_tune_prints_the_gain_of_each_replicate(tmp_path, monkeypatch, capsys):
+    """``vak-tcn tune`` on a learncurve directory: one line per replicate, raw and the config's -> chosen."""
+    import argparse
+
+    from vak_tcn.inference import tune
+    from vak_tcn.models.postprocess import Settings
+
+    root = tmp_path / "results"
+    runs = [
+        tune.TrainedRun(root / f"train_dur_4s/replicate_{i}/TCN/checkpoints/checkpoint.pt", root, root / "a.toml")
+        for i in (1, 2)
+    ]
+    results = iter([hand_computed_result(), hand_computed_result(fixed=Settings(0.010, 0.0, True))])
+    monkeypatch.setattr(tune, "find_runs", lambda *a: runs)
+    monkeypatch.setattr(tune, "tune_run", lambda run, settings: next(results))
+    root.mkdir()
+    args = argparse.Namespace(
+        results_dir=root, checkpoint=None, min_segment_dur=None, min_gap_dur=None, majority_vote="both"
+    )
+    assert tune.main_tune(args) == 0
+    out = capsys.readouterr().out
+    assert "train_dur_4s/replicate_1/TCN/checkpoints: raw 0.1000 -> 0.1000 (gain 0.0000; 4 files): none" in out
+    assert (
+        "replicate_2/TCN/checkpoints: raw 0.1000, config's 0.0750 -> 0.1000 (gain 0.0000, -0.0250; 4 files): none"
+        in out
+    )
+
+
+@pytest.mark.parametrize("learncurve", [False, True])
+def test_the_configs_clean_up_when_training_ends(tmp_path, learncurve):
+    """The family reads the config's post_tfm_kwargs from the config vak copied into the results, in
+    vak train's and vak learncurve's layouts; vak's post-processing of the model, when it has one, first."""
+    import types
+
+    from vak_tcn.models.family import FrameClassificationModel
+    from vak_tcn.models.postprocess import Settings
+
+    results = tmp_path / "results_261126_010203"
+    run_dir = results / "train_dur_4s" / "replicate_1" if learncurve else results
+    ckpt = run_dir / "TCN" / "checkpoints" / "checkpoint.pt"
+    ckpt.parent.mkdir(parents=True)
+    model = types.SimpleNamespace(_config_tfm=None)
+    assert FrameClassificationModel._fixed_cleanup(model, ckpt) is None  # no config
+    (tmp_path / "elsewhere.toml").write_text("[vak.eval]\npost_tfm_kwargs = {min_segment_dur = 0.5}\n")
+    assert FrameClassificationModel._fixed_cleanup(model, ckpt) is None  # not above the results directory
+    (results / "learncurve.toml").write_text(
+        "[vak.learncurve]\npost_tfm_kwargs = {majority_vote = true, min_segment_dur = 0.02}\n"
+    )
+    assert FrameClassificationModel._fixed_cleanup(model, ckpt) == Settings(0.02, 0.0, True)
+    (results / "learncurve.toml").write_text("[vak.learncurve]\npost_tfm_kwargs = {min_gap_dur = 0.02}\n")
+    assert FrameClassificationModel._fixed_cleanup(model, ckpt) is None  # a warning in vak's log
+    vak_postprocess = types.SimpleNamespace(min_segment_dur=None, majority_vote=True)
+    assert FrameClassificationModel._fixed_cleanup(types.SimpleNamespace(_config_tfm=vak_postprocess), ckpt) == (
+        Settings(0.0, 0.0, True)
+    )

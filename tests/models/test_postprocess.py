@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -136,20 +137,198 @@ def test_tuner_picks_the_known_optimum():
     assert result.scores_of(Settings(0.004, 0.010, False))["character_error_rate"] > 0  # fills the real gaps
 
 
-def test_ties_broken_by_boundary_fscore():
+def test_equally_simple_ties_broken_by_boundary_fscore_then_grid_order():
     """A syllable followed by a 1-frame gap and a 2-frame tail of its label.  Removing the tail
-    (min_segment_dur 5 ms) and joining it (min_gap_dur 3 ms) both give CER 0; joining moves the
-    offset 6 ms (> the 4 ms tolerance): boundary F-score 0.5 against 1.0."""
+    (min_segment_dur 5 ms) and joining it (min_gap_dur 5 ms) both give CER 0 and are equally simple
+    (one step, 5 ms); joining moves the offset 6 ms (> the 4 ms tolerance): boundary F-score 0.5
+    against 1.0, so removing is chosen.  No clean-up (CER 1) is added in front."""
     fd = 0.002
     ref = np.array([0] * 10 + [1] * 20 + [0] * 10)
     pred = np.array([0] * 10 + [1] * 20 + [0] + [1] * 2 + [0] * 7)
-    join, remove = Settings(0.0, 0.003, False), Settings(0.005, 0.0, False)
-    result = pp.tune([pred], [ref], fd, [join, remove])
-    assert [sc["character_error_rate"] for sc in result.scores] == [0.0, 0.0]
-    assert [sc["boundary_fscore"] for sc in result.scores] == [0.5, 1.0]
-    assert result.best == remove
-    same = pp.tune([ref], [ref], fd, [remove, Settings(0.004, 0.0, True)])
-    assert same.best_index == 0  # equal CER and F-score: the first listed
+    join, remove = Settings(0.0, 0.005, False), Settings(0.005, 0.0, False)
+    with pytest.warns(pp.TooFewFilesWarning):
+        result = pp.tune([pred], [ref], fd, [join, remove])
+    assert result.settings == [Settings(), join, remove]
+    assert [sc["character_error_rate"] for sc in result.scores] == [1.0, 0.0, 0.0]
+    assert [sc["boundary_fscore"] for sc in result.scores[1:]] == [0.5, 1.0]
+    assert result.best == remove and result.lowest == remove
+
+    # simplicity comes before the boundary F-score: joining with 3 ms is less clean-up than removing
+    # with 5 ms, so it is chosen; the rule before (lowest mean, ties by F-score) chose removing
+    join3 = Settings(0.0, 0.003, False)
+    with pytest.warns(pp.TooFewFilesWarning):
+        assert pp.tune([pred], [ref], fd, [join3, remove]).best == join3
+        old = pp.tune([pred], [ref], fd, [join3, remove], rule="best")
+    assert old.best == remove == old.lowest
+
+    # equal CER, F-score and simplicity (two steps, 6 ms): the first listed.  A 1-frame blip of
+    # another class in the silence, removed by both; no clean-up keeps it (CER 1)
+    blip = ref.copy()
+    blip[35] = 3
+    a, b = Settings(0.004, 0.002, False), Settings(0.006, 0.0, True)
+    assert pp.simplicity(a) == pp.simplicity(b) == (2, 2, 0.006)
+    with pytest.warns(pp.TooFewFilesWarning):
+        assert pp.tune([blip], [ref], fd, [a, b]).best == a
+        assert pp.tune([blip], [ref], fd, [b, a]).best == b
+        same = pp.tune([ref], [ref], fd, [remove, Settings(0.004, 0.0, True)])
+    assert same.best == Settings()  # everything ties at CER 0: no clean-up is the simplest
+
+
+def test_simplicity_order():
+    fixed = Settings(0.010, 0.0, True)
+    order = [
+        Settings(),
+        fixed,
+        Settings(0.002, 0.0, False),
+        Settings(0.0, 0.004, False),
+        Settings(0.050, 0.0, False),
+        Settings(0.0, 0.0, True),  # majority vote: one step, no duration
+    ]
+    keys = [pp.simplicity(s, fixed) for s in order]
+    assert keys[:2] == [(0, 0, 0.0), (1, 0, 0.0)]
+    assert keys[2:] == [(2, 1, 0.002), (2, 1, 0.004), (2, 1, 0.05), (2, 1, 0.0)]
+    assert sorted(order, key=lambda s: pp.simplicity(s, fixed))[:3] == [Settings(), fixed, Settings(0.0, 0.0, True)]
+    assert pp.simplicity(fixed) == (2, 2, 0.01)  # without a fixed clean-up: one of the others
+    assert pp.simplicity(Settings(0.004, 0.002, True)) > pp.simplicity(Settings(0.050, 0.0, True))  # 3 steps > 2
+
+
+# ---- the one-standard-error rule, on files built so that every CER is known by hand ----------------
+FD = 0.002
+#: removes 1-2 frame segments (<= 4 ms), keeps the 10-frame syllables
+REMOVE_SHORT = Settings(min_segment_dur=0.005)
+
+
+def song(n_short: int, n_blips: int, n_syllables: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """``n_syllables`` reference syllables separated by 6-frame gaps: ``n_short`` of them 2 frames
+    long (label 4, predicted right), the others 10 frames (labels 1, 2).  The prediction is the
+    reference plus ``n_blips`` 1-frame blips (label 3) in the gaps.  No clean-up: CER n_blips / 10;
+    REMOVE_SHORT removes the blips and the short syllables: CER n_short / 10."""
+    ref, pred = [0] * 5, [0] * 5
+    for i in range(n_syllables):
+        syllable = [4] * 2 if i < n_short else [1 + i % 2] * 10
+        gap = [0, 0, 3, 0, 0, 0] if i < n_blips else [0] * 6
+        ref += syllable + [0] * 6
+        pred += syllable + gap
+    return np.array(pred), np.array(ref)
+
+
+def files(*shorts_and_blips):
+    preds, refs = zip(*(song(n_short, n_blips) for n_short, n_blips in shorts_and_blips))
+    return list(preds), list(refs)
+
+
+def test_song_files_have_the_hand_computed_error_rates():
+    preds, refs = files((0, 3), (2, 0))
+    scores = pp.evaluate(preds, refs, FD, [Settings(), REMOVE_SHORT])
+    assert scores[0]["file_character_error_rate"] == pytest.approx([0.3, 0.0])
+    assert scores[1]["file_character_error_rate"] == pytest.approx([0.0, 0.2])
+    assert scores[0]["character_error_rate"] == pytest.approx(0.15)
+
+
+def test_a_setting_better_than_raw_by_less_than_one_se_is_not_chosen():
+    """Per file (short syllables, blips): (0, 3), (2, 0), (1, 0), (0, 1).  No clean-up: CER 0.3, 0,
+    0.1, 0, mean 0.1; REMOVE_SHORT: 0, 0.2, 0, 0.1, mean 0.075, the lowest.  No clean-up minus it,
+    per file: 0.3, -0.2, 0.1, -0.1; mean 0.025, sd (ddof 1) sqrt(0.1475 / 3) = 0.22174, SE 0.11087:
+    0.025 <= SE, tied within noise, and no clean-up is the simplest."""
+    preds, refs = files((0, 3), (2, 0), (1, 0), (0, 1))
+    result = pp.tune(preds, refs, FD, [REMOVE_SHORT])
+    assert result.settings == [Settings(), REMOVE_SHORT]
+    assert [sc["character_error_rate"] for sc in result.scores] == pytest.approx([0.1, 0.075])
+    assert result.lowest == REMOVE_SHORT and result.best == Settings()
+    se = np.sqrt(0.1475 / 3) / 2
+    assert result.se == pytest.approx(se) and result.se_of(REMOVE_SHORT) == 0.0
+    assert result.n_within_noise == 2 and result.warning is None
+    # the rule before chose the lowest mean
+    assert pp.tune(preds, refs, FD, [REMOVE_SHORT], rule="best").best == REMOVE_SHORT
+    choice = result.choice()
+    assert choice["rule"] == "one-standard-error over files" and choice["n_files"] == 4
+    assert choice["margin"] == pytest.approx(0.025) and choice["se"] == pytest.approx(se)
+    assert choice["lowest"]["min_segment_dur"] == 0.005
+    assert choice["lowest"]["character_error_rate"] == pytest.approx(0.075)
+    assert choice["validation_cer"] == pytest.approx({"raw": 0.1, "fixed": None, "chosen": 0.1, "lowest": 0.075})
+    assert choice["gain"] == pytest.approx({"over_raw": 0.0, "over_fixed": None})
+    assert "lowest mean (min_gap_dur=0 s, min_segment_dur=0.005 s" in result.summary()
+
+
+def test_a_setting_better_than_raw_by_much_more_than_one_se_is_chosen():
+    """(0, 3), (0, 2), (0, 3), (0, 2): no clean-up 0.3, 0.2, 0.3, 0.2 (mean 0.25); REMOVE_SHORT 0 on
+    every file.  Differences 0.3, 0.2, 0.3, 0.2: SE sqrt(0.01 / 3) / 2 = 0.0289, far below 0.25."""
+    preds, refs = files((0, 3), (0, 2), (0, 3), (0, 2))
+    result = pp.tune(preds, refs, FD, [REMOVE_SHORT])
+    assert result.best == REMOVE_SHORT == result.lowest
+    assert result.se_of(Settings()) == pytest.approx(np.sqrt(0.01 / 3) / 2)
+    assert result.choice()["margin"] == 0.0 and result.choice()["lowest"] is None
+    assert result.validation_cer()["gain_over_raw"] == pytest.approx(0.25)
+    assert result.summary().startswith("min_gap_dur=0 s, min_segment_dur=0.005 s, majority_vote=false; ")
+    assert "raw 0.2500 -> 0.0000 (gain 0.2500)" in result.summary()
+
+
+def test_the_configs_fixed_clean_up_is_a_candidate_and_second_in_simplicity():
+    """As above, REMOVE_SHORT best by far; the config's fixed clean-up is REMOVE_SHORT and not in the
+    grid: added, and chosen over a grid setting with the same scores (gap filling and majority vote
+    change nothing here), which the rule before chose by grid order."""
+    preds, refs = files((0, 3), (0, 2), (0, 3), (0, 2))
+    busy = Settings(0.005, 0.002, True)
+    result = pp.tune(preds, refs, FD, [busy], fixed=REMOVE_SHORT)
+    assert result.settings == [Settings(), busy, REMOVE_SHORT]
+    assert result.cer_of(busy) == result.cer_of(REMOVE_SHORT) == 0.0
+    assert result.best == REMOVE_SHORT and result.choice()["fixed"] == REMOVE_SHORT.asdict()
+    assert result.validation_cer()["gain_over_fixed"] == 0.0
+    assert pp.tune(preds, refs, FD, [busy], fixed=REMOVE_SHORT, rule="best").best == busy
+    # a fixed clean-up already in the grid is not added twice
+    assert pp.tune(preds, refs, FD, [REMOVE_SHORT, busy], fixed=REMOVE_SHORT).settings == [
+        Settings(),
+        REMOVE_SHORT,
+        busy,
+    ]
+    # no clean-up comes before the fixed one: the files of the first case, where no clean-up is
+    # within one SE of REMOVE_SHORT (the config's, and the lowest mean)
+    preds, refs = files((0, 3), (2, 0), (1, 0), (0, 1))
+    assert pp.tune(preds, refs, FD, [busy], fixed=REMOVE_SHORT).best == Settings()
+
+
+def test_a_baseline_within_noise_but_worse_than_raw_is_not_chosen():
+    """Files (short syllables, blips) (0, 1) x 3 and (5, 1).  min_segment_dur 3 ms removes the 1-frame
+    blips and keeps the 2-frame syllables: CER 0 everywhere, the lowest.  No clean-up: 0.1 on every
+    file, SE 0: not within noise.  The config's REMOVE_SHORT: 0, 0, 0, 0.5, mean 0.125 = its SE
+    (0.25 / 2), within noise of the lowest, simpler than it, but worse than no clean-up on validation:
+    not chosen, so the choice is never worse than leaving the output alone."""
+    preds, refs = files((0, 1), (0, 1), (0, 1), (5, 1))
+    blips_only = Settings(min_segment_dur=0.003)
+    result = pp.tune(preds, refs, FD, [blips_only], fixed=REMOVE_SHORT)
+    assert result.file_cer_of(REMOVE_SHORT) == pytest.approx([0.0, 0.0, 0.0, 0.5])
+    assert result.file_cer_of(Settings()) == pytest.approx([0.1] * 4) and result.se_of(Settings()) == 0.0
+    assert result.cer_of(REMOVE_SHORT) - result.cer_of(blips_only) == result.se_of(REMOVE_SHORT) == 0.125
+    assert result.best == blips_only == result.lowest and result.n_within_noise == 1
+
+
+def test_one_file_has_no_standard_error_and_two_files_warn():
+    """One file: no SE, the lowest mean wins (REMOVE_SHORT by 0.1); two files: the SE rule applies.
+    Both warn that the choice may not generalise, naming the remedies; three files do not."""
+    preds, refs = files((0, 1))
+    with pytest.warns(pp.TooFewFilesWarning, match="1 validation file: too few to tell settings apart"):
+        result = pp.tune(preds, refs, FD, [REMOVE_SHORT])
+    assert result.best == REMOVE_SHORT and result.se_of(Settings()) == 0.0
+    assert "post_processing = 'config'" in result.warning and "val_dur" in result.warning
+    assert result.choice()["warning"] == result.warning
+    preds, refs = files((0, 3), (0, 1))  # differences 0.3, 0.1: SE sd([0.3, 0.1]) / sqrt(2) = 0.1 < mean 0.2
+    with pytest.warns(pp.TooFewFilesWarning, match="2 validation files: too few.*may not generalise"):
+        assert pp.tune(preds, refs, FD, [REMOVE_SHORT]).best == REMOVE_SHORT
+    preds, refs = files((0, 3), (1, 0))  # differences 0.3, -0.1: mean 0.1, SE 0.2: tied, no clean-up
+    with pytest.warns(pp.TooFewFilesWarning):
+        assert pp.tune(preds, refs, FD, [REMOVE_SHORT]).best == Settings()
+    preds, refs = files((0, 3), (0, 1), (0, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = pp.tune(preds, refs, FD, [REMOVE_SHORT])
+    assert result.warning is None and result.best == REMOVE_SHORT
+    assert pp.few_files_warning(3) is None and pp.few_files_warning(0) is not None
+
+
+def test_tune_rejects_an_unknown_rule():
+    preds, refs = files((0, 1), (0, 1), (0, 1))
+    with pytest.raises(ValueError, match="rule: one of 'one-se', 'best', got 'one_se'"):
+        pp.tune(preds, refs, FD, rule="one_se")
 
 
 def test_settings_file_round_trip_and_errors(tmp_path):
@@ -158,7 +337,8 @@ def test_settings_file_round_trip_and_errors(tmp_path):
     path = pp.write_settings(pp.settings_path(tmp_path / "checkpoint.pt"), result, {"split": "val"})
     assert path == tmp_path / "postprocess.json"
     doc = json.loads(path.read_text())
-    assert doc["split"] == "val" and len(doc["settings_tried"]) == 4
+    assert doc["split"] == "val" and len(doc["settings_tried"]) == 5  # the 4 of the grid and no clean-up
+    assert doc["format_version"] == 2 and doc["choice"]["n_files"] == 4
     assert all("character_error_rate" in row and "min_gap_dur" in row for row in doc["settings_tried"])
     assert pp.read_settings(path) == result.best
     path.write_text(json.dumps({"best": {"min_segment_dur": 0.01, "min_gap": 0.004}}))
@@ -167,6 +347,84 @@ def test_settings_file_round_trip_and_errors(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="postprocess.json"):
         pp.read_settings(path)
+
+
+def test_settings_file_records_the_choice_and_old_files_still_read(tmp_path):
+    """postprocess.json (format 2): ``best`` is the chosen setting, ``choice`` says how sure it is;
+    format 1 files (and files without a version) still read; an unknown version is refused."""
+    preds, refs = files((0, 3), (2, 0), (1, 0), (0, 1))
+    fixed = Settings(0.010, 0.0, True)  # removes blips and short syllables, as REMOVE_SHORT: CER 0.075
+    result = pp.tune(preds, refs, FD, [REMOVE_SHORT], fixed=fixed)
+    path = pp.write_settings(tmp_path / "postprocess.json", result, {"n_files": 4})
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == 2 and doc["best"] == Settings().asdict() and pp.read_settings(path) == Settings()
+    choice = doc["choice"]
+    assert choice["rule"] == "one-standard-error over files" and choice["n_files"] == 4
+    assert choice["simplicity"].startswith("no clean-up; the config's fixed clean-up; then fewer steps")
+    assert choice["margin"] == pytest.approx(0.025) and choice["se"] == pytest.approx(np.sqrt(0.1475 / 3) / 2)
+    assert choice["lowest"] == {**REMOVE_SHORT.asdict(), **result.scores_of(REMOVE_SHORT)}  # tie with fixed: grid order
+    assert choice["fixed"] == fixed.asdict() and choice["n_within_noise"] == 3
+    assert choice["validation_cer"] == pytest.approx({"raw": 0.1, "fixed": 0.075, "chosen": 0.1, "lowest": 0.075})
+    assert choice["gain"] == pytest.approx({"over_raw": 0.0, "over_fixed": -0.025})
+    assert choice["se_from_lowest"]["raw"] == choice["se"] and choice["se_from_lowest"]["fixed"] == 0.0
+    assert "choice" not in json.dumps(doc["settings_tried"]) and len(doc["settings_tried"]) == 3
+
+    version_1 = {
+        "format_version": 1,
+        "objective": "character_error_rate, ties: boundary_fscore",
+        "best": {"min_segment_dur": 0.006, "min_gap_dur": 0.004, "majority_vote": False},
+        "best_scores": {"character_error_rate": 0.75},
+        "settings_tried": [],
+    }
+    path.write_text(json.dumps(version_1))
+    assert pp.read_settings(path) == Settings(0.006, 0.004, False)
+    path.write_text(json.dumps({**version_1, "format_version": 3}))
+    with pytest.raises(
+        ValueError, match=r"postprocess.json: 'format_version' 3 is not one this vak-tcn reads \(1, 2\)"
+    ):
+        pp.read_settings(path)
+    path.write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="postprocess.json: not a table"):
+        pp.read_settings(path)
+
+
+def test_the_configs_fixed_clean_up(tmp_path):
+    assert pp.fixed_settings(None) is None and pp.fixed_settings({}) is None
+    assert pp.fixed_settings({"min_segment_dur": 0.02}) == Settings(0.02, 0.0, False)
+    assert pp.fixed_settings({"majority_vote": True}) == Settings(0.0, 0.0, True)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) in here: 'min_gap_dur'"):
+        pp.fixed_settings({"min_gap_dur": 0.004}, "here")
+    with pytest.raises(ValueError, match="here: majority_vote must be true or false, got 'yes'"):
+        pp.fixed_settings({"majority_vote": "yes"}, "here")
+    with pytest.raises(ValueError, match="here: min_segment_dur must be >= 0"):
+        pp.fixed_settings({"min_segment_dur": -1}, "here")
+
+    config = tmp_path / "learncurve.toml"
+    config.write_text(
+        "[vak.learncurve]\npost_tfm_kwargs = {majority_vote = true, min_segment_dur = 0.02}\n"
+        "[vak.eval]\npost_tfm_kwargs = {min_segment_dur = 0.5}\n"
+    )
+    assert pp.config_fixed_settings(config) == Settings(0.02, 0.0, True)  # learncurve's table first
+    config.write_text("[vak.train]\nbatch_size = 8\n[vak.eval]\npost_tfm_kwargs = {min_segment_dur = 0.5}\n")
+    assert pp.config_fixed_settings(config) == Settings(0.5, 0.0, False)
+    config.write_text("[vak.train]\nbatch_size = 8\n")
+    assert pp.config_fixed_settings(config) is None  # vak train: no clean-up in its table
+    config.write_text("[vak.learncurve]\npost_tfm_kwargs = {majority_vote = true, min_gap = 0.02}\n")
+    with pytest.raises(ValueError, match=r"learncurve.toml: \[vak.learncurve\] post_tfm_kwargs: 'min_gap'"):
+        pp.config_fixed_settings(config)
+    config.write_text("[vak.learncurve\n")
+    with pytest.raises(ValueError, match="learncurve.toml: cannot read the config's post_tfm_kwargs"):
+        pp.config_fixed_settings(config)
+
+
+def test_evaluate_scores_as_tune_does():
+    preds, refs = noisy_files(seed=2, n_files=5)
+    settings = pp.grid((0.0, 0.006), (0.0, 0.004), (False, True))
+    result = pp.tune(preds, refs, 0.002, settings)
+    for s, scores in zip(settings, pp.evaluate(preds, refs, 0.002, settings)):
+        assert scores["character_error_rate"] == result.cer_of(s)
+        assert scores["frame_error"] == result.scores_of(s)["frame_error"]
+        assert scores["file_character_error_rate"] == result.file_cer[result.settings.index(s)].tolist()
 
 
 def test_grid_rejects_bad_durations():

@@ -47,6 +47,7 @@ import copy
 import functools
 import logging
 import pathlib
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -329,7 +330,10 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def tune_cleanup(self) -> pathlib.Path | None:
         """Run the checkpoint vak will evaluate over the validation split, tune the clean-up on it
-        (:func:`postprocess.tune`, the default grid) and write ``postprocess.json`` beside the checkpoint."""
+        (:func:`postprocess.tune`: the default grid, the config's clean-up among the candidates, the
+        one-standard-error rule) and write ``postprocess.json`` beside the checkpoint.  vak's log gets
+        the choice and what it gains on validation over raw and over the config's clean-up, and a
+        warning when there are one or two validation files."""
         trainer = self._trainer
         loaders = trainer.val_dataloaders
         loader = loaders[0] if isinstance(loaders, (list, tuple)) and loaders else loaders
@@ -353,7 +357,12 @@ class FrameClassificationModel(vak_compat.base_family()):
                 frame_durs.append(self._context(batch)["frame_dur"])
         if any(d is None for d in frame_durs):
             raise ValueError("no frame duration for the validation files (not a vak-prepared dataset?)")
-        result = postprocess.tune(predictions, references, frame_durs, background=self._background_index())
+        fixed = self._fixed_cleanup(ckpt)
+        with warnings.catch_warnings():  # logged below, with the result
+            warnings.simplefilter("ignore", postprocess.TooFewFilesWarning)
+            result = postprocess.tune(
+                predictions, references, frame_durs, background=self._background_index(), fixed=fixed
+            )
         extra = {
             "checkpoint": ckpt.name,
             "tuned_by": "vak-tcn, after training",
@@ -364,13 +373,35 @@ class FrameClassificationModel(vak_compat.base_family()):
             "tuner_seconds": round(result.seconds, 3),
         }
         path = postprocess.write_settings(postprocess.settings_path(ckpt), result, extra)
-        raw = result.scores_of(postprocess.Settings())
         vak_logger.info(
-            f"clean-up tuned on {result.n_files} validation files in {result.seconds:.2f} s: "
-            f"{result.best.describe()}; validation character error rate "
-            f"{raw['character_error_rate']:.4f} raw -> {result.best_scores['character_error_rate']:.4f}; -> {path}"
+            f"clean-up tuned on {result.n_files} validation file{'' if result.n_files == 1 else 's'} in "
+            f"{result.seconds:.2f} s: {result.summary()}; -> {path}"
         )
+        if result.warning:
+            vak_logger.warning(result.warning)
         return path
+
+    def _fixed_cleanup(self, ckpt: pathlib.Path) -> postprocess.Settings | None:
+        """The config's fixed clean-up, a candidate of the tuner: vak's post-processing of this model if
+        vak gave it one, else the ``post_tfm_kwargs`` of the config vak copied into the results
+        (:func:`postprocess.config_fixed_settings`: ``[vak.learncurve]``, else ``[vak.eval]``).  vak's
+        train and learncurve build the model without, so the config is where they are."""
+        tfm = self._config_tfm
+        if tfm is not None and hasattr(tfm, "min_segment_dur"):
+            return postprocess.Settings(
+                min_segment_dur=float(tfm.min_segment_dur or 0.0), majority_vote=bool(tfm.majority_vote)
+            )
+        run_dir = ckpt.parents[2]  # <run>/<Model>/checkpoints/; learncurve's run: <results>/train_dur_*/replicate_*
+        learncurve = run_dir.name.startswith("replicate_") and run_dir.parent.name.startswith("train_dur_")
+        config = trained.config_above(run_dir, run_dir.parent.parent if learncurve else run_dir)
+        if config is None:
+            vak_logger.info(f"no config (*.toml) in {run_dir}: the config's clean-up is not among the candidates")
+            return None
+        try:
+            return postprocess.config_fixed_settings(config)
+        except ValueError as e:  # e.g. a [vak.eval] table vak train did not check
+            vak_logger.warning(f"the config's clean-up is not among the candidates: {e}")
+            return None
 
     def _sequence_predictions(self, network, batch: Mapping):
         """A validation batch (one file's windows) through ``network``: ``(class_logits (1, classes,

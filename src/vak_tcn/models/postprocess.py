@@ -25,9 +25,20 @@ The tuner
     handful of NumPy operations on the runs of all files at once (no per-file Python loop),
     tested to equal :func:`clean` frame by frame.  Objective: the character error rate (vak's
     ``levenshtein(pred, true) / len(true)`` on each file's sequence of segment labels, averaged
-    over files as vak's validation does; a file with no reference segment divides by 1), ties
-    broken by the boundary F-score (:func:`vak_tcn.metrics.boundary_precision_recall_fscore`,
-    hits pooled over files), then by the simpler setting (less clean-up).
+    over files as vak's validation does; a file with no reference segment divides by 1).
+
+    The choice (:func:`tune`, ``rule="one-se"``, the default): the **one-standard-error rule over
+    files**.  The setting with the lowest mean is the *lowest*; every setting whose mean exceeds
+    the lowest's by at most the standard error of their per-file differences (paired:
+    ``sd(diff, ddof=1) / sqrt(n_files)``; 0 with one file) is tied with it within noise (the
+    config's fixed clean-up only when no worse than no clean-up on validation, a grid setting only
+    when no worse than both), and the *simplest* of those is chosen (:func:`simplicity`: no
+    clean-up, then the config's fixed clean-up, then fewer steps switched on, then less total
+    duration); among equally simple ones the lower mean, then the higher boundary F-score
+    (:func:`vak_tcn.metrics.boundary_precision_recall_fscore`, hits pooled over files), then the
+    earlier in the grid.  No clean-up and the config's fixed clean-up are always candidates, so
+    the choice falls back to them unless another setting is better by more than the noise.
+    ``rule="best"`` is the earlier rule: the lowest mean, ties by boundary F-score, then grid order.
 """
 
 from __future__ import annotations
@@ -38,7 +49,9 @@ import json
 import math
 import pathlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+import tomllib
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,12 +63,19 @@ __all__ = [
     "FILENAME",
     "Settings",
     "TuneResult",
+    "TooFewFilesWarning",
     "DEFAULT_GRID",
+    "RULES",
     "postprocess",
     "fill_gaps",
     "clean",
     "grid",
     "tune",
+    "evaluate",
+    "simplicity",
+    "few_files_warning",
+    "fixed_settings",
+    "config_fixed_settings",
     "read_settings",
     "write_settings",
     "settings_path",
@@ -67,7 +87,20 @@ __all__ = [
 
 #: the file written next to a checkpoint
 FILENAME = "postprocess.json"
-FORMAT_VERSION = 1
+#: 2: the ``choice`` table (rule, n_files, margin, ...); ``best`` is the chosen setting in both
+FORMAT_VERSION = 2
+#: the formats :func:`read_settings` reads (a file without ``format_version`` is 1)
+READ_FORMATS = (1, 2)
+
+#: the tuner's rules for choosing among the settings (:func:`tune`)
+RULES = {
+    "one-se": "one-standard-error over files",
+    "best": "lowest mean",
+}
+#: validation files at or below which the choice is flagged as unreliable (:func:`few_files_warning`)
+FEW_FILES = 2
+#: means closer than this are equal (floating-point rounding of the same per-file values)
+_TIE = 1e-12
 
 #: the default grid, seconds (0: off); 10 x 5 x 2 = 100 settings
 DEFAULT_GRID = {
@@ -231,12 +264,15 @@ def settings_path(checkpoint_path: str | pathlib.Path) -> pathlib.Path:
 
 
 def write_settings(path: str | pathlib.Path, result: TuneResult, extra: dict | None = None) -> pathlib.Path:
-    """Write a tuning result (chosen settings, every setting's scores) atomically as JSON."""
+    """Write a tuning result atomically as JSON: the chosen settings (``best``, the name format 1
+    gave them), how they were chosen and how sure the choice is (``choice``: :meth:`TuneResult.choice`),
+    ``extra``, and every setting's scores."""
     doc = {
         "format_version": FORMAT_VERSION,
         "objective": result.objective,
         "best": result.best.asdict(),
         "best_scores": result.best_scores,
+        "choice": result.choice(),
         **(extra or {}),
         "settings_tried": [{**s.asdict(), **scores} for s, scores in zip(result.settings, result.scores)],
     }
@@ -244,13 +280,22 @@ def write_settings(path: str | pathlib.Path, result: TuneResult, extra: dict | N
 
 
 def read_settings(path: str | pathlib.Path) -> Settings:
-    """The chosen settings of a ``postprocess.json``; errors name the file and the bad key."""
+    """The chosen settings of a ``postprocess.json`` (format 1 or 2: ``best`` in both); errors name
+    the file and the bad key."""
     path = pathlib.Path(path)
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: cannot read tuned post-processing settings: {e}") from e
-    best = doc.get("best") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a table of tuned post-processing settings")
+    version = doc.get("format_version", 1)
+    if version not in READ_FORMATS or isinstance(version, bool):
+        raise ValueError(
+            f"{path}: 'format_version' {version!r} is not one this vak-tcn reads "
+            f"({', '.join(map(str, READ_FORMATS))}); a newer vak-tcn wrote it, or re-tune with `vak-tcn tune`"
+        )
+    best = doc.get("best")
     if not isinstance(best, dict):
         raise ValueError(f"{path}: no 'best' table of post-processing settings")
     from .._params import reject_unknown
@@ -264,6 +309,56 @@ def read_settings(path: str | pathlib.Path) -> Settings:
         )
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: bad value in 'best': {e}") from e
+
+
+# ---------------------------------------------------------------- the config's fixed clean-up
+def fixed_settings(post_tfm_kwargs: Mapping | None, where: str = "post_tfm_kwargs") -> Settings | None:
+    """vak's ``post_tfm_kwargs`` (``min_segment_dur``, ``majority_vote``; vak's defaults: None, false)
+    as :class:`Settings`; None when there are none (vak then evaluates without clean-up).  ``where``
+    names the table in errors."""
+    if not post_tfm_kwargs:
+        return None
+    if not isinstance(post_tfm_kwargs, Mapping):
+        raise ValueError(
+            f"{where}: an inline table {{majority_vote = ..., min_segment_dur = ...}}, got {post_tfm_kwargs!r}"
+        )
+    from .._params import reject_unknown
+
+    reject_unknown(post_tfm_kwargs, ("min_segment_dur", "majority_vote"), f"key(s) in {where}", "keys")
+    try:
+        min_segment_dur = float(post_tfm_kwargs.get("min_segment_dur") or 0.0)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{where}: min_segment_dur must be a number of seconds, got {post_tfm_kwargs['min_segment_dur']!r}"
+        ) from None
+    if not (math.isfinite(min_segment_dur) and min_segment_dur >= 0):
+        raise ValueError(f"{where}: min_segment_dur must be >= 0 seconds, got {min_segment_dur!r}")
+    majority_vote = post_tfm_kwargs.get("majority_vote", False)
+    if not isinstance(majority_vote, bool):
+        raise ValueError(f"{where}: majority_vote must be true or false, got {majority_vote!r}")
+    return Settings(min_segment_dur=min_segment_dur, majority_vote=majority_vote)
+
+
+#: the tables of a vak config whose ``post_tfm_kwargs`` are a training run's fixed clean-up, in order
+CONFIG_TABLES = ("learncurve", "eval")
+
+
+def config_fixed_settings(config_path: str | pathlib.Path) -> Settings | None:
+    """The fixed clean-up of a vak config: the ``post_tfm_kwargs`` of ``[vak.learncurve]`` (the table
+    learncurve evaluates each replicate with), else of ``[vak.eval]``; None when neither has them (a
+    ``vak train`` config: vak's train table has no clean-up).  Errors name the file and the table."""
+    path = pathlib.Path(config_path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"{path}: cannot read the config's post_tfm_kwargs: {e}") from e
+    vak = doc.get("vak", {})
+    for name in CONFIG_TABLES:
+        table = vak.get(name) if isinstance(vak, dict) else None
+        if isinstance(table, dict) and table.get("post_tfm_kwargs") is not None:
+            return fixed_settings(table["post_tfm_kwargs"], f"{path}: [vak.{name}] post_tfm_kwargs")
+    return None
 
 
 # ---------------------------------------------------------------- the tuner
@@ -283,8 +378,51 @@ def grid(
     ]
 
 
+class TooFewFilesWarning(UserWarning):
+    """The clean-up was tuned on too few validation files to tell settings apart (:func:`few_files_warning`)."""
+
+
+def few_files_warning(n_files: int) -> str | None:
+    """The warning for a choice made on ``n_files`` <= :data:`FEW_FILES` validation files, naming the
+    risk and the remedies; None for more files."""
+    if n_files > FEW_FILES:
+        return None
+    return (
+        f"clean-up tuned on {n_files} validation file{'' if n_files == 1 else 's'}: too few to tell settings "
+        "apart; the choice may not generalise. Add validation data (a larger val_dur in [vak.prep], then "
+        "vak prep again) or set post_processing = 'config' (in the model's network table, or "
+        "VAK_TCN_POST_PROCESSING=config) to use the config's clean-up instead"
+    )
+
+
+#: :func:`simplicity` in words (recorded in ``postprocess.json``)
+SIMPLICITY = (
+    "no clean-up; the config's fixed clean-up; then fewer steps switched on (gap filling, minimum "
+    "segment duration, majority vote); then smaller min_gap_dur + min_segment_dur"
+)
+
+
+def simplicity(settings: Settings, fixed: Settings | None = None) -> tuple[int, int, float]:
+    """The tuner's order of simplicity, smaller first (:data:`SIMPLICITY`): no clean-up ``(0, 0, 0)``;
+    the config's fixed clean-up ``fixed`` ``(1, 0, 0)``; any other setting ``(2, number of steps
+    switched on, min_gap_dur + min_segment_dur)``.  Equal tuples are equally simple."""
+    if settings.is_off:
+        return (0, 0, 0.0)
+    if fixed is not None and settings == fixed:
+        return (1, 0, 0.0)
+    steps = bool(settings.min_gap_dur) + bool(settings.min_segment_dur) + bool(settings.majority_vote)
+    return (2, steps, round(settings.min_gap_dur + settings.min_segment_dur, 9))
+
+
 @dataclasses.dataclass
 class TuneResult:
+    """Every setting's validation scores, and the choice.
+
+    ``best_index`` (:attr:`best`) is the **chosen** setting, whatever the rule (the name is the one
+    ``postprocess.json`` has always used for it); ``lowest_index`` (:attr:`lowest`) the setting with
+    the lowest mean character error rate (ties: boundary F-score, then grid order), the one the
+    rule ``"best"`` chooses."""
+
     settings: list[Settings]
     scores: list[dict]  # per setting: character_error_rate, boundary_fscore, frame_error
     best_index: int
@@ -293,6 +431,13 @@ class TuneResult:
     n_frames: int
     audio_s: float
     objective: str = "character_error_rate, ties: boundary_fscore"
+    lowest_index: int | None = None  # None: best_index
+    rule: str = "best"
+    fixed: Settings | None = None  # the config's fixed clean-up, a candidate
+    file_cer: np.ndarray | None = None  # (settings, files): each file's character error rate
+    se_from_lowest: np.ndarray | None = None  # per setting: SE of its per-file differences from the lowest
+    n_within_noise: int = 1  # candidates within one SE of the lowest (itself included)
+    warning: str | None = None  # few_files_warning, when it applies
 
     @property
     def best(self) -> Settings:
@@ -302,8 +447,114 @@ class TuneResult:
     def best_scores(self) -> dict:
         return self.scores[self.best_index]
 
+    @property
+    def lowest(self) -> Settings:
+        return self.settings[self.best_index if self.lowest_index is None else self.lowest_index]
+
+    @property
+    def se(self) -> float:
+        """The standard error the chosen setting was held to: of its per-file differences from the lowest."""
+        return 0.0 if self.se_from_lowest is None else float(self.se_from_lowest[self.best_index])
+
     def scores_of(self, settings: Settings) -> dict | None:
         return next((sc for s, sc in zip(self.settings, self.scores) if s == settings), None)
+
+    def se_of(self, settings: Settings | None) -> float | None:
+        """The SE of the per-file differences between ``settings`` and the lowest (None: not tried)."""
+        if settings is None or settings not in self.settings or self.se_from_lowest is None:
+            return None
+        return float(self.se_from_lowest[self.settings.index(settings)])
+
+    def file_cer_of(self, settings: Settings | None) -> list[float] | None:
+        """Each file's character error rate with ``settings`` (None: not tried)."""
+        if settings is None or settings not in self.settings or self.file_cer is None:
+            return None
+        return self.file_cer[self.settings.index(settings)].tolist()
+
+    def cer_of(self, settings: Settings | None) -> float | None:
+        """The validation character error rate of ``settings`` (None: not tried, or ``settings`` None)."""
+        scores = self.scores_of(settings) if settings is not None else None
+        return None if scores is None else scores["character_error_rate"]
+
+    def validation_cer(self) -> dict:
+        """Validation character error rates: ``raw`` (no clean-up), ``fixed`` (the config's; None without
+        one), ``chosen``, ``lowest``; and what tuning bought: ``gain_over_raw`` (raw - chosen) and
+        ``gain_over_fixed`` (fixed - chosen; None without a fixed clean-up)."""
+        raw, fixed, chosen = self.cer_of(Settings()), self.cer_of(self.fixed), self.best_scores["character_error_rate"]
+        return {
+            "raw": raw,
+            "fixed": fixed,
+            "chosen": chosen,
+            "lowest": self.cer_of(self.lowest),
+            "gain_over_raw": None if raw is None else raw - chosen,
+            "gain_over_fixed": None if fixed is None else fixed - chosen,
+        }
+
+    def choice(self) -> dict:
+        """How the setting was chosen and how sure that is: the ``choice`` table of ``postprocess.json``."""
+        cer = self.validation_cer()
+        lowest = self.lowest
+        return {
+            "rule": RULES.get(self.rule, self.rule),
+            "simplicity": SIMPLICITY if self.rule == "one-se" else None,
+            "n_files": self.n_files,
+            "margin": cer["chosen"] - cer["lowest"],  # the chosen's validation CER minus the lowest's
+            "se": self.se,
+            "n_within_noise": self.n_within_noise,
+            "lowest": None if lowest == self.best else {**lowest.asdict(), **self.scores_of(lowest)},
+            "fixed": None if self.fixed is None else self.fixed.asdict(),
+            "validation_cer": {key: cer[key] for key in ("raw", "fixed", "chosen", "lowest")},
+            "se_from_lowest": {
+                "raw": self.se_of(Settings()),
+                "fixed": self.se_of(self.fixed),
+                "chosen": self.se,
+            },
+            "gain": {"over_raw": cer["gain_over_raw"], "over_fixed": cer["gain_over_fixed"]},
+            "file_cer": {
+                "raw": self.file_cer_of(Settings()),
+                "fixed": self.file_cer_of(self.fixed),
+                "chosen": self.file_cer_of(self.best),
+                "lowest": self.file_cer_of(lowest),
+            },
+            "warning": self.warning,
+        }
+
+    def how_chosen(self) -> str:
+        """The rule, the number of files and, when the chosen setting is not the lowest mean, the lowest,
+        the margin and the standard error it was within."""
+        how = f"{RULES.get(self.rule, self.rule)} ({self.n_files} file{'' if self.n_files == 1 else 's'})"
+        if self.lowest != self.best and self.cer_of(self.lowest) >= self.best_scores["character_error_rate"] - _TIE:
+            return how + (
+                f": the simplest of {self.n_within_noise} settings within one SE of the lowest mean, itself at the "
+                f"lowest mean ({self.lowest.describe()} ties it, with a higher boundary F-score)"
+            )
+        if self.lowest != self.best:
+            return how + (
+                f": the simplest of {self.n_within_noise} settings within one SE of the lowest mean "
+                f"({self.lowest.describe()}: {self.cer_of(self.lowest):.4f}, "
+                f"{self.best_scores['character_error_rate'] - self.cer_of(self.lowest):.4f} lower, SE {self.se:.4f})"
+            )
+        if self.rule == "one-se":
+            return how + ": the lowest mean" + (", the simplest within one SE" if self.n_within_noise > 1 else "")
+        return how
+
+    def summary(self) -> str:
+        """One line: the chosen setting, the validation gain over raw and over the config's clean-up,
+        and how it was chosen (:meth:`how_chosen`)."""
+        cer = self.validation_cer()
+        parts = [self.best.describe()]
+        if cer["raw"] is not None:
+            parts.append(
+                f"validation character error rate raw {cer['raw']:.4f} -> {cer['chosen']:.4f} "
+                f"(gain {cer['gain_over_raw']:.4f})"
+            )
+        if cer["fixed"] is not None:
+            parts.append(
+                f"config's ({self.fixed.describe()}) {cer['fixed']:.4f} -> {cer['chosen']:.4f} "
+                f"(gain {cer['gain_over_fixed']:.4f})"
+            )
+        parts.append(self.how_chosen())
+        return "; ".join(parts)
 
 
 class _Runs:
@@ -432,6 +683,96 @@ def _file_boundaries(segments, frame_dur: np.ndarray) -> list[np.ndarray]:
     ]
 
 
+class _Scorer:
+    """Validation files prepared once (references' segments and boundaries, predictions' runs);
+    :meth:`score` one setting: per-file character error rates, the frame error, the cleaned segments;
+    :meth:`fscore`: the boundary F-score of cleaned segments, hits pooled over files."""
+
+    def __init__(self, predictions, references, frame_durs, background: int, tolerance: float):
+        if len(predictions) != len(references):
+            raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+        if not len(predictions):
+            raise ValueError("no validation files to tune on")
+        self.n_files = n_files = len(predictions)
+        self.frame_dur = np.broadcast_to(np.asarray(frame_durs, dtype=float), (n_files,)).copy()
+        predictions = [np.asarray(p, dtype=np.int64).ravel() for p in predictions]
+        references = [np.asarray(r, dtype=np.int64).ravel() for r in references]
+        for f, (p, r) in enumerate(zip(predictions, references)):
+            if p.size != r.size:
+                raise ValueError(f"file {f}: {p.size} predicted frames for {r.size} reference frames")
+        self.background, self.tolerance = background, tolerance
+        self.ref_frames = np.concatenate(references)
+        ref_segments = _file_segments(_Runs.of(references), n_files, background)
+        self.ref_labels = [s[0] for s in ref_segments]
+        self.ref_counts = np.array([max(len(s), 1) for s in self.ref_labels])
+        self.ref_bounds = _file_boundaries(ref_segments, self.frame_dur)
+        self.n_ref_bounds = sum(b.size for b in self.ref_bounds)
+        self.raw = _Runs.of(predictions)
+        self.audio_s = float(sum(len(r) * d for r, d in zip(references, self.frame_dur)))
+        self._distances: dict[tuple[int, bytes], int] = {}
+
+    def score(self, settings: Settings) -> tuple[np.ndarray, float, list]:
+        runs = _clean_runs(self.raw, self.frame_dur, settings, self.background)
+        segs = _file_segments(runs, self.n_files, self.background)
+        # a file whose cleaned label sequence was seen before reuses its distance
+        keys = [(f, seg[0].tobytes()) for f, seg in enumerate(segs)]
+        todo = [f for f, key in enumerate(keys) if key not in self._distances]
+        if todo:
+            dist = _batched_levenshtein([segs[f][0] for f in todo], [self.ref_labels[f] for f in todo])
+            self._distances.update({keys[f]: int(d) for f, d in zip(todo, dist)})
+        dist = np.array([self._distances[key] for key in keys])
+        frames = np.repeat(runs.label, runs.length)
+        frame_error = float(np.mean(frames != self.ref_frames)) if frames.size else 0.0
+        return dist / self.ref_counts, frame_error, segs
+
+    def fscore(self, segs) -> float:
+        n_hits = n_hyp = 0
+        for f, (_, on, off) in enumerate(segs):
+            bounds = _boundaries.boundaries_from_segments(on * self.frame_dur[f], off * self.frame_dur[f])
+            n_hits += _boundaries.boundary_precision_recall_fscore(
+                bounds, self.ref_bounds[f], tolerance=self.tolerance
+            )["n_hits"]
+            n_hyp += bounds.size
+        precision = n_hits / n_hyp if n_hyp else float(self.n_ref_bounds == 0)
+        recall = n_hits / self.n_ref_bounds if self.n_ref_bounds else float(n_hyp == 0)
+        return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+
+
+def evaluate(
+    predictions: Sequence[np.ndarray],
+    references: Sequence[np.ndarray],
+    frame_durs: float | Sequence[float],
+    settings: Sequence[Settings],
+    background: int = 0,
+) -> list[dict]:
+    """Each setting's scores on some files, no choice made (e.g. the test split, for settings chosen on
+    validation): ``character_error_rate`` (vak's: the mean over files of each file's edit distance /
+    reference length, as :func:`tune`), ``file_character_error_rate`` (per file) and ``frame_error``."""
+    scorer = _Scorer(predictions, references, frame_durs, background, 0.0)
+    out = []
+    for s in settings:
+        file_cer, frame_error, _ = scorer.score(s)
+        out.append(
+            {
+                "character_error_rate": float(np.mean(file_cer)),
+                "file_character_error_rate": file_cer.tolist(),
+                "frame_error": frame_error,
+            }
+        )
+    return out
+
+
+def _ordered(candidates, mean: np.ndarray, fscore: Callable[[int], float]) -> int:
+    """The first of ``candidates`` (indices into the grid) by: lowest mean (equal within rounding),
+    then the highest boundary F-score (computed for the ones tied on the mean only), then grid order."""
+    candidates = sorted(candidates)
+    low = min(mean[k] for k in candidates)
+    tied = [k for k in candidates if mean[k] <= low + _TIE]
+    if len(tied) == 1:
+        return tied[0]
+    return max(tied, key=lambda k: (fscore(k), -k))
+
+
 def tune(
     predictions: Sequence[np.ndarray],
     references: Sequence[np.ndarray],
@@ -440,8 +781,10 @@ def tune(
     background: int = 0,
     tolerance: float = 0.004,
     progress: Callable[[int, int], None] | None = None,
+    fixed: Settings | None = None,
+    rule: str = "one-se",
 ) -> TuneResult:
-    """Score every clean-up setting on validation files; pick the best.
+    """Score every clean-up setting on validation files; choose one.
 
     Parameters
     ----------
@@ -450,86 +793,103 @@ def tune(
     frame_durs : float or sequence of float
         Frame duration(s) in seconds.
     settings : sequence of Settings, optional
-        The grid (default :func:`grid`: 100 settings).
+        The grid (default :func:`grid`: 100 settings).  No clean-up (``Settings()``) is added at
+        the front when missing, and ``fixed`` at the end: both are always candidates.
     background : int
         The background class.
     tolerance : float
         Boundary F-score tolerance, seconds (the ``segmentation`` metric's default).
+    fixed : Settings, optional
+        The config's fixed clean-up (:func:`config_fixed_settings`): a candidate, second in simplicity.
+    rule : str
+        ``"one-se"`` (default): the one-standard-error rule over files.  Per file, the character
+        error rate of every setting; the lowest: the lowest mean (ties: boundary F-score, then grid
+        order); a setting is tied with it within noise when its mean exceeds the lowest's by at most
+        ``se = sd(its per-file CER - the lowest's per-file CER, ddof=1) / sqrt(n_files)`` (0 for one
+        file: exact ties only); the fixed clean-up must also have a mean no higher than no
+        clean-up's, and a grid setting one no higher than both of theirs.
+        Chosen: the simplest of those (:func:`simplicity`), then the lowest mean, then the highest
+        boundary F-score, then the earliest in the grid.  ``"best"``: the lowest (the rule before).
+        One or two files: a :class:`TooFewFilesWarning` (:func:`few_files_warning`), also in
+        ``TuneResult.warning``.
 
     Returns
     -------
     TuneResult
         ``scores[i]`` of ``settings[i]``: ``character_error_rate`` (mean over files, vak's),
-        ``boundary_fscore`` (hits pooled over files; computed for the settings tied at the lowest
-        character error rate only, None for the others), ``frame_error`` (fraction of frames,
-        reported, not optimised).  The best: the
-        lowest character error rate, then the highest boundary F-score, then the earliest in
-        ``settings`` (:func:`grid` starts with clean-up off and grows).
+        ``boundary_fscore`` (hits pooled over files; computed for no clean-up, the fixed, the lowest,
+        the chosen and the settings compared with them in tie-breaks, None for the others),
+        ``frame_error`` (fraction of frames, reported, not optimised).  ``best`` is the chosen
+        setting, ``lowest`` the lowest mean; ``file_cer`` every setting's per-file rates.
     """
+    if rule not in RULES:
+        raise ValueError(f"rule: one of {', '.join(map(repr, RULES))}, got {rule!r}")
     t0 = time.perf_counter()
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
-    if not len(predictions):
-        raise ValueError("no validation files to tune on")
-    n_files = len(predictions)
-    frame_dur = np.broadcast_to(np.asarray(frame_durs, dtype=float), (n_files,)).copy()
-    predictions = [np.asarray(p, dtype=np.int64).ravel() for p in predictions]
-    references = [np.asarray(r, dtype=np.int64).ravel() for r in references]
-    for f, (p, r) in enumerate(zip(predictions, references)):
-        if p.size != r.size:
-            raise ValueError(f"file {f}: {p.size} predicted frames for {r.size} reference frames")
+    scorer = _Scorer(predictions, references, frame_durs, background, tolerance)
     settings = list(settings) if settings is not None else grid()
-    ref_frames = np.concatenate(references)
-    ref_segments = _file_segments(_Runs.of(references), n_files, background)
-    ref_labels = [s[0] for s in ref_segments]
-    ref_counts = np.array([max(len(s), 1) for s in ref_labels])
-    ref_bounds = _file_boundaries(ref_segments, frame_dur)
-    raw = _Runs.of(predictions)
-    n_ref_bounds = sum(b.size for b in ref_bounds)
-    distance_cache: dict[tuple[int, bytes], int] = {}
+    if Settings() not in settings:  # no clean-up: always a candidate
+        settings.insert(0, Settings())
+    if fixed is not None and fixed not in settings:  # the config's: always a candidate
+        settings.append(fixed)
+    file_cer = np.zeros((len(settings), scorer.n_files))
     scores, cleaned = [], []
     for k, s in enumerate(settings):
-        runs = _clean_runs(raw, frame_dur, s, background)
-        segs = _file_segments(runs, n_files, background)
-        # a file whose cleaned label sequence was seen before reuses its distance
-        keys = [(f, seg[0].tobytes()) for f, seg in enumerate(segs)]
-        todo = [f for f, key in enumerate(keys) if key not in distance_cache]
-        if todo:
-            dist = _batched_levenshtein([segs[f][0] for f in todo], [ref_labels[f] for f in todo])
-            distance_cache.update({keys[f]: int(d) for f, d in zip(todo, dist)})
-        dist = np.array([distance_cache[key] for key in keys])
-        frames = np.repeat(runs.label, runs.length)
+        file_cer[k], frame_error, segs = scorer.score(s)
         scores.append(
-            {
-                "character_error_rate": float(np.mean(dist / ref_counts)),
-                "boundary_fscore": None,
-                "frame_error": float(np.mean(frames != ref_frames)) if frames.size else 0.0,
-            }
+            {"character_error_rate": float(np.mean(file_cer[k])), "boundary_fscore": None, "frame_error": frame_error}
         )
         cleaned.append(segs)
         if progress is not None:
             progress(k + 1, len(settings))
-    cer = np.array([sc["character_error_rate"] for sc in scores])
-    # the tie-break, for the settings tied at the lowest character error rate
-    for k in np.flatnonzero(cer == cer.min()):
-        n_hits = n_hyp = 0
-        for f, (_, on, off) in enumerate(cleaned[k]):
-            bounds = _boundaries.boundaries_from_segments(on * frame_dur[f], off * frame_dur[f])
-            n_hits += _boundaries.boundary_precision_recall_fscore(bounds, ref_bounds[f], tolerance=tolerance)["n_hits"]
-            n_hyp += bounds.size
-        precision = n_hits / n_hyp if n_hyp else float(n_ref_bounds == 0)
-        recall = n_hits / n_ref_bounds if n_ref_bounds else float(n_hyp == 0)
-        fscore = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        scores[k]["boundary_fscore"] = float(fscore)
-    fs = np.array([sc["boundary_fscore"] if sc["boundary_fscore"] is not None else -1.0 for sc in scores])
-    best = int(np.lexsort((np.arange(len(scores)), -fs, cer))[0])
-    n_frames = int(ref_frames.size)
+    mean = np.array([sc["character_error_rate"] for sc in scores])
+
+    def fscore(k: int) -> float:
+        if scores[k]["boundary_fscore"] is None:
+            scores[k]["boundary_fscore"] = scorer.fscore(cleaned[k])
+        return scores[k]["boundary_fscore"]
+
+    lowest = _ordered(range(len(settings)), mean, fscore)
+    n_files = scorer.n_files
+    diff = file_cer - file_cer[lowest]
+    se = diff.std(axis=1, ddof=1) / math.sqrt(n_files) if n_files > 1 else np.zeros(len(settings))
+    raw = settings.index(Settings())
+    keys = [simplicity(s, fixed) for s in settings]
+    # and no worse on validation than the simpler baselines: the fixed than raw, a grid setting than both
+    ceiling = [min(mean[k] for k in range(len(settings)) if keys[k][0] < c) for c in (1, 2)]
+    within = [
+        k
+        for k in range(len(settings))
+        if mean[k] - mean[lowest] <= se[k] + _TIE and (keys[k][0] == 0 or mean[k] <= ceiling[keys[k][0] - 1] + _TIE)
+    ]
+    if rule == "best":
+        chosen = lowest
+    else:
+        simplest = min(keys[k] for k in within)
+        chosen = _ordered([k for k in within if keys[k] == simplest], mean, fscore)
+    for k in {raw, chosen, lowest} | ({settings.index(fixed)} if fixed is not None else set()):
+        fscore(k)  # reported beside the choice
+    warning = few_files_warning(n_files)
+    if warning:
+        warnings.warn(warning, TooFewFilesWarning, stacklevel=2)
+    objective = (
+        "character_error_rate: one-standard-error over files, then the simplest; ties: lower mean, boundary_fscore"
+        if rule == "one-se"
+        else "character_error_rate, ties: boundary_fscore"
+    )
     return TuneResult(
         settings=settings,
         scores=scores,
-        best_index=best,
+        best_index=chosen,
         seconds=time.perf_counter() - t0,
         n_files=n_files,
-        n_frames=n_frames,
-        audio_s=float(sum(len(r) * d for r, d in zip(references, frame_dur))),
+        n_frames=int(scorer.ref_frames.size),
+        audio_s=scorer.audio_s,
+        objective=objective,
+        lowest_index=lowest,
+        rule=rule,
+        fixed=fixed,
+        file_cer=file_cer,
+        se_from_lowest=se,
+        n_within_noise=len(within),
+        warning=warning,
     )
