@@ -254,7 +254,8 @@ def song(n_short: int, n_blips: int) -> tuple[np.ndarray, np.ndarray]:
 
 def hand_computed_result(fixed=None):
     """Files (short syllables, blips) (0, 3), (2, 0), (1, 0), (0, 1): raw mean 0.1; min_segment_dur 5 ms
-    0.075, the lowest, but raw is within one SE (0.1109) of it: raw chosen."""
+    0.075, the lowest, but raw is within one SE (0.1109) of it: raw chosen (or the config's ``fixed``
+    clean-up, when it is no worse than raw)."""
     from vak_tcn.models import postprocess as pp
 
     preds, refs = zip(*(song(*f) for f in ((0, 3), (2, 0), (1, 0), (0, 1))))
@@ -265,18 +266,26 @@ def test_the_table_and_figure_mark_raw_fixed_lowest_and_chosen(tmp_path):
     from vak_tcn.inference import tune
     from vak_tcn.models.postprocess import Settings
 
-    result = hand_computed_result(fixed=Settings(0.010, 0.0, True))
+    result = hand_computed_result()
     lines = tune.table(result).splitlines()
     assert lines[0].split() == "min_gap_dur min_seg_dur majority CER -lowest SE frame err bnd F".split()
-    # ordered by CER: the lowest (min_segment_dur 5 ms), the config's (the same CER), raw = chosen
-    assert [line[:18].strip() for line in lines[1:]] == ["lowest", "config's", "raw (none), CHOSEN"]
-    assert lines[3][18:].split()[3:6] == ["0.1000", "0.0250", "0.1109"]  # CER, above the lowest, SE
+    # ordered by CER: the lowest (min_segment_dur 5 ms), then raw: within one SE of it, chosen
+    assert [line[:18].strip() for line in lines[1:]] == ["lowest", "raw (none), CHOSEN"]
+    assert lines[2][18:].split()[3:6] == ["0.1000", "0.0250", "0.1109"]  # CER, above the lowest, SE
     assert tune.gains_text(result) == (
-        "validation character error rate: raw 0.1000 -> 0.1000 (gain 0.0000); config's 0.0750 -> 0.1000 (gain -0.0250)"
+        "validation character error rate: raw 0.1000 -> 0.1000 (gain 0.0000); no config's clean-up (no post_tfm_kwargs)"
+    )
+    assert "margin" not in result.how_chosen() and "0.0250 lower, SE 0.1109" in result.how_chosen()
+    # with the config's clean-up (the same CER as the lowest): it comes first, and is chosen
+    result = hand_computed_result(fixed=Settings(0.010, 0.0, True))
+    lines = tune.table(result).splitlines()
+    assert [line[:18].strip() for line in lines[1:]] == ["lowest", "config's, CHOSEN", "raw (none)"]
+    assert lines[3][18:].split()[3:6] == ["0.1000", "0.0250", "0.1109"]
+    assert tune.gains_text(result) == (
+        "validation character error rate: raw 0.1000 -> 0.0750 (gain 0.0250); config's 0.0750 -> 0.0750 (gain 0.0000)"
     )
     figure = tune.write_figure(result, tmp_path / "postprocess.png", title="checkpoint.pt")
     assert figure.stat().st_size > 1000
-    assert "margin" not in result.how_chosen() and "0.0250 lower, SE 0.1109" in result.how_chosen()
 
 
 def test_tune_prints_the_gain_of_each_replicate(tmp_path, monkeypatch, capsys):
@@ -302,8 +311,8 @@ def test_tune_prints_the_gain_of_each_replicate(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "train_dur_4s/replicate_1/TCN/checkpoints: raw 0.1000 -> 0.1000 (gain 0.0000; 4 files): none" in out
     assert (
-        "replicate_2/TCN/checkpoints: raw 0.1000, config's 0.0750 -> 0.1000 (gain 0.0000, -0.0250; 4 files): none"
-        in out
+        "replicate_2/TCN/checkpoints: raw 0.1000, config's 0.0750 -> 0.0750 (gain 0.0250, 0.0000; 4 files): "
+        "min_gap_dur=0 s, min_segment_dur=0.01 s, majority_vote=true" in out
     )
 
 

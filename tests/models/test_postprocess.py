@@ -185,9 +185,9 @@ def test_simplicity_order():
         Settings(0.0, 0.0, True),  # majority vote: one step, no duration
     ]
     keys = [pp.simplicity(s, fixed) for s in order]
-    assert keys[:2] == [(0, 0, 0.0), (1, 0, 0.0)]
+    assert keys[:2] == [(1, 0, 0.0), (0, 0, 0.0)]  # the config's first, then no clean-up
     assert keys[2:] == [(2, 1, 0.002), (2, 1, 0.004), (2, 1, 0.05), (2, 1, 0.0)]
-    assert sorted(order, key=lambda s: pp.simplicity(s, fixed))[:3] == [Settings(), fixed, Settings(0.0, 0.0, True)]
+    assert sorted(order, key=lambda s: pp.simplicity(s, fixed))[:3] == [fixed, Settings(), Settings(0.0, 0.0, True)]
     assert pp.simplicity(fixed) == (2, 2, 0.01)  # without a fixed clean-up: one of the others
     assert pp.simplicity(Settings(0.004, 0.002, True)) > pp.simplicity(Settings(0.050, 0.0, True))  # 3 steps > 2
 
@@ -263,7 +263,7 @@ def test_a_setting_better_than_raw_by_much_more_than_one_se_is_chosen():
     assert "raw 0.2500 -> 0.0000 (gain 0.2500)" in result.summary()
 
 
-def test_the_configs_fixed_clean_up_is_a_candidate_and_second_in_simplicity():
+def test_the_configs_fixed_clean_up_is_a_candidate_and_first_in_simplicity():
     """As above, REMOVE_SHORT best by far; the config's fixed clean-up is REMOVE_SHORT and not in the
     grid: added, and chosen over a grid setting with the same scores (gap filling and majority vote
     change nothing here), which the rule before chose by grid order."""
@@ -281,10 +281,12 @@ def test_the_configs_fixed_clean_up_is_a_candidate_and_second_in_simplicity():
         REMOVE_SHORT,
         busy,
     ]
-    # no clean-up comes before the fixed one: the files of the first case, where no clean-up is
-    # within one SE of REMOVE_SHORT (the config's, and the lowest mean)
+    # the fixed one comes before no clean-up: the files of the first case, where no clean-up is
+    # within one SE of REMOVE_SHORT (the config's, and the lowest mean): the config's is kept
     preds, refs = files((0, 3), (2, 0), (1, 0), (0, 1))
-    assert pp.tune(preds, refs, FD, [busy], fixed=REMOVE_SHORT).best == Settings()
+    assert pp.tune(preds, refs, FD, [busy], fixed=REMOVE_SHORT).best == REMOVE_SHORT
+    # without a config's clean-up, no clean-up is the first choice (the first case's result)
+    assert pp.tune(preds, refs, FD, [busy]).best == Settings()
 
 
 def test_a_baseline_within_noise_but_worse_than_raw_is_not_chosen():
@@ -357,16 +359,18 @@ def test_settings_file_records_the_choice_and_old_files_still_read(tmp_path):
     result = pp.tune(preds, refs, FD, [REMOVE_SHORT], fixed=fixed)
     path = pp.write_settings(tmp_path / "postprocess.json", result, {"n_files": 4})
     doc = json.loads(path.read_text())
-    assert doc["format_version"] == 2 and doc["best"] == Settings().asdict() and pp.read_settings(path) == Settings()
+    # raw (0.1) is within one SE of the lowest (0.075), but the config's clean-up comes first: chosen
+    assert doc["format_version"] == 2 and doc["best"] == fixed.asdict() and pp.read_settings(path) == fixed
     choice = doc["choice"]
     assert choice["rule"] == "one-standard-error over files" and choice["n_files"] == 4
-    assert choice["simplicity"].startswith("no clean-up; the config's fixed clean-up; then fewer steps")
-    assert choice["margin"] == pytest.approx(0.025) and choice["se"] == pytest.approx(np.sqrt(0.1475 / 3) / 2)
+    assert choice["simplicity"].startswith("the config's fixed clean-up; no clean-up; then fewer steps")
+    assert choice["margin"] == 0.0 and choice["se"] == 0.0  # as low as the lowest
     assert choice["lowest"] == {**REMOVE_SHORT.asdict(), **result.scores_of(REMOVE_SHORT)}  # tie with fixed: grid order
     assert choice["fixed"] == fixed.asdict() and choice["n_within_noise"] == 3
-    assert choice["validation_cer"] == pytest.approx({"raw": 0.1, "fixed": 0.075, "chosen": 0.1, "lowest": 0.075})
-    assert choice["gain"] == pytest.approx({"over_raw": 0.0, "over_fixed": -0.025})
-    assert choice["se_from_lowest"]["raw"] == choice["se"] and choice["se_from_lowest"]["fixed"] == 0.0
+    assert choice["validation_cer"] == pytest.approx({"raw": 0.1, "fixed": 0.075, "chosen": 0.075, "lowest": 0.075})
+    assert choice["gain"] == pytest.approx({"over_raw": 0.025, "over_fixed": 0.0})
+    assert choice["se_from_lowest"]["raw"] == pytest.approx(np.sqrt(0.1475 / 3) / 2)
+    assert choice["se_from_lowest"]["fixed"] == 0.0
     assert "choice" not in json.dumps(doc["settings_tried"]) and len(doc["settings_tried"]) == 3
 
     version_1 = {
