@@ -26,6 +26,7 @@ CASES = {
     "post_processing": dict(
         cli=("none", "none"), env=("config", "config"), config=("tuned", "tuned"), bad=("tunned", "'auto', 'tuned'")
     ),
+    "annotate_exact": dict(cli=(True, True), env=("1", True), bad=("maybe", "1 or 0")),
     "predict_batch_size": dict(env=("3", 3), bad=("-1", "positive integer")),
     "demo_out": dict(cli=("a", "a"), env=("b", "b"), bad=(" ", "must not be empty")),
     "disable": dict(env=("1", True)),  # the .pth line's reading: every value but 0/false/no/off disables

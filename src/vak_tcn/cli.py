@@ -172,7 +172,8 @@ def _plot(args: argparse.Namespace) -> int:
 def _annotate(args: argparse.Namespace) -> int:
     if not args.configfile.exists():
         raise FileNotFoundError(f"config file not found: {args.configfile}")
-    _load()
+    # no _load(): a vak-tcn network is read and built without vak (vak_tcn.models.trained), which
+    # imports vak and loads the plugins itself for any other model
     from .inference.annotate import Options, annotate_all
 
     options = Options(
@@ -184,6 +185,8 @@ def _annotate(args: argparse.Namespace) -> int:
         chunk_seconds=args.chunk_seconds,
         precision=args.precision,
         threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),
+        exact=True if args.exact else None,  # else VAK_TCN_ANNOTATE_EXACT, else float32
+        profile=args.profile,
     )
     _, failed, _ = annotate_all(
         args.configfile,
@@ -359,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="32",
         help="network precision: 32 (float32, default) or bf16 (bfloat16 where the hardware has it, "
         "else float32 with a warning); see docs/annotate.md",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="vak's spectrogram exactly (float64, the audio read twice for log_spect), as vak predict computes "
+        "it; default: float32 in one pass (VAK_TCN_ANNOTATE_EXACT=1 sets it too; see docs/annotate.md)",
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="print the seconds per hour of audio of each stage at the end"
     )
     p.set_defaults(func=_annotate)
 

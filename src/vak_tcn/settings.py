@@ -166,6 +166,11 @@ POST_PROCESSING = Setting(
     check_mode, MODES[0], config_key="post_processing", cli_flag="--post-processing", recorded=True,
     values=", ".join(MODES), commands=("annotate",),
 )  # fmt: skip
+ANNOTATE_EXACT = Setting(
+    "annotate_exact", "VAK_TCN_ANNOTATE_EXACT", "`vak-tcn annotate` computes vak's spectrogram exactly (float64, "
+    "the audio read twice for `log_spect`) instead of in float32 in one pass (docs/annotate.md)",
+    check_flag, False, cli_flag="--exact", values="1/0", commands=("annotate",),
+)  # fmt: skip
 PREDICT_BATCH_SIZE = Setting(
     "predict_batch_size", "VAK_TCN_PREDICT_BATCH_SIZE", "windows per network call in `vak predict` "
     "(`vak-tcn predict` sets it from the config's `batch_size`); the output does not depend on it",
@@ -197,7 +202,8 @@ CUBLAS_WORKSPACE_CONFIG = Setting(
 
 #: every declaration, in the order of the docs' table and of the provenance record
 DECLARED: tuple[Setting, ...] = (
-    SEED, DETERMINISTIC, MAX_STEPS, PRECISION, TUNE, POST_PROCESSING, PREDICT_BATCH_SIZE, DEMO_OUT, DISABLE,
+    SEED, DETERMINISTIC, MAX_STEPS, PRECISION, TUNE, POST_PROCESSING, ANNOTATE_EXACT, PREDICT_BATCH_SIZE, DEMO_OUT,
+    DISABLE,
     *THREAD_SETTINGS, CUDA_VISIBLE_DEVICES, CUBLAS_WORKSPACE_CONFIG,
 )  # fmt: skip
 SETTINGS: dict[str, Setting] = {s.name: s for s in DECLARED}

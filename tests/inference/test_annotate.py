@@ -339,6 +339,28 @@ def test_resume_annotates_again_what_another_clean_up_or_checkpoint_made(predict
     assert record["outputs"]["a.wav.annot.csv"]["state"] == "complete"
 
 
+def test_exact_and_float32_outputs_are_told_apart_and_profiled(predict_config, tmp_path, rate, capsys, monkeypatch):
+    """The record names the float32 spectrogram: a rerun with --exact (or VAK_TCN_ANNOTATE_EXACT=1) annotates
+    again, saying why, then skips; --profile prints the seconds per hour of audio of every stage."""
+    folder = recordings(tmp_path / "bird", rate, "a.wav", seconds=0.5)
+    out = tmp_path / "out"
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, "--profile")
+    record = json.loads((out / "a.wav.annotate.json").read_text())
+    assert record["outputs"]["a.wav.annot.csv"]["made_with"]["spectrogram"] == "float32"
+    table = proc.stdout[proc.stdout.index("profile: 0.5 s of audio") :]
+    for stage in ("read", "filter", "FFT", "transform", "store", "network", "clean-up", "write", "wall"):
+        assert f"\n{stage} " in table, table
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, "--exact")
+    assert "were annotated with a different spectrogram (float32, or float64 with --exact)" in proc.stdout
+    assert "profile:" not in proc.stdout
+    monkeypatch.setenv("VAK_TCN_ANNOTATE_EXACT", "1")  # the setting: the same as --exact
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out)
+    assert proc.stdout.strip().splitlines()[-1] == "0 annotated, 0 failed, 1 skipped (already annotated)"
+    monkeypatch.setenv("VAK_TCN_ANNOTATE_EXACT", "maybe")
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=2)
+    one_line(proc, "VAK_TCN_ANNOTATE_EXACT must be 1 or 0, got 'maybe'")
+
+
 def test_truncated_wav_is_named_not_annotated_as_a_shorter_recording(predict_config, tmp_path, rate, capsys):
     """A WAV whose data chunk was cut in half read as a whole, shorter recording ("1.3 s, 9 segments",
     exit 0); now a FAILED line names it and says what its header promised."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vak_tcn.inference.segments import SegmentStream, postprocess
+from vak_tcn.inference.segments import SegmentStream, frame_dur_from_times, postprocess, to_segments
 from vak_tcn.inference.spectrogram import SpectParams, frame_times
 from vak_tcn.plugins import vak_compat
 
@@ -110,3 +110,28 @@ def test_streamed_gap_filling_equals_the_whole_vector(seed):
     assert list(names) == list(want[0])
     np.testing.assert_array_equal(onsets, want[1])
     np.testing.assert_array_equal(offsets, want[2])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_to_segments_and_frame_duration_equal_vaks(seed):
+    """vak-tcn's copies of vak's ``to_segments`` and ``timebin_dur_from_vec`` (annotate does not import vak):
+    the same labels and the same floats, on label vectors and frame times of many kinds."""
+    _, vak_to_segments, timebin_dur_from_vec = vak_compat.frame_labels_functions()
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    labels = runs(n, seed) if seed % 3 else rng.integers(0, 4, n)
+    if seed % 4 == 1:
+        labels[:] = 0  # all background: no segment
+    if seed % 4 == 2:
+        labels[0], labels[-1] = 1, 3  # segments at both ends: clipped times
+    labelmap = LABELMAP if seed % 5 else {"unlabeled": 0, "a": 1, "b": 2, "c": 3}  # no background label: all runs
+    start = int(rng.integers(0, 10**6))
+    t = times(start, start + n) if seed % 2 else np.cumsum(rng.uniform(0.0019, 0.0021, n))
+    assert frame_dur_from_times(t) == timebin_dur_from_vec(t)
+    got, want = to_segments(labels, labelmap, t), vak_to_segments(labels, labelmap=labelmap, frame_times=t)
+    if want[0] is None:
+        assert got == (None, None, None)
+        return
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])  # the same floats
+    np.testing.assert_array_equal(got[2], want[2])

@@ -123,7 +123,7 @@ def test_build_record(fresh_process, monkeypatch):
             "num_layers": 2,
             "kernel_size": 2,
             "dropout": 0.1,
-            "causal": True,
+            "causal": False,  # the default: centred
             "stages": 1,
             "stage_layers": 10,
             "stage_channels": 64,

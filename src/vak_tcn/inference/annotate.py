@@ -1,18 +1,23 @@
 """Annotate recordings of any length with a trained model, in bounded memory.
 
 ``vak-tcn annotate CONFIG AUDIO...`` (docs/annotate.md).  CONFIG is a stock vak *predict*
-config, read by vak's own parser: the checkpoint, labelmap and frames standardizer, the
-``[vak.prep.spect_params]``, the model table, ``majority_vote`` and ``min_segment_dur``.  The
+config: the checkpoint, labelmap and frames standardizer, the ``[vak.prep.spect_params]``, the
+model table, ``majority_vote`` and ``min_segment_dur`` (read without importing vak when the model is
+one of vak-tcn's networks, :class:`~vak_tcn.models.trained.TrainedModel`; else by vak's parser).  The
 clean-up (:func:`choose_cleanup`), as ``vak predict`` applies it to vak-tcn models: the settings
 tuned on validation data and stored beside the checkpoint (``postprocess.json``, with gap filling),
 then the config's ``majority_vote``/``min_segment_dur`` (vak's defaults for keys it leaves out).
 For each recording:
 
-audio blocks -> :class:`~vak_tcn.inference.spectrogram.StreamingSpectrogram` (vak's
-spectrogram) -> the saved standardizer -> the network in chunks with enough context
+audio blocks -> vak's spectrogram (:class:`~vak_tcn.inference.spectrogram.Float32Spectrogram`, one
+pass in float32; with ``--exact``
+:class:`~vak_tcn.inference.spectrogram.StreamingSpectrogram`, vak's float64 arithmetic, two passes) ->
+the saved standardizer -> the network in chunks with enough context
 (:class:`~vak_tcn.inference.chunked.ChunkedInference`) -> argmax -> vak's post-processing and
 segments (:class:`~vak_tcn.inference.segments.SegmentStream`) -> one crowsetta annotation file
-(and, on request, per-frame class probabilities in a compressed ``.npz``).
+(and, on request, per-frame class probabilities in a compressed ``.npz``).  The stages overlap in
+threads (:mod:`vak_tcn.inference.pipeline`): reading and filtering, the blocks' FFTs on a pool, the
+network, and the segments and probabilities.
 
 Every output is written to a temporary name in its directory and renamed, the annotation
 last; then a record beside them (``NAME.annotate.json``) says what made them: the checkpoint, the
@@ -33,6 +38,7 @@ import logging
 import math
 import os
 import pathlib
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -43,10 +49,10 @@ from .. import settings
 from .._atomic import Replacement, atomic_path, write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
-from ..models.trained import ModelError, TrainedModel, predict_cleanup
+from ..models.trained import ModelError, TrainedModel, predict_cleanup, read_predict_config
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
-from . import chunked, segments, spectrogram
+from . import chunked, pipeline, segments, spectrogram
 
 __all__ = [
     "ANNOT_FORMATS",
@@ -96,6 +102,16 @@ class Options:
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
     threads: int | None = None  # torch's intra-op threads in each process (None: torch's default)
     precision: str = "32"  # "32" or "bf16" (vak_tcn.nn.precision)
+    #: vak's float64 spectrogram, two passes (else float32, one pass: Float32Spectrogram); None: the setting
+    #: ``annotate_exact`` (``VAK_TCN_ANNOTATE_EXACT``, default off), resolved once (:func:`resolved`)
+    exact: bool | None = None
+    profile: bool = False  # seconds per stage, in each Result (changes no output)
+
+
+def resolved(options: Options) -> Options:
+    """``options`` with the settings it leaves to vak_tcn.settings resolved (``exact``), so that every
+    worker process annotates the same way."""
+    return dataclasses.replace(options, exact=settings.resolve("annotate_exact", cli=options.exact, flag="--exact"))
 
 
 @dataclasses.dataclass
@@ -105,6 +121,8 @@ class Result:
     n_segments: int
     seconds: float
     annotation: str
+    #: seconds per stage (``Options.profile``; :class:`~vak_tcn.inference.pipeline.Profile`)
+    profile: dict | None = None
 
     @property
     def x_real_time(self) -> float:
@@ -120,7 +138,7 @@ def find_audio(inputs: list[pathlib.Path], recursive: bool = False) -> list[tupl
     audio is a mistake (ValueError naming it; ``--recursive`` suggested when its subfolders hold
     audio), as a path that does not exist is.
     """
-    extensions = {f".{fmt}" for fmt in vak_compat.audio_formats()}
+    extensions = {f".{fmt}" for fmt in vak_compat.AUDIO_FORMATS}
     found = []
     for item in inputs:
         item = pathlib.Path(item)
@@ -215,6 +233,7 @@ MADE_WITH_PARTS = {
     "spect_params": "spect_params",
     "clean_up": "clean-up",
     "precision": "--precision",
+    "spectrogram": "spectrogram (float32, or float64 with --exact)",
     "channel": "--channel",
     "recording": "recording (changed since)",
 }
@@ -355,7 +374,7 @@ def audio_info(path: pathlib.Path) -> AudioInfo:
     path = pathlib.Path(path)
     try:
         if path.suffix.lower() == ".cbin":
-            data, rate = vak_compat.audio_formats()["cbin"](path)
+            data, rate = vak_compat.read_cbin(path)
             data = np.asarray(data)
             return AudioInfo(int(rate), data.shape[0], 1 if data.ndim == 1 else data.shape[1])
         import soundfile
@@ -424,7 +443,7 @@ def block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None, check
     if path.suffix.lower() == ".cbin":  # evfuncs reads whole files; cbin files are short
 
         def read_blocks(n: int) -> Iterator[np.ndarray]:
-            data = np.asarray(vak_compat.audio_formats()["cbin"](path)[0])
+            data = np.asarray(vak_compat.read_cbin(path)[0])
             for start in range(0, data.shape[0], n):
                 yield pick(data[start : start + n], start)
 
@@ -456,6 +475,32 @@ def block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None, check
 
 
 # ---------------------------------------------------------------- writers
+_WRITER_WARMED = threading.Event()
+
+
+def warm_up_writer() -> None:
+    """Import crowsetta and write one annotation (to memory), in a thread, once per process.
+
+    crowsetta (pandas, pandera, dask.dataframe) takes ~0.5 s to import and its first file ~0.5 s more
+    (measured here: 0.54 s and 0.49 s); started while the first recording is read, that second is
+    spent while the audio's FFTs (which release the GIL) run, not after the network."""
+    if _WRITER_WARMED.is_set():
+        return
+    _WRITER_WARMED.set()
+
+    def warm():
+        with contextlib.suppress(Exception):  # only a warm-up: the real write says what is wrong
+            import io
+
+            import crowsetta
+
+            seq = crowsetta.Sequence.from_keyword(labels=np.array(["a"]), onsets_s=np.zeros(1), offsets_s=np.ones(1))
+            annot = crowsetta.Annotation(seq=seq, notated_path="warm-up.wav", annot_path="warm-up.csv")
+            crowsetta.formats.seq.GenericSeq(annots=[annot]).to_file(io.StringIO())  # in memory, nothing written
+
+    threading.Thread(target=warm, name="vak-tcn-warm-up", daemon=True).start()
+
+
 def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, onsets_s, offsets_s) -> None:
     """One crowsetta annotation file, written to a temporary name and renamed."""
     import crowsetta
@@ -572,10 +617,13 @@ class Annotator:
             raise ValueError(
                 f"--annot-format {options.annot_format!r}: vak-tcn writes {', '.join(sorted(ANNOT_FORMATS))}"
             )
+        options = resolved(options)
         self.options, self.samplerate = options, samplerate
         self.precision = check_precision(options.precision, "--precision")
         if options.threads:
             torch.set_num_threads(options.threads)
+        from scipy import fft, signal  # noqa: F401  (every recording's filter and FFTs: imported once, here)
+
         #: the trained model, loaded once (vak_tcn.models.trained): its attributes are this annotator's
         self.model = TrainedModel.from_predict_config(config_path, lambda table: cleanup_mode(options, table))
         model = self.model
@@ -590,14 +638,28 @@ class Annotator:
         accelerator = getattr(model.table.trainer, "accelerator", "cpu")
         self.device = "cuda" if accelerator == "gpu" and torch.cuda.is_available() else "cpu"
         self.net = None
+        self._pool = None
         if self.n_freqbins is not None:
             self._load_network(self.n_freqbins)
+
+    @property
+    def pool(self):
+        """Threads for the blocks' FFTs, transforms and standardization, made once: as many as torch's
+        (``--threads``; one per worker process with ``--workers``), else one per core."""
+        if self._pool is None:
+            import weakref
+            from concurrent.futures import ThreadPoolExecutor
+
+            workers = self.options.threads or pipeline.cpu_count()
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="vak-tcn-fft")
+            weakref.finalize(self, self._pool.shutdown, wait=False)  # its threads end with the annotator
+        return self._pool
 
     def _load_network(self, n_freqbins: int) -> None:
         net = self.model.load_network(n_freqbins)
         self.net = with_precision(net.to(self.device), self.precision, self.device)
         self.n_freqbins = n_freqbins
-        self.left, self.right, self.exact = chunked.context_of(self.net)
+        self.left, self.right, self.exact_context = chunked.context_of(self.net)
 
     def made_with(self) -> dict:
         """What makes this annotator's outputs what they are, by content: a record's ``made_with``
@@ -612,6 +674,8 @@ class Annotator:
                 "spect_params": dataclasses.asdict(self.spect_params),
                 "clean_up": self.cleanup.asdict(),
                 "precision": self.precision,
+                # float32 (the default) is named; --exact is what every record before it was made with
+                **({} if self.options.exact else {"spectrogram": "float32"}),
                 "channel": self.options.channel,
             }
         )
@@ -637,13 +701,14 @@ class Annotator:
             raise RecordingError(f"sample rate {info.samplerate} Hz, expected {self.samplerate} Hz")
         params = self.spect_params
         self.prepare(info.samplerate)
-        spect = spectrogram.StreamingSpectrogram(
-            block_reader(audio, info, self.options.channel), info.n_samples, info.samplerate, params
-        )
+        warm_up_writer()
+        profile = pipeline.Profile()
+        kind = spectrogram.StreamingSpectrogram if self.options.exact else spectrogram.Float32Spectrogram
+        reader = block_reader(audio, info, self.options.channel)
+        spect = kind(reader, info.n_samples, info.samplerate, params, profile=profile)
         n = spect.n_frames
         times = spect.frame_times
-        _, _, timebin_dur_from_vec = vak_compat.frame_labels_functions()
-        frame_dur = float(timebin_dur_from_vec(times(0, min(n, 1000)))) if n >= 2 else float("nan")
+        frame_dur = float(segments.frame_dur_from_times(times(0, min(n, 1000)))) if n >= 2 else float("nan")
         stream = segments.SegmentStream(
             self.labelmap, times, frame_dur, self.majority_vote, self.min_segment_dur, min_gap_dur=self.min_gap_dur
         )
@@ -652,42 +717,67 @@ class Annotator:
             names = [k for k, _ in sorted(self.labelmap.items(), key=lambda kv: kv[1])]
             writer = ProbabilityWriter(outputs["probabilities"], len(self.labelmap), n, times, names)
         try:
-            silent = n == 0 or (params.transform_type == "log_spect" and spect.max_power() == 0.0)
-            if silent:  # no frame, or digital silence (vak's log_spect would be 0/0): no segments
+            # log_spect: the whole recording's maximum power first (float32: the one pass, its work kept)
+            with profile("spectrogram pass"):
+                peak = spect.prepare(self.pool, self.standardizer) if n else None
+            if n == 0 or (params.transform_type == "log_spect" and peak == 0.0):
+                # no frame, or digital silence (vak's log_spect would be 0/0): no segments
                 if writer is not None:
                     probs = np.zeros((len(self.labelmap), n), dtype=np.float32)
                     probs[stream.background] = 1.0
                     writer.write(probs)
             else:
-                self._run(spect, n, stream, writer)
+                with profile("network pass"):
+                    self._run(spect, n, stream, writer, profile)
             if writer is not None:
-                writer.close()
+                with profile("write"):
+                    writer.close()
                 writer = None
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
-        labels, onsets_s, offsets_s = stream.finish()
-        write_annotation(outputs["annotation"], self.options.annot_format, audio, labels, onsets_s, offsets_s)
-        return Result(str(audio), info.duration_s, len(labels), time.perf_counter() - t0, str(outputs["annotation"]))
+        finally:
+            if isinstance(spect, spectrogram.Float32Spectrogram):
+                spect.close()
+        with profile("clean-up"):
+            labels, onsets_s, offsets_s = stream.finish()
+        with profile("write"):
+            write_annotation(outputs["annotation"], self.options.annot_format, audio, labels, onsets_s, offsets_s)
+        seconds = time.perf_counter() - t0
+        profile.audio_seconds, profile.wall_seconds = info.duration_s, seconds
+        about = dict(profile.seconds, audio_seconds=profile.audio_seconds, wall_seconds=seconds)
+        return Result(
+            str(audio), info.duration_s, len(labels), seconds, str(outputs["annotation"]),
+            profile=about if self.options.profile else None,
+        )  # fmt: skip
 
-    def _run(self, spect, n: int, stream: segments.SegmentStream, writer: ProbabilityWriter | None) -> None:
+    def _run(self, spect, n: int, stream: segments.SegmentStream, writer, profile: pipeline.Profile) -> None:
+        """The network over the spectrogram's blocks (here), in chunks; the segments and probabilities of
+        each chunk in another thread, while the network computes the next."""
         import torch
 
         chunk = max(1, int(round(self.options.chunk_seconds * spect.samplerate / self.spect_params.step_size)))
         runner = chunked.ChunkedInference(self.net, n, chunk, self.left, self.right, self.device)
 
-        def emit(results):
-            for _, logits in results:
+        def consume(logits: np.ndarray) -> None:
+            with profile("clean-up"):
                 stream.feed(logits.argmax(axis=0))
-                if writer is not None:
-                    writer.write(torch.softmax(torch.from_numpy(logits), dim=0).numpy())
+                probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy() if writer is not None else None
+            if writer is not None:
+                with profile("write"):
+                    writer.write(probabilities)
 
-        for _, block in spect.blocks():
-            if self.standardizer is not None:
-                block = self.standardizer(block)
-            emit(runner.feed(block))
-        emit(runner.finish())
+        with pipeline.Consumer(consume) as sink:
+            blocks = spect.network_blocks(self.standardizer, self.pool)
+            try:  # waiting for a block is charged to the stages that make it; its chunks' time to the network
+                for block in blocks:
+                    for _, logits in profile.timed("network", runner.feed(block)):
+                        sink.put(logits)
+                for _, logits in profile.timed("network", runner.finish()):
+                    sink.put(logits)
+            finally:
+                blocks.close()
 
 
 # ---------------------------------------------------------------- one task (local or on a dask worker)
@@ -801,9 +891,10 @@ def annotate_all(
     echo = echo or tqdm.write
 
     check_options(options, workers)
+    options = resolved(options)
     config_path = pathlib.Path(config_path).resolve()
     if out_dir is None:  # the config's output_dir, else the working directory
-        cfg = vak_compat.load_config(config_path, unprepped_ok=True)
+        cfg, _ = read_predict_config(config_path)
         configured = getattr(cfg.predict, "output_dir", None) if cfg.predict is not None else None
         out_dir = pathlib.Path(configured) if configured else pathlib.Path.cwd()
     out_dir = pathlib.Path(out_dir)
@@ -864,11 +955,19 @@ def annotate_all(
     total_h = sum(item[-1] for item in work) / 3600
     bar = tqdm(total=round(total_h, 4), unit="h audio", desc="annotate", disable=not work, leave=False)
 
+    profile = pipeline.Profile()
+
     def report(result: dict, duration: float) -> None:
         nonlocal done, failed
         done, failed = done + result["ok"], failed + (not result["ok"])
         echo(_line(result))
         bar.update(round(duration / 3600, 4))
+        if result.get("profile"):
+            seconds = dict(result["profile"])
+            one = pipeline.Profile()
+            one.audio_seconds, one.wall_seconds = seconds.pop("audio_seconds"), seconds.pop("wall_seconds")
+            one.seconds.update(seconds)
+            profile.merge(one)
 
     def submit(client, audio, outputs, record, ours):
         task = (str(config_path), audio, outputs, options, samplerate, record, ours, about)
@@ -884,6 +983,8 @@ def annotate_all(
     finally:
         bar.close()
     echo(f"{done} annotated, {failed} failed" + (f", {skipped} skipped (already annotated)" if skipped else ""))
+    if options.profile and profile.audio_seconds:
+        echo(profile.table())
     return done, failed, skipped
 
 

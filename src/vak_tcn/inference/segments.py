@@ -1,12 +1,17 @@
-"""Frame labels -> segments in seconds, streamed, with vak's own functions.
+"""Frame labels -> segments in seconds, streamed, with vak's rules.
 
 vak's predict post-processes a file's whole frame-label vector
 (:func:`vak.transforms.frame_labels.postprocess`: ``min_segment_dur``, majority vote) and
 turns it into segments (:func:`vak.transforms.frame_labels.to_segments`).  Both act on runs
 of non-background frames only, so a vector cut right after a background frame gives the same
 segments piece by piece: :class:`SegmentStream` keeps the labels of the current piece, cuts
-it at its last background frame once it is long, post-processes each piece and runs vak's
+it at its last background frame once it is long, post-processes each piece and runs
 ``to_segments`` on it with that piece's frame times (the same floats as the whole file's).
+
+:func:`to_segments` and :func:`frame_dur_from_times` are vak's ``to_segments`` and
+``timebin_dur_from_vec``, the same operations on the same floats (compared with vak's on random
+label vectors in tests/inference/test_segments.py), here so that annotating does not import vak
+(7-8 s; docs/annotate.md).
 Memory is bounded by the piece length, not the file's; the result equals vak's on the whole
 vector (tested).  A labelmap without a background class cannot be cut: the whole vector is
 then kept.
@@ -27,10 +32,59 @@ from ..models.postprocess import fill_gaps, postprocess
 from ..models.trained import background_index, segments_drop_background
 from ..plugins import vak_compat
 
-__all__ = ["SegmentStream", "postprocess"]
+__all__ = ["SegmentStream", "frame_dur_from_times", "postprocess", "to_segments"]
 
 #: frames a piece holds before it is cut
 PIECE_FRAMES = 65536
+
+
+def frame_dur_from_times(frame_times: np.ndarray, n_decimals_trunc: int = 5) -> float:
+    """vak's frame duration from frame times (``vak.common.timebins.timebin_dur_from_vec``): the mean
+    difference, rounded to ``n_decimals_trunc`` decimals, then truncated there."""
+    timebin_dur = np.around(np.mean(np.diff(frame_times)), decimals=n_decimals_trunc)
+    decade = 10**n_decimals_trunc
+    return np.trunc(timebin_dur * decade) / decade
+
+
+def to_segments(frame_labels: np.ndarray, labelmap: dict, frame_times: np.ndarray, n_decimals_trunc: int = 5):
+    """vak's ``vak.transforms.frame_labels.to_segments``: ``(labels, onsets_s, offsets_s)`` of the runs
+    of equal frame labels, the background's left out when the labelmap has vak's background label;
+    ``(None, None, None)`` when no segment is left.  Onsets and offsets at frame edges (a frame time
+    -/+ half :func:`frame_dur_from_times`), the first onset clipped at 0 and the last offset at the
+    last frame time.  The label names are looked up in one step instead of one at a time."""
+    frame_labels = np.asarray(frame_labels)
+    if frame_labels.ndim == 2 and frame_labels.shape[1] == 1:
+        frame_labels = frame_labels.ravel()
+    if frame_labels.ndim != 1:
+        raise ValueError(f"bad input shape {frame_labels.shape}")
+    background = vak_compat.background_label()
+    if background in labelmap:
+        # all frames background (vak #383)
+        unique = np.unique(frame_labels)
+        if len(unique) == 1 and unique[0] == labelmap[background]:
+            return None, None, None
+    timebin_dur = frame_dur_from_times(frame_times, n_decimals_trunc)
+    offset_inds = np.nonzero(np.diff(frame_labels, axis=0))[0]
+    onset_inds = offset_inds + 1
+    offset_inds = np.concatenate((offset_inds, np.asarray([frame_labels.shape[0] - 1])))
+    onset_inds = np.concatenate((np.asarray([0]), onset_inds))
+    labels = frame_labels[onset_inds]
+    if background in labelmap:
+        keep = np.where(labels != labelmap[background])[0]
+        labels, onset_inds, offset_inds = labels[keep], onset_inds[keep], offset_inds[keep]
+    if len(labels) == 0:
+        return None, None, None
+    names = {v: k for k, v in labelmap.items()}
+    codes = np.unique(labels)
+    lookup = np.asarray([names[code] for code in codes.tolist()])  # a KeyError as vak's for a label not in it
+    labels = lookup[np.searchsorted(codes, labels)]
+    onsets_s = frame_times[onset_inds] - (timebin_dur / 2)
+    offsets_s = frame_times[offset_inds] + (timebin_dur / 2)
+    if onsets_s[0] < 0.0:
+        onsets_s[0] = 0.0
+    if offsets_s[-1] > frame_times[-1]:
+        offsets_s[-1] = frame_times[-1]
+    return labels, onsets_s, offsets_s
 
 
 class SegmentStream:
@@ -63,7 +117,7 @@ class SegmentStream:
         piece_frames: int = PIECE_FRAMES,
         min_gap_dur: float | None = None,
     ):
-        _, self.to_segments, _ = vak_compat.frame_labels_functions()
+        self.to_segments = to_segments
         self.labelmap, self.times, self.frame_dur = labelmap, times, frame_dur
         self.majority_vote, self.min_segment_dur = bool(majority_vote), min_segment_dur
         self.min_gap_dur = min_gap_dur or None

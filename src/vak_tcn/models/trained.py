@@ -14,7 +14,10 @@ vak predict config (:meth:`TrainedModel.from_predict_config`: ``vak-tcn annotate
 * :func:`training_reference`, :func:`write_reference`, :func:`read_reference`: the reference
   level for live use, ``reference_power.json`` beside the checkpoint (docs/live.md).
 
-This module imports nothing heavy at import time (NumPy only); vak and torch when a model loads.
+This module imports nothing heavy at import time (NumPy only); torch when a model loads, and vak
+only when it must: a predict config whose model is one of vak-tcn's own networks is read and built
+without it (:func:`builds_without_vak`, :func:`vak_compat.read_predict_config
+<vak_tcn.plugins.vak_compat.read_predict_config>`; ``vak-tcn annotate`` starts in seconds).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ __all__ = [
     "SpectParams",
     "TrainedModel",
     "background_index",
+    "builds_without_vak",
     "checkpoint_in",
+    "read_predict_config",
     "config_above",
     "read_reference",
     "segments_drop_background",
@@ -121,6 +126,37 @@ def segments_drop_background(labelmap: dict) -> bool:
     from ..plugins import vak_compat
 
     return vak_compat.background_label() in labelmap
+
+
+def builds_without_vak(name: str) -> bool:
+    """Whether a model of this name is built without vak's model factory (so without importing vak): one
+    of vak-tcn's own networks (the catalogue's TCN and ConvTCN; ConvTCN's front end still imports vak's
+    ``Conv2dTF``).  Other models (vak's TweetyNet, vak-tcn's TweetyNetPlugin, other plugins') are built
+    by vak."""
+    from . import catalogue
+
+    try:
+        return catalogue.get(name).network.startswith("vak_tcn.") and catalogue.get(name).name == name
+    except KeyError:
+        return False
+
+
+def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool]:
+    """A predict config, parsed, and whether its model is built without vak: read without vak (7-8 s to
+    import) when the config is plainly one vak accepts and its model one of vak-tcn's own networks
+    (:func:`vak_compat.read_predict_config <vak_tcn.plugins.vak_compat.read_predict_config>`,
+    :func:`builds_without_vak`); else by vak's parser (its checks, its errors), vak-tcn's plugins loaded
+    first (vak checks the model's name against its registry), as ``vak predict`` reads it.  A predict
+    config ``vak prep`` has not yet given a dataset path is accepted."""
+    from ..plugins import vak_compat
+
+    cfg = vak_compat.read_predict_config(config_path, unprepped_ok=True)
+    if cfg is not None and builds_without_vak(cfg.predict.model.name):
+        return cfg, True
+    from ..plugins.manager import load_plugins
+
+    load_plugins()  # the start-up hook on or off
+    return vak_compat.load_config(config_path, unprepped_ok=True), False
 
 
 def checkpoint_in(ckpt_dir: str | pathlib.Path, name: str | None = None) -> pathlib.Path | None:
@@ -273,6 +309,8 @@ class TrainedModel:
     table: Any = None
     #: the labelmap file (a run's: the one vak saved in the run, else the dataset's)
     labelmap_path: pathlib.Path | None = None
+    #: read and built without importing vak (:func:`builds_without_vak`; a predict config's model only)
+    built_without_vak: bool = False
 
     def __post_init__(self):
         self.checkpoint = pathlib.Path(self.checkpoint)
@@ -299,7 +337,7 @@ class TrainedModel:
         config_path = pathlib.Path(config_path)
         if not config_path.exists():
             raise FileNotFoundError(f"config file not found: {config_path}")
-        cfg = vak_compat.load_config(config_path, unprepped_ok=True)
+        cfg, lean = read_predict_config(config_path)
         if cfg.predict is None:
             raise ValueError(f"{config_path} has no [vak.predict] table: annotate takes a vak predict config")
         predict = cfg.predict
@@ -317,7 +355,9 @@ class TrainedModel:
         standardizer = None
         if predict.frames_standardizer_path:
             try:
-                standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
+                standardizer = vak_compat.read_frames_standardizer(predict.frames_standardizer_path) if lean else None
+                if standardizer is None:
+                    standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
                 len(standardizer.mean_freqs)
             except Exception as e:
                 raise ModelError(
@@ -327,7 +367,7 @@ class TrainedModel:
         model_config = predict.model.asdict()
         mode, set_by = cleanup_mode(model_config) if cleanup_mode is not None else ("none", "not asked for")
         cleanup, source = predict_cleanup(config_path, predict, mode, set_by)
-        return cls(
+        model = cls(
             checkpoint=pathlib.Path(predict.checkpoint_path),
             labelmap=labelmap,
             model_config=model_config,
@@ -340,6 +380,8 @@ class TrainedModel:
             table=predict,
             labelmap_path=pathlib.Path(predict.labelmap_path),
         )
+        model.built_without_vak = lean
+        return model
 
     @classmethod
     def from_run(cls, checkpoint: pathlib.Path, run_dir: pathlib.Path, config: pathlib.Path) -> TrainedModel:
@@ -400,14 +442,42 @@ class TrainedModel:
         if self.network is not None and n_freqbins == self.n_freqbins:
             return self.network
         try:
-            model = vak_compat.load_model(
-                self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint
-            )
+            if self.built_without_vak:
+                network = self._network_without_vak(n_freqbins)
+            else:
+                from ..plugins.manager import load_plugins
+
+                load_plugins()  # vak-tcn's models registered with vak (read_predict_config loaded them too)
+                model = vak_compat.load_model(
+                    self.model_config, self.labelmap, (1, n_freqbins, self.window_size), self.checkpoint
+                )
+                network = model.network
         except Exception as e:
             raise ModelError(self._model_error(e, n_freqbins)) from None
-        self.network = inference_copy(model.network).eval()
+        self.network = inference_copy(network).eval()
         self.n_freqbins = n_freqbins
         return self.network
+
+    def _network_without_vak(self, n_freqbins: int):
+        """The network vak's model factory builds for one of vak-tcn's models, and the checkpoint's
+        weights, without vak: the catalogue's network class with the network table's arguments (vak-tcn's
+        own keys, ``seed`` and ``post_processing``, taken out as the seeded network does) and vak's
+        ``num_classes``/``num_input_channels``/``num_freqbins``; the checkpoint's ``network.`` weights
+        (vak saves the Lightning module's ``state_dict``), every one of them (strict)."""
+        import torch
+
+        from .. import settings
+        from . import catalogue
+
+        # vak's factory writes these into the config's network table (so annotate's records name them)
+        table = self.model_config.setdefault("network", {})
+        table.update(num_classes=len(self.labelmap), num_input_channels=1, num_freqbins=n_freqbins)
+        kwargs = dict(table)
+        settings.pop_config(kwargs)
+        network = catalogue.get(self.model_config["name"]).network_class()(**kwargs)
+        state = torch.load(self.checkpoint, map_location="cpu")["state_dict"]
+        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
+        return network
 
     def _model_error(self, error: Exception, n_freqbins: int) -> str:
         """One line on why the checkpoint and the config's model do not load together."""
