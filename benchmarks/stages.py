@@ -3,6 +3,7 @@
     python benchmarks/stages.py --corpus demo --out stages-demo --seeds 3 [--repeat-only NAME ...]
     python benchmarks/stages.py --corpus short-gaps --out stages-short --seeds 3 --repeat-only TweetyNet TCN_centred_s1
     python benchmarks/stages.py --corpus real-bout --out stages-real
+    python benchmarks/stages.py --out stages-demo --seeds 3 --losses CE+TMSE --only TCN_centred_s3
     python benchmarks/stages.py --out stages-demo --table-only      # the table of finished runs
 
 Runs stock ``vak prep`` + ``vak learncurve`` through the grid runner (resumable: run the same
@@ -12,6 +13,8 @@ Variants: TweetyNet, and ``TCN`` / ``ConvTCN`` x causal / centred x 1-4 stages (
 of ``--stage-layers`` (6) layers and ``--stage-channels`` (32) channels).  ``--seeds N`` runs
 each variant N times (config names ``<variant>``, ``<variant>_rep2``, ...; each run's seed
 derived from ``--seed`` and its name), or only the ``--repeat-only`` variants beyond the first.
+``--losses CE CE+TMSE`` adds each variant with MS-TCN's smoothing loss (``<variant>_CE-TMSE``);
+``--only VARIANT ...`` runs just those variants.
 
 Corpora: ``demo`` (the demo's synthetic song: 45 bouts, seed 0; 40 / 10 / 20 s of
 train / val / test), ``short-gaps`` (the same with ``demo --short-gaps``'s gaps), ``real-bout``:
@@ -76,10 +79,14 @@ def write_configs(args) -> list[pathlib.Path]:
     from vak_tcn.experiments import configs, corpus, poster
 
     out = args.out
-    all_variants = variants(args.stage_layers, args.stage_channels)
-    unknown = sorted(set(args.repeat_only) - {name for name, *_ in all_variants})
+    all_variants = [
+        (name if loss == "CE" else f"{name}_{poster.loss_slug(loss)}", model, network, loss)
+        for loss in args.losses
+        for name, model, network in variants(args.stage_layers, args.stage_channels)
+    ]
+    unknown = sorted((set(args.repeat_only) | set(args.only)) - {name for name, *_ in all_variants})
     if unknown:  # before anything is written
-        raise SystemExit(f"--repeat-only: no variant(s) {unknown}; variants: {[n for n, *_ in all_variants]}")
+        raise SystemExit(f"--repeat-only/--only: no variant(s) {unknown}; variants: {[n for n, *_ in all_variants]}")
     data_dir = out / "corpus"
     if args.corpus == "real-bout":
         if not any(data_dir.glob("*.wav")):
@@ -93,8 +100,10 @@ def write_configs(args) -> list[pathlib.Path]:
     val_step = max(1, args.steps // 3)
     paths = []
     for repeat in range(args.seeds):
-        for name, model, network in all_variants:
+        for name, model, network, loss in all_variants:
             if repeat and args.repeat_only and name not in args.repeat_only:
+                continue
+            if args.only and name not in args.only:
                 continue
             run = name if repeat == 0 else f"{name}_rep{repeat + 1}"
             doc = configs.vak_config(
@@ -111,7 +120,7 @@ def write_configs(args) -> list[pathlib.Path]:
                 ckpt_step=val_step,
                 network=network,
                 optimizer={"lr": 0.001},
-                loss=poster.LOSSES["CE"],
+                loss=poster.LOSSES[loss],
                 metrics={"segmentation": {"tolerance": 0.004}},
                 header=f"benchmarks/stages.py: {name} on the {args.corpus} corpus",
                 **dataset,
@@ -176,6 +185,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=pathlib.Path, required=True)
     p.add_argument("--seeds", type=int, default=1, help="runs per variant (default 1)")
     p.add_argument("--repeat-only", nargs="+", default=[], metavar="VARIANT", help="variants run --seeds times")
+    p.add_argument("--losses", nargs="+", default=["CE"], choices=["CE", "CE+TMSE", "CE+gsTMSE"])
+    p.add_argument("--only", nargs="+", default=[], metavar="VARIANT", help="run only these variants")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--workers", type=int, default=2, help="concurrent runs (default 2)")
