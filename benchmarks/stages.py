@@ -91,7 +91,7 @@ def write_configs(args) -> list[pathlib.Path]:
     if args.corpus == "real-bout":
         if not any(data_dir.glob("*.wav")):
             real_bout_corpus(args.real_bout, data_dir)
-        dataset = dict(labelset=REAL_LABELS, annot_format="notmat", train_dur=17, val_dur=8, test_dur=8)
+        dataset = dict(labelset=REAL_LABELS, annot_format="notmat", train_dur=16, val_dur=8, test_dur=8)
     else:
         if not any(data_dir.glob("*.wav")):
             gaps = corpus.SHORT_GAPS if args.corpus == "short-gaps" else (0.008, 0.008)
