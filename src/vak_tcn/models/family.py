@@ -388,9 +388,7 @@ class FrameClassificationModel(vak_compat.base_family()):
         train and learncurve build the model without, so the config is where they are."""
         tfm = self._config_tfm
         if tfm is not None and hasattr(tfm, "min_segment_dur"):
-            return postprocess.Settings(
-                min_segment_dur=float(tfm.min_segment_dur or 0.0), majority_vote=bool(tfm.majority_vote)
-            )
+            return postprocess.vak_settings(tfm)
         run_dir = ckpt.parents[2]  # <run>/<Model>/checkpoints/; learncurve's run: <results>/train_dur_*/replicate_*
         learncurve = run_dir.name.startswith("replicate_") and run_dir.parent.name.startswith("train_dur_")
         config = trained.config_above(run_dir, run_dir.parent.parent if learncurve else run_dir)

@@ -312,6 +312,13 @@ def read_settings(path: str | pathlib.Path) -> Settings:
 
 
 # ---------------------------------------------------------------- the config's fixed clean-up
+def vak_settings(source) -> Settings:
+    """The clean-up of an object that carries vak's two attributes, ``min_segment_dur`` (None: off) and
+    ``majority_vote``: vak's parsed ``[vak.predict]`` table, or the ``PostProcess`` transform vak builds
+    from ``post_tfm_kwargs``."""
+    return Settings(min_segment_dur=float(source.min_segment_dur or 0.0), majority_vote=bool(source.majority_vote))
+
+
 def fixed_settings(post_tfm_kwargs: Mapping | None, where: str = "post_tfm_kwargs") -> Settings | None:
     """vak's ``post_tfm_kwargs`` (``min_segment_dur``, ``majority_vote``; vak's defaults: None, false)
     as :class:`Settings`; None when there are none (vak then evaluates without clean-up).  ``where``

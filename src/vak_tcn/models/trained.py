@@ -543,9 +543,7 @@ def predict_cleanup(config_path: pathlib.Path, predict, mode: str, set_by: str) 
     with open(config_path, "rb") as fh:
         table = tomllib.load(fh).get("vak", {}).get("predict", {})
     explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
-    from_config = postprocess.Settings(
-        min_segment_dur=float(predict.min_segment_dur or 0.0), majority_vote=bool(predict.majority_vote)
-    )
+    from_config = postprocess.vak_settings(predict)
     config_source = (
         f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
     )
