@@ -623,3 +623,71 @@ def test_window_warning_counts_the_stages(caplog):
     with caplog.at_level(logging.WARNING, logger="vak_tcn.nn.tcn"):
         assert not net.check_window(net.receptive_field - 1)
     assert str(net.receptive_field) in caplog.text and "stage_layers" in caplog.text
+
+
+# ---------------------------------------------------------------- frame layout (channels-last 2-D convolutions)
+def _conv1d_reference(conv, x, padding):
+    """``conv``'s weights as a plain F.conv1d over ``x`` zero-padded (left, right)."""
+    return F.conv1d(F.pad(x, padding), conv.weight, conv.bias, dilation=conv.dilation[0])
+
+
+def _network_reference(net, x):
+    """The network's eval-mode logits computed with F.conv1d on (batch, channels, time) tensors only:
+    an independent reference for the channels-last 2-D path (FrameConv1d, to_frames4)."""
+    h = _conv1d_reference(net.input_proj, net.features(x), (0, 0))
+    for block in net.tcn:
+        out = F.relu(_conv1d_reference(block.conv1, h, block.padding))
+        out = F.relu(_conv1d_reference(block.conv2, out, block.padding))
+        h = F.relu(out + (h if block.downsample is None else _conv1d_reference(block.downsample, h, (0, 0))))
+    out = _conv1d_reference(net.fc, h, (0, 0))
+    for stage in net.refinement:
+        h = _conv1d_reference(stage.conv_in, F.softmax(out, dim=1), (0, 0))
+        for layer in stage.layers:
+            inner = F.relu(_conv1d_reference(layer.conv_dilated, h, layer.padding))
+            h = h + _conv1d_reference(layer.conv_1x1, inner, (0, 0))
+        out = _conv1d_reference(stage.conv_out, h, (0, 0))
+    return out
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_network_equals_a_plain_conv1d_reference(cls, causal, dtype):
+    """Every convolution runs as a channels-last 2-D convolution of height 1 (oneDNN's fast layout);
+    the logits equal F.conv1d's on (batch, channels, time), stages and odd kernels included, and come
+    back as a contiguous (batch, classes, time) tensor."""
+    net = make(cls, out_channels=8, num_layers=3, kernel_size=3, causal=causal, stages=3, **SMALL_STAGES).to(dtype)
+    x = spectrogram(net, 45, batch=3).to(dtype)
+    with torch.no_grad():
+        got, expected = net(x), _network_reference(net, x)
+    assert got.shape == (3, 5, 45) and got.is_contiguous()
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
+
+
+def test_frame_convolution_takes_both_layouts_and_keeps_hooks():
+    from vak_tcn.nn.tcn import FrameConv1d, from_frames4, to_frames4
+
+    torch.manual_seed(0)
+    conv = FrameConv1d(6, 4, 3, dilation=2, padding=2)
+    seen = []
+    conv.register_forward_hook(lambda mod, args, out: seen.append(out.dim()))
+    x = torch.randn(2, 6, 30)
+    frames = to_frames4(x)
+    assert frames.shape == (2, 6, 1, 30) and frames.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(from_frames4(conv(frames)), conv(x), rtol=1e-6, atol=1e-6)
+    assert seen == [4, 3]
+
+
+def test_dropout_on_channels_last_frames_keeps_the_layout_and_its_gradient_is_the_mask():
+    from vak_tcn.nn.tcn import to_frames4
+
+    torch.manual_seed(0)
+    drop = Dropout(0.5).train()
+    x = to_frames4(torch.randn(4, 8, 300)).requires_grad_(True)
+    out = drop(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, (out.detach() != 0).to(x.dtype) * 2.0)
+    assert abs((out == 0).double().mean().item() - 0.5) < 0.02

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._params import reject_unknown
-from .tcn import Dropout, _check_dropout, _check_int, _SameLength
+from .tcn import Dropout, FrameConv1d, _check_dropout, _check_int, _FrameModule, _SameLength
 
 __all__ = [
     "STAGE_DEFAULTS",
@@ -81,19 +81,19 @@ class DilatedResidualLayer(_SameLength):
     def __init__(self, channels: int, dilation: int, kernel_size: int, dropout: float, causal: bool):
         super().__init__()
         conv_pad = self._init_padding(kernel_size, dilation, causal)
-        self.conv_dilated = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=conv_pad)
-        self.conv_1x1 = nn.Conv1d(channels, channels, 1)
+        self.conv_dilated = FrameConv1d(channels, channels, kernel_size, dilation=dilation, padding=conv_pad)
+        self.conv_1x1 = FrameConv1d(channels, channels, 1)
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_frames(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.conv_1x1(F.relu(self._crop(self.conv_dilated(x)))))
 
 
-class RefinementStage(nn.Module):
+class RefinementStage(_FrameModule):
     """One refinement stage (MS-TCN's ``SingleStageModel`` on class probabilities).
 
-    Takes ``(batch, num_classes, time)`` probabilities, returns ``(batch, num_classes, time)``
-    logits.
+    Takes ``(batch, num_classes, time)`` probabilities (or ``(batch, num_classes, 1, time)`` frames,
+    :func:`~vak_tcn.nn.tcn.to_frames4`), returns logits of the same shape.
 
     Attributes
     ----------
@@ -111,15 +111,15 @@ class RefinementStage(nn.Module):
         self, num_classes: int, channels: int, num_layers: int, kernel_size: int, dropout: float, causal: bool
     ):
         super().__init__()
-        self.conv_in = nn.Conv1d(num_classes, channels, 1)
+        self.conv_in = FrameConv1d(num_classes, channels, 1)
         self.layers = nn.ModuleList(
             DilatedResidualLayer(channels, 2**i, kernel_size, dropout, causal) for i in range(num_layers)
         )
-        self.conv_out = nn.Conv1d(channels, num_classes, 1)
+        self.conv_out = FrameConv1d(channels, num_classes, 1)
         self.receptive_field = 1 + sum(sum(layer.padding) for layer in self.layers)
         self.lookahead = sum(layer.padding[1] for layer in self.layers)
 
-    def forward(self, probabilities: torch.Tensor) -> torch.Tensor:
+    def forward_frames(self, probabilities: torch.Tensor) -> torch.Tensor:
         x = self.conv_in(probabilities)
         for layer in self.layers:
             x = layer(x)
