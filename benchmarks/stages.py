@@ -4,11 +4,14 @@
     python benchmarks/stages.py --corpus short-gaps --out stages-short --seeds 3 --repeat-only TweetyNet TCN_centred_s1
     python benchmarks/stages.py --corpus real-bout --out stages-real
     python benchmarks/stages.py --out stages-demo --seeds 3 --losses CE+TMSE --only TCN_centred_s3
+    python benchmarks/stages.py --out stages-demo-2000 --window 2000 --seeds 3 --losses CE CE+TMSE \
+        --only TweetyNet TCN_centred_s1 TCN_centred_s3 TCN_centred_s3_CE-TMSE   # the poster's window
     python benchmarks/stages.py --out stages-demo --table-only      # the table of finished runs
 
 Runs stock ``vak prep`` + ``vak learncurve`` through the grid runner (resumable: run the same
-command again after an interruption) at the demo's settings: window 256, batch 8, lr 0.001,
-cross-entropy only, ``--steps`` (300) training steps, validation every 100, the TCN with 7 layers.
+command again after an interruption) at the demo's settings: window 256 (``--window``), batch 8, lr 0.001,
+cross-entropy only, ``--steps`` (300) training steps, validation every 100, the TCN with 7 layers
+(at window 256; its default 8 where the receptive field fits, e.g. ``--window 2000``).
 Variants: TweetyNet, and ``TCN`` / ``ConvTCN`` x causal / centred x 1-4 stages (refinement stages
 of ``--stage-layers`` (6) layers and ``--stage-channels`` (32) channels).  ``--seeds N`` runs
 each variant N times (config names ``<variant>``, ``<variant>_rep2``, ...; each run's seed
@@ -42,15 +45,26 @@ CORPORA = ("demo", "short-gaps", "real-bout")
 REAL_LABELS = "abcdefghijkn"
 
 
-def variants(stage_layers: int, stage_channels: int) -> list[tuple[str, str, dict | None]]:
+def tcn_layers(window: int) -> int:
+    """The TCN's ``num_layers``: its default (8), or fewer where the receptive field would not fit in
+    the window (256 frames: 7 layers, receptive field 255)."""
+    from vak_tcn.nn.tcn import receptive_field
+
+    layers = 8
+    while layers > 1 and receptive_field(layers, 2) > window:
+        layers -= 1
+    return layers
+
+
+def variants(stage_layers: int, stage_channels: int, window: int = 256) -> list[tuple[str, str, dict | None]]:
     """(name, model, network table) of every variant."""
     out = [("TweetyNet", "TweetyNetPlugin", None)]
     for model in ("TCN", "ConvTCN"):
         for causal in (False, True):
             for stages in (1, 2, 3, 4):
                 network = {"causal": causal}
-                if model == "TCN":
-                    network["num_layers"] = 7  # the demo's: receptive field 255 frames, in the window
+                if model == "TCN" and tcn_layers(window) != 8:
+                    network["num_layers"] = tcn_layers(window)  # the demo's 256: 7, receptive field 255
                 if stages > 1:
                     network.update(stages=stages, stage_layers=stage_layers, stage_channels=stage_channels)
                 out.append((f"{model}_{'causal' if causal else 'centred'}_s{stages}", model, network))
@@ -82,7 +96,7 @@ def write_configs(args) -> list[pathlib.Path]:
     all_variants = [
         (name if loss == "CE" else f"{name}_{poster.loss_slug(loss)}", model, network, loss)
         for loss in args.losses
-        for name, model, network in variants(args.stage_layers, args.stage_channels)
+        for name, model, network in variants(args.stage_layers, args.stage_channels, args.window)
     ]
     unknown = sorted((set(args.repeat_only) | set(args.only)) - {name for name, *_ in all_variants})
     if unknown:  # before anything is written
@@ -114,7 +128,7 @@ def write_configs(args) -> list[pathlib.Path]:
                 results_dir=out / "results" / run,
                 train_set_durs=[dataset["train_dur"]],
                 num_replicates=1,
-                window_size=256,
+                window_size=args.window,
                 batch_size=8,
                 val_step=val_step,
                 ckpt_step=val_step,
@@ -189,6 +203,9 @@ def main(argv=None) -> None:
     p.add_argument("--only", nargs="+", default=[], metavar="VARIANT", help="run only these variants")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument(
+        "--window", type=int, default=256, help="training window in frames (default 256, the demo's; the poster's 2000)"
+    )
     p.add_argument("--workers", type=int, default=2, help="concurrent runs (default 2)")
     p.add_argument("--stage-layers", type=int, default=6)
     p.add_argument("--stage-channels", type=int, default=32)
