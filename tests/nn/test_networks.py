@@ -479,10 +479,14 @@ def test_one_stage_is_todays_network(cls):
     x = spectrogram(one, 41, batch=2)
     with torch.no_grad():
         reference = one.fc(one.tcn(one.input_proj(one.features(x))))
-        assert torch.equal(one(x), reference)
+        out = one(x)
+        # two kernel paths (channels-last frames against 3-D tensors): oneDNN's kernels differ in the
+        # last bits between CPUs (equal on Intel, not on AMD EPYC), so a float32 tolerance
+        torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-6)
         stages = three.forward_stages(x)
-        assert len(stages) == 3 and torch.equal(stages[0], reference)
-        assert torch.equal(three(x), stages[-1]) and not torch.equal(stages[-1], reference)
+        # the same kernels on both sides from here on: bit for bit
+        assert len(stages) == 3 and torch.equal(stages[0], out)
+        assert torch.equal(three(x), stages[-1]) and not torch.equal(stages[-1], out)
         # a stage refines the softmax of the one before
         torch.testing.assert_close(stages[1], three.refinement[0](F.softmax(stages[0], dim=1)))
 
