@@ -158,11 +158,8 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     audio = tmp_path / "bout.wav"
     soundfile.write(audio, bout, rate)
     proc = run_cli(["vak-tcn", "annotate", config, audio, "--out", tmp_path / "out", "--probabilities"])
-    # tuned, then vak's default majority vote (the tuned settings vote already): the tuned settings
-    assert (
-        f"clean-up: {tuned.describe()}; from tuned ({checkpoint.parent / 'postprocess.json'}), then vak's"
-        in proc.stdout
-    )
+    # no clean-up key in the config: exactly the tuned settings (issue 37), nothing after them
+    assert f"clean-up: {tuned.describe()}; from tuned ({checkpoint.parent / 'postprocess.json'})\n" in proc.stdout
     (annot,) = crowsetta.Transcriber(format="generic-seq").from_file(tmp_path / "out" / "bout.wav.annot.csv").to_annot()
 
     # the reference: the network's own frame labels (argmax of the saved probabilities), the
@@ -179,17 +176,26 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     np.testing.assert_allclose(annot.seq.onsets_s, onsets, atol=1e-9)
     np.testing.assert_allclose(annot.seq.offsets_s, offsets, atol=1e-9)
 
-    # auto/tuned: the tuned clean-up, then the config's (as vak predict applies it after the model);
-    # config: the config's alone; none; the mode from the environment and the network table
+    # auto/tuned: clean-up keys written in the config apply after the tuned clean-up (as vak predict applies
+    # them after the model), with both settings' validation scores; config: the config's alone; none; the
+    # mode from the environment and the network table
     from vak_tcn.models.postprocess import then
 
     explicit = make_predict_config(tmp_path / "explicit", network=NETWORK)  # min_segment_dur 0.01, majority vote
     loose = Settings(min_segment_dur=0.004, min_gap_dur=0.02, majority_vote=False)
-    (explicit.parent / "postprocess.json").write_text(json.dumps({"best": loose.asdict()}))
+    both = Settings(min_segment_dur=0.01, min_gap_dur=0.02, majority_vote=True)
+    tried = [{**loose.asdict(), "character_error_rate": 0.069}, {**both.asdict(), "character_error_rate": 0.145}]
+    (explicit.parent / "postprocess.json").write_text(json.dumps({"best": loose.asdict(), "settings_tried": tried}))
     a = Annotator(explicit)
-    assert a.cleanup == then(loose, Settings(min_segment_dur=0.01, majority_vote=True))
-    assert a.cleanup == Settings(min_segment_dur=0.01, min_gap_dur=0.02, majority_vote=True)
+    assert a.cleanup == then(loose, Settings(min_segment_dur=0.01, majority_vote=True)) == both
     assert "tuned (" in a.cleanup_source and "then the config's (majority_vote, min_segment_dur" in a.cleanup_source
+    assert "validation character error rate 0.1450 against 0.0690 for the tuned clean-up alone" in a.cleanup_source
+    # the same tuned settings, no clean-up key in the config: the tuned settings alone (not followed by
+    # vak predict's default majority vote, which the line names)
+    unsaid = make_predict_config(tmp_path / "unsaid", network=NETWORK, post_tfm_kwargs=None)
+    (unsaid.parent / "postprocess.json").write_text(json.dumps({"best": loose.asdict()}))
+    assert Annotator(unsaid).cleanup == loose
+    assert "stock vak predict would add its default" in Annotator(unsaid).cleanup_source
     assert Annotator(explicit, Options(cleanup="tuned")).cleanup == a.cleanup
     assert Annotator(explicit, Options(cleanup="config")).cleanup == Settings(min_segment_dur=0.01, majority_vote=True)
     assert Annotator(config, Options(cleanup="config")).cleanup == Settings(majority_vote=True)  # vak's default

@@ -366,7 +366,8 @@ def test_settings_file_records_the_choice_and_old_files_still_read(tmp_path):
     assert choice["simplicity"].startswith("the config's fixed clean-up; no clean-up; then fewer steps")
     assert choice["margin"] == 0.0 and choice["se"] == 0.0  # as low as the lowest
     assert choice["lowest"] == {**REMOVE_SHORT.asdict(), **result.scores_of(REMOVE_SHORT)}  # tie with fixed: grid order
-    assert choice["fixed"] == fixed.asdict() and choice["n_within_noise"] == 3
+    # raw is within one SE too, but worse than the config's clean-up on validation: not a candidate (issue 37)
+    assert choice["fixed"] == fixed.asdict() and choice["n_within_noise"] == 2
     assert choice["validation_cer"] == pytest.approx({"raw": 0.1, "fixed": 0.075, "chosen": 0.075, "lowest": 0.075})
     assert choice["gain"] == pytest.approx({"over_raw": 0.025, "over_fixed": 0.0})
     assert choice["se_from_lowest"]["raw"] == pytest.approx(np.sqrt(0.1475 / 3) / 2)
@@ -437,3 +438,33 @@ def test_grid_rejects_bad_durations():
         pp.grid(min_gap_dur=(-0.001,))
     with pytest.raises(ValueError, match="reference frames"):
         pp.tune([np.zeros(3, int)], [np.zeros(4, int)], 0.002)
+
+
+def test_tuner_never_takes_erratic_raw_over_the_configs_clean_up():
+    """Issue 37's disaster: raw output whose few disastrous files make its SE wide enough to count as
+    "within noise" was chosen over the config's clean-up with half its error.  Files (short syllables,
+    blips) (1, 0) x 4 and (1, 8).  min_segment_dur 3 ms removes the blips, keeps the 2-frame syllables:
+    CER 0 everywhere, the lowest.  Raw: 0, 0, 0, 0, 0.8 (mean 0.16, SE of its differences 0.16: within
+    noise); the config's REMOVE_SHORT: 0.1 on every file (SE 0: not within).  The rule before took raw
+    (simpler than a grid setting); raw is worse than the config's clean-up on validation: never taken."""
+    preds, refs = files((1, 0), (1, 0), (1, 0), (1, 0), (1, 8))
+    blips_only = Settings(min_segment_dur=0.003)
+    result = pp.tune(preds, refs, FD, [blips_only], fixed=REMOVE_SHORT)
+    assert result.file_cer_of(Settings()) == pytest.approx([0, 0, 0, 0, 0.8])
+    assert result.cer_of(Settings()) - result.cer_of(blips_only) == pytest.approx(result.se_of(Settings()))
+    assert result.cer_of(REMOVE_SHORT) == pytest.approx(0.1) and result.se_of(REMOVE_SHORT) == 0.0
+    assert result.best == blips_only == result.lowest
+    assert result.cer_of(result.best) <= result.cer_of(REMOVE_SHORT)  # never worse than the config's
+
+
+def test_tuner_needs_a_setting_no_worse_than_the_lowest_on_half_the_files():
+    """Files (short syllables, blips) (0, 2) x 3 and (3, 0).  REMOVE_SHORT: 0, 0, 0, 0.3 (mean 0.075),
+    the lowest.  Raw: 0.2, 0.2, 0.2, 0 (mean 0.15); its differences 0.2, 0.2, 0.2, -0.3 have SE 0.125, so
+    its mean is within one SE, but it is worse on 3 of the 4 files: not tied with the lowest (the rule
+    before issue 37 chose it, as the simplest)."""
+    preds, refs = files((0, 2), (0, 2), (0, 2), (3, 0))
+    result = pp.tune(preds, refs, FD, [REMOVE_SHORT])
+    assert result.file_cer_of(Settings()) == pytest.approx([0.2, 0.2, 0.2, 0.0])
+    assert result.lowest == REMOVE_SHORT and result.se_of(Settings()) == pytest.approx(0.125)
+    assert result.cer_of(Settings()) - result.cer_of(REMOVE_SHORT) <= result.se_of(Settings())
+    assert result.best == REMOVE_SHORT and result.n_within_noise == 1

@@ -515,8 +515,9 @@ class FrameClassificationModel(vak_compat.base_family()):
         self._predict_cleanup = None if tuned is None or tuned[0].is_off else tuned[0]
         if tuned is not None:
             vak_logger.info(
-                f"tuned clean-up {tuned[0].describe()} from {tuned[1]}, then vak's (the config's majority_vote, "
-                "min_segment_dur)"
+                f"tuned clean-up {tuned[0].describe()} from {tuned[1]}, then vak predict's own (the config's "
+                "min_segment_dur and majority_vote, whose default is true: set majority_vote = false in "
+                "[vak.predict] to apply the tuned clean-up alone)"
             )
 
     def _cleaned_logits(self, logits: torch.Tensor, batch: Mapping, settings: postprocess.Settings) -> torch.Tensor:

@@ -30,9 +30,10 @@ The tuner
     The choice (:func:`tune`, ``rule="one-se"``, the default): the **one-standard-error rule over
     files**.  The setting with the lowest mean is the *lowest*; every setting whose mean exceeds
     the lowest's by at most the standard error of their per-file differences (paired:
-    ``sd(diff, ddof=1) / sqrt(n_files)``; 0 with one file) is tied with it within noise (the
-    config's fixed clean-up only when no worse than no clean-up on validation, a grid setting only
-    when no worse than both), and the *simplest* of those is chosen (:func:`simplicity`: the
+    ``sd(diff, ddof=1) / sqrt(n_files)``; 0 with one file), and that is no worse than the lowest on
+    at least half of the files, is tied with it within noise (the config's fixed clean-up only when
+    no worse than no clean-up on validation, no clean-up only when no worse than the fixed one, a
+    grid setting only when no worse than both), and the *simplest* of those is chosen (:func:`simplicity`: the
     config's fixed clean-up, then no clean-up, then fewer steps switched on, then less total
     duration); among equally simple ones the lower mean, then the higher boundary F-score
     (:func:`vak_tcn.metrics.boundary_precision_recall_fscore`, hits pooled over files), then the
@@ -82,6 +83,7 @@ __all__ = [
     "MODES",
     "check_mode",
     "stored_settings",
+    "stored_validation_cer",
     "then",
 ]
 
@@ -309,6 +311,21 @@ def read_settings(path: str | pathlib.Path) -> Settings:
         )
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: bad value in 'best': {e}") from e
+
+
+def stored_validation_cer(path: str | pathlib.Path, settings: Settings) -> float | None:
+    """The validation character error rate a ``postprocess.json`` recorded for ``settings`` (its
+    ``settings_tried``); None when that setting was not tried or the file does not say."""
+    try:
+        doc = json.loads(pathlib.Path(path).read_text())
+        for tried in doc.get("settings_tried") or []:
+            fields = {f.name: tried.get(f.name) for f in dataclasses.fields(Settings)}
+            if Settings(float(fields["min_segment_dur"] or 0), float(fields["min_gap_dur"] or 0),
+                        bool(fields["majority_vote"])) == settings:  # fmt: skip
+                return float(tried["character_error_rate"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return None
 
 
 # ---------------------------------------------------------------- the config's fixed clean-up
@@ -817,8 +834,9 @@ def tune(
         error rate of every setting; the lowest: the lowest mean (ties: boundary F-score, then grid
         order); a setting is tied with it within noise when its mean exceeds the lowest's by at most
         ``se = sd(its per-file CER - the lowest's per-file CER, ddof=1) / sqrt(n_files)`` (0 for one
-        file: exact ties only); the fixed clean-up must also have a mean no higher than no
-        clean-up's, and a grid setting one no higher than both of theirs.
+        file: exact ties only) and it is no worse than the lowest on at least half of the files; the
+        fixed clean-up must also have a mean no higher than no clean-up's, no clean-up one no higher
+        than the fixed clean-up's, and a grid setting one no higher than both of theirs.
         Chosen: the simplest of those (:func:`simplicity`), then the lowest mean, then the highest
         boundary F-score, then the earliest in the grid.  ``"best"``: the lowest (the rule before).
         One or two files: a :class:`TooFewFilesWarning` (:func:`few_files_warning`), also in
@@ -865,13 +883,23 @@ def tune(
     se = diff.std(axis=1, ddof=1) / math.sqrt(n_files) if n_files > 1 else np.zeros(len(settings))
     raw = settings.index(Settings())
     keys = [simplicity(s, fixed) for s in settings]
-    # and never worse on validation than leaving the output alone: the fixed clean-up no worse than
-    # raw, a grid setting no worse than raw and the fixed clean-up
-    ceiling = {0: mean[raw], 1: math.inf, 2: min(mean[k] for k in range(len(settings)) if keys[k][0] < 2)}
+    # a setting's own erratic errors must not excuse it: within noise needs it no worse than the
+    # lowest on at least half of the files too (a large SE from a few disastrous files does not count)
+    no_worse = np.sum(diff <= _TIE, axis=1)
+    # and never worse on validation than what the user would get without tuning: the fixed clean-up
+    # no worse than raw; raw no worse than the fixed clean-up (issue 37: raw within a wide SE was
+    # chosen over a config's clean-up half its error); a grid setting no worse than either
+    ceiling = {
+        0: mean[raw],
+        1: mean[settings.index(fixed)] if fixed is not None else math.inf,
+        2: min(mean[k] for k in range(len(settings)) if keys[k][0] < 2),
+    }
     within = [
         k
         for k in range(len(settings))
-        if mean[k] - mean[lowest] <= se[k] + _TIE and mean[k] <= ceiling[keys[k][0]] + _TIE
+        if mean[k] - mean[lowest] <= se[k] + _TIE
+        and 2 * no_worse[k] >= n_files
+        and mean[k] <= ceiling[keys[k][0]] + _TIE
     ]
     if rule == "best":
         chosen = lowest

@@ -527,14 +527,16 @@ class TrainedModel:
 
 # ---------------------------------------------------------------- clean-up of a predict config's model
 def predict_cleanup(config_path: pathlib.Path, predict, mode: str, set_by: str) -> tuple[postprocess.Settings, str]:
-    """The clean-up to apply in ``mode`` and a line saying where it comes from: what ``vak predict``
-    does with the same config (docs/postprocessing.md).
+    """The clean-up to apply in ``mode`` and a line saying where it comes from (docs/postprocessing.md).
 
-    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by
-    ``vak-tcn tune``) when there is one, followed by the config's ``majority_vote`` and
-    ``min_segment_dur`` (vak's defaults for keys it leaves out), as vak predict applies them
-    after the model (:func:`postprocess.then`); else the config's alone.  ``tuned``: the same, an
-    error without the file.  ``config``: the config's alone.  ``none``: no clean-up at all.
+    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by ``vak-tcn
+    tune``) when there is one: exactly the setting chosen and scored on validation.  A clean-up key
+    the user wrote in ``[vak.predict]`` (``majority_vote``, ``min_segment_dur``) still applies after
+    it, as ``vak predict`` applies it after the model (:func:`postprocess.then`), and the line gives
+    both settings' validation character error rates; keys left out add nothing (vak predict's own
+    default, ``majority_vote = true``, is said in the line when it would change the tuned setting).
+    Without the file: the config's (vak's defaults for keys it leaves out), as vak predict.
+    ``tuned``: as ``auto``, an error without the file.  ``config``: the config's alone.  ``none``: none.
     """
     if mode == "none":
         return postprocess.Settings(), f"none ({set_by})"
@@ -548,11 +550,32 @@ def predict_cleanup(config_path: pathlib.Path, predict, mode: str, set_by: str) 
         f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
     )
     tuned = postprocess.stored_settings(predict.checkpoint_path, mode, set_by)
-    if tuned is not None:
-        return postprocess.then(tuned[0], from_config), f"tuned ({tuned[1]}), then {config_source}"
-    if mode == "auto":
-        return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
-    return from_config, f"{config_source} ({mode} mode, set by {set_by})"
+    if tuned is None:
+        if mode == "auto":
+            return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
+        return from_config, f"{config_source} ({mode} mode, set by {set_by})"
+    settings, path = tuned
+    if not explicit:
+        source = f"tuned ({path})"
+        if postprocess.then(settings, from_config) != settings:  # what stock vak predict adds to it
+            source += (
+                f"; stock vak predict would add its default {from_config.describe()}: set majority_vote = false in "
+                "[vak.predict] for it to apply the tuned clean-up alone"
+            )
+        return settings, source
+    applied = postprocess.then(settings, postprocess.vak_settings(predict))
+    if applied == settings:
+        return settings, f"tuned ({path}); {config_source} add nothing to it"
+
+    def cer(s: postprocess.Settings) -> str:
+        value = postprocess.stored_validation_cer(path, s)
+        return "not scored" if value is None else f"{value:.4f}"
+
+    return applied, (
+        f"tuned ({path}), then {config_source}: validation character error rate {cer(applied)} against "
+        f"{cer(settings)} for the tuned clean-up alone ({settings.describe()}); remove the key(s) or set "
+        "majority_vote = false to apply it alone"
+    )
 
 
 def _first_line(error: BaseException) -> str:
