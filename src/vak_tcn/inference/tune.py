@@ -88,18 +88,31 @@ def find_runs(results_dir: pathlib.Path, checkpoint_name: str | None = None) -> 
 
 
 def split_predictions(
-    run: TrainedRun | TrainedModel, split: str = "val", echo=print, device: str | None = None
+    run: TrainedRun | TrainedModel,
+    split: str = "val",
+    echo=print,
+    device: str | None = None,
+    dataset: pathlib.Path | None = None,
 ) -> dict:
     """The network's argmax frame labels and the reference frame labels of one split of the prepared
-    dataset (only that split's rows and files are read).
+    dataset (only that split's rows and files are read): the model's training dataset, or ``dataset``
+    (another one prepared with the same spectrogram settings and labels, e.g. by ``vak prep`` for eval).
 
-    Returns ``{"predictions", "references", "frame_dur", "background", "dataset", "files", "split"}``.
+    Returns ``{"predictions", "references", "frame_dur", "background", "dataset", "files", "split"}``,
+    and, for spectrogram input, ``"frame_times"`` (each file's, vak's).
     """
+    import json
+
     import torch
     from tqdm import tqdm
 
     model = run.load() if isinstance(run, TrainedRun) else run
-    files = vak_compat.prepared_split_frame_labels(model.dataset, split)
+    dataset = pathlib.Path(dataset) if dataset is not None else model.dataset
+    if dataset != model.dataset:
+        labelmap = json.loads((dataset / "labelmap.json").read_text())
+        if labelmap != model.labelmap:
+            raise ValueError(f"dataset {dataset}: its labelmap {labelmap} is not the model's {model.labelmap}")
+    files = vak_compat.prepared_split_frame_labels(dataset, split)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     net, context = None, None
     predictions, references = [], []
@@ -118,15 +131,18 @@ def split_predictions(
         if reference.shape[-1] != frames.shape[-1]:
             raise ValueError(f"{labels_path}: {reference.shape[-1]} frame labels for {frames.shape[-1]} frames")
         references.append(reference)
-    return dict(
+    out = dict(
         predictions=predictions,
         references=references,
         frame_dur=model.frame_dur,
         background=model.background,
-        dataset=model.dataset,
+        dataset=dataset,
         files=[str(f) for f, _ in files],
         split=split,
     )
+    if model.input_type == "spect":
+        out["frame_times"] = [vak_compat.load_frame_times(f) for f, _ in files]
+    return out
 
 
 def validation_predictions(run: TrainedRun | TrainedModel, echo=print, device: str | None = None) -> dict:

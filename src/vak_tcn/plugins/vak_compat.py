@@ -302,6 +302,15 @@ def load_frames(frames_path: str | pathlib.Path, input_type: str = "spect"):
     return helper.load_frames(pathlib.Path(frames_path), input_type)
 
 
+def load_frame_times(frames_path: str | pathlib.Path):
+    """The frame (time-bin centre) times of one spectrogram file of a prepared dataset, in seconds (vak's
+    ``t`` array; the times vak predict gives segments by)."""
+    import numpy as np
+
+    with np.load(pathlib.Path(frames_path)) as spect:
+        return np.asarray(spect["t"], dtype=float).ravel()
+
+
 def dataset_sources(dataset) -> tuple[pathlib.Path, str, list[tuple[pathlib.Path, str]]] | None:
     """``(dataset directory, input type, [(frames file, source file)])`` of a vak training datapipe.
 
