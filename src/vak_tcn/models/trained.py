@@ -57,6 +57,42 @@ REFERENCE_FILENAME = "reference_power.json"
 REFERENCE_FORMAT = 1
 #: training files whose maximum power goes into the reference (evenly spaced over the split)
 REFERENCE_MAX_FILES = 200
+#: the training run's record (:mod:`.provenance`'s ``FILENAME``; not imported: provenance imports more)
+_PROVENANCE = "vak-tcn-provenance.json"
+#: network keys not compared with the record: sizes vak sets from the data, dropout (nothing at
+#: inference), vak-tcn's own keys that are not the network's
+_UNCHECKED_NETWORK_KEYS = frozenset(
+    {"num_classes", "num_input_channels", "num_freqbins", "dropout", "stage_dropout", "rnn_dropout", "seed",
+     "post_processing"}
+)  # fmt: skip
+
+
+def _network_defaults(name: str | None) -> dict | None:
+    """The keyword defaults of a catalogue model's network (its refinement stages' too); None for a
+    model outside the catalogue."""
+    import inspect
+
+    from . import catalogue
+
+    try:
+        cls = catalogue.get(name).network_class()
+    except (KeyError, ImportError, AttributeError):
+        return None
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        from ..nn.stages import STAGE_DEFAULTS
+
+        defaults.update(STAGE_DEFAULTS)
+    return defaults
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(_jsonable(value))
 
 
 class ModelError(ValueError):
@@ -381,6 +417,7 @@ class TrainedModel:
             labelmap_path=pathlib.Path(predict.labelmap_path),
         )
         model.built_without_vak = lean
+        model.check_against_record()
         return model
 
     @classmethod
@@ -503,6 +540,49 @@ class TrainedModel:
             first = _first_line(error).split(". ")[0].rstrip(".")  # torch goes on about weights_only
             return f"[vak.predict] checkpoint_path {self.checkpoint}: not a checkpoint torch can load ({first})"
         return f"cannot build {name} from [vak.predict.model.{name}] with its checkpoint: {_first_line(error)}"
+
+    # ---- the config against the record of the training run
+    def check_against_record(self) -> None:
+        """Refuse a network table that says something other than the network was trained with.
+
+        Causal and centred TCNs (and their refinement stages' dropout) have the same weight shapes, so
+        a predict config saying ``causal = true`` loads a centred checkpoint and runs it as causal.  The
+        training run's provenance record (``vak-tcn-provenance.json``, beside the checkpoint or up to
+        two folders above it: vak's ``<run>/<model>/checkpoints/``) keeps the resolved network keyword
+        arguments; every key of the network's (the config's value, else the network's default) that the
+        record has with another value is named, both values, in one :class:`ModelError`.  Keys that
+        change nothing at inference (dropout) and the sizes vak sets from the data are not compared.
+        No record (a model trained elsewhere) or a model outside vak-tcn's catalogue: nothing to check.
+        """
+        record_path = next(
+            (d / _PROVENANCE for d in list(self.checkpoint.parents)[:3] if (d / _PROVENANCE).is_file()), None
+        )
+        name = self.model_config.get("name")
+        if record_path is None:
+            return
+        try:
+            trained = json.loads(record_path.read_text())["model"]["network_kwargs"] or {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # an unreadable record says nothing
+        defaults = _network_defaults(name)
+        if defaults is None:
+            return
+        table = self.model_config.get("network") or {}
+        mismatched = []
+        for key, value in sorted(trained.items()):
+            if key in _UNCHECKED_NETWORK_KEYS or (key not in table and key not in defaults):
+                continue
+            said = table.get(key, defaults.get(key))
+            if _jsonable(said) != _jsonable(value):
+                mismatched.append(
+                    f"{key} = {_toml(said)}{'' if key in table else ' (the default)'}, the checkpoint was trained "
+                    f"with {key} = {_toml(value)}"
+                )
+        if mismatched:
+            raise ModelError(
+                f"[vak.predict.model.{name}.network] contradicts the trained model ({record_path}): "
+                f"{'; '.join(mismatched)}; set the key(s) to the trained value(s)"
+            )
 
     # ---- the reference level
     def reference_power(self, samplerate: int) -> tuple[float | None, str]:

@@ -1,0 +1,68 @@
+"""A predict config that contradicts its checkpoint's training record is refused (issue 37, item 1):
+causal and centred TCNs have the same weight shapes, so nothing else would notice."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import pytest
+import soundfile
+
+from conftest import REAL_BOUT, cli_in_process
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
+from helpers_inference import make_predict_config  # noqa: E402
+
+NETWORK = {"out_channels": 8, "num_layers": 3}
+
+
+def record(config: pathlib.Path, **network_kwargs) -> None:
+    """The provenance record a training run leaves (only its model's network keyword arguments)."""
+    kwargs = {"num_classes": 4, "num_input_channels": 1, "num_freqbins": 152, "kernel_size": 2, "dropout": 0.2,
+              **NETWORK, **network_kwargs}  # fmt: skip
+    doc = {"schema": 1, "model": {"name": "TCN", "network_kwargs": kwargs}}
+    (config.parent / "vak-tcn-provenance.json").write_text(json.dumps(doc))
+
+
+@pytest.fixture(scope="module")
+def bout(tmp_path_factory) -> pathlib.Path:
+    audio, rate = soundfile.read(REAL_BOUT / "bout_1.wav")
+    path = tmp_path_factory.mktemp("bout") / "bout.wav"
+    soundfile.write(path, audio[: rate * 2], rate)
+    return path
+
+
+def test_annotate_and_live_refuse_a_config_that_contradicts_the_checkpoints_record(tmp_path, bout, capsys):
+    """A centred checkpoint under a config saying causal = true (and one that leaves the key out under a
+    causal record): one line naming the key and both values, exit 2, nothing written."""
+    config = make_predict_config(tmp_path / "causal", network={**NETWORK, "causal": True})
+    record(config, causal=False)
+    for argv in (
+        ["annotate", config, bout, "--out", tmp_path / "out"],
+        ["live", config, "--simulate", bout, "--speed", "0"],
+    ):
+        proc = cli_in_process(capsys, *argv)
+        assert proc.returncode == 2, proc
+        (line,) = proc.stderr.strip().splitlines()
+        assert "[vak.predict.model.TCN.network] contradicts the trained model" in line
+        assert "causal = true, the checkpoint was trained with causal = false" in line
+        assert "vak-tcn-provenance.json" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+    default = make_predict_config(tmp_path / "default", network=NETWORK)  # causal left to the default (false)
+    record(default, causal=True)
+    proc = cli_in_process(capsys, "annotate", default, bout, "--out", tmp_path / "out2")
+    assert proc.returncode == 2 and "causal = false (the default), the checkpoint was trained with causal = true" in (
+        proc.stderr
+    )
+
+
+def test_a_config_that_agrees_with_the_record_runs(tmp_path, bout, capsys):
+    """The same keys as trained (dropout may differ: it changes nothing at inference), or no record: runs."""
+    config = make_predict_config(tmp_path / "agrees", network={**NETWORK, "causal": True, "dropout": 0.5})
+    record(config, causal=True, dropout=0.2)
+    assert cli_in_process(capsys, "annotate", config, bout, "--out", tmp_path / "out").returncode == 0
+    unrecorded = make_predict_config(tmp_path / "none", network={**NETWORK, "causal": True})
+    assert cli_in_process(capsys, "annotate", unrecorded, bout, "--out", tmp_path / "out2").returncode == 0
