@@ -203,3 +203,46 @@ def test_the_settings_module_imports_nothing_heavy():
     env = settings.child_env({"disable": True})
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+BAD_VARIABLES = [
+    (settings.SETTINGS[name].env, case["bad"][0])
+    for name, case in CASES.items()
+    if "bad" in case and case["bad"][0].strip()
+]  # a blank variable is an unset one
+
+
+@pytest.mark.parametrize("variable, bad", BAD_VARIABLES, ids=[v for v, _ in BAD_VARIABLES])
+def test_bad_settings_are_refused_before_any_work(clean, capsys, tmp_path, variable, bad):
+    """Every vak-tcn command checks every VAK_TCN_* variable first (issue 37: a bad VAK_TCN_TUNE failed
+    when training ended, VAK_TCN_POST_PROCESSING after the training steps): one line naming the variable,
+    exit 2, nothing done (here `summarize`, which would otherwise write its CSV)."""
+    from conftest import cli_in_process
+
+    clean.setenv(variable, bad)
+    proc = cli_in_process(capsys, "summarize", tmp_path, "--out", tmp_path / "summary.csv")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("vak-tcn summarize: error: ") and variable in line
+    assert not (tmp_path / "summary.csv").exists()
+
+
+def test_vaks_model_factory_refuses_a_bad_setting_before_training(clean):
+    """Stock `vak train` with VAK_TCN_TUNE=maybe (read when training ends): refused where vak builds the
+    model (its model factory, as vak train calls it before the first training step), naming the variable."""
+    import vak
+
+    from vak_tcn.plugins.manager import load_plugins
+
+    load_plugins()
+    clean.setenv("VAK_TCN_TUNE", "maybe")
+    config = {
+        "name": "TCN",
+        "network": {"out_channels": 8, "num_layers": 3},
+        "optimizer": {},
+        "loss": {},
+        "metrics": {},
+    }
+    labelmap = {"background": 0, "a": 1}
+    with pytest.raises(ValueError, match="VAK_TCN_TUNE"):
+        vak.models.get("TCN", config, num_classes=2, input_shape=(1, 32, 64), labelmap=labelmap)

@@ -498,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        settings.check_variables()  # every VAK_TCN_* variable, before any work (issue 37)
+    except ValueError as e:
+        print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    try:
         return args.func(args)
     except KeyboardInterrupt:
         resume = "; rerun the same command to resume" if args.command in ("grid", "demo", "annotate") else ""

@@ -262,6 +262,16 @@ def resolve(name: str, cli: Any = None, config: Any = None, flag: str | None = N
     return lookup(name, cli, config, flag).value
 
 
+def check_variables() -> None:
+    """Check the variable of every declared setting that is set (and not empty) now, before any work:
+    ValueError naming the first bad one.  A setting is otherwise checked where it is read, which for
+    some is after training (``VAK_TCN_TUNE`` when training ends)."""
+    for setting in DECLARED:
+        raw = os.environ.get(setting.env)
+        if setting.parse is not None and raw is not None and raw.strip():
+            setting.check(raw.strip(), setting.env)
+
+
 def pop_config(table: dict) -> dict[str, Any]:
     """Take the keys of declared settings (``seed``, ``post_processing``) out of a network table, checked
     (ValueError naming ``network parameter 'key'``): vak passes the table to the network verbatim, and

@@ -140,6 +140,9 @@ def seeded_network(network: type) -> type:
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
+        # every VAK_TCN_* variable checked here, where stock vak builds the model, before any training
+        # step (a bad VAK_TCN_TUNE would otherwise fail when training ends)
+        settings.check_variables()
         # vak-tcn's keys of the network table, the one model table vak passes on verbatim: the seed,
         # and the clean-up mode (docs/postprocessing.md), which the family resolves from the network
         table = settings.pop_config(kwargs)
