@@ -201,7 +201,25 @@ def _annotate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _durations(text: str | None, option: str) -> list[float] | None:
+    """A grid option of ``vak-tcn tune``: comma-separated seconds >= 0 (None: the default grid)."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{option}: comma-separated durations in seconds, got {text!r}") from None
+    if not values or any(not v >= 0 for v in values):
+        raise ValueError(f"{option}: durations >= 0 in seconds, comma-separated; got {text!r}")
+    return values
+
+
 def _tune(args: argparse.Namespace) -> int:
+    # the options first: a bad one is refused in milliseconds, not after vak's import (issue 37)
+    args.min_segment_dur = _durations(args.min_segment_dur, "--min-segment-dur")
+    args.min_gap_dur = _durations(args.min_gap_dur, "--min-gap-dur")
+    if not args.results_dir.is_dir():
+        raise FileNotFoundError(f"results directory not found: {args.results_dir}")
     _load()
     from .inference.tune import main_tune
 
@@ -329,9 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--post-processing",
         choices=settings.MODES,
         default=None,
-        help="clean-up: auto (default): postprocess.json beside the checkpoint (tuned on validation data), then "
-        "the config's majority_vote/min_segment_dur, as vak predict does; tuned: the same, an error without the "
-        "file; config: the config's only; none. Default: VAK_TCN_POST_PROCESSING, else the network table's "
+        help="clean-up: auto (default): postprocess.json beside the checkpoint (tuned on validation data), as "
+        "scored there (majority_vote/min_segment_dur written in [vak.predict] apply after it); tuned: the same, "
+        "an error without the file; config: the config's only; none. Default: VAK_TCN_POST_PROCESSING, else the network table's "
         "post_processing, else auto (docs/postprocessing.md)",
     )
     p.add_argument("--no-post-processing", action="store_true", help="no clean-up (same as --post-processing none)")

@@ -349,3 +349,25 @@ def test_the_configs_clean_up_when_training_ends(tmp_path, learncurve):
     assert FrameClassificationModel._fixed_cleanup(types.SimpleNamespace(_config_tfm=vak_postprocess), ckpt) == (
         Settings(0.0, 0.0, True)
     )
+
+
+def test_tune_refuses_a_bad_grid_option_before_loading_vak(tmp_path):
+    """`vak-tcn tune DIR --min-segment-dur abc`: one line, exit 2, before vak is imported (issue 37: it took
+    8-9 s, vak's import, to say so)."""
+    import subprocess
+    import sys
+
+    from conftest import vak_env
+
+    script = (
+        "import sys; from vak_tcn import cli; status = cli.main(sys.argv[1:]); "
+        "print('vak imported' if 'vak' in sys.modules else 'vak not imported'); sys.exit(status)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "tune", str(tmp_path), "--min-segment-dur", "abc"],
+        capture_output=True, text=True, timeout=120, env=vak_env(),
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout.strip() == "vak not imported", proc
+    assert (
+        proc.stderr.strip() == "vak-tcn tune: error: --min-segment-dur: comma-separated durations in seconds, got 'abc'"
+    )

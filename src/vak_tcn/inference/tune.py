@@ -318,21 +318,11 @@ def _record_reference(model: TrainedModel, echo=print) -> None:
     echo(f"-> {write_reference(model.checkpoint, doc, 'vak-tcn tune')}")
 
 
-def _durations(text: str, option: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{option}: comma-separated durations in seconds, got {text!r}") from None
-    if not values or any(not v >= 0 for v in values):
-        raise ValueError(f"{option}: durations >= 0 in seconds, comma-separated; got {text!r}")
-    return values
-
-
 def main_tune(args) -> int:
     g = postprocess.DEFAULT_GRID
-    settings = postprocess.grid(
-        _durations(args.min_segment_dur, "--min-segment-dur") if args.min_segment_dur else g["min_segment_dur"],
-        _durations(args.min_gap_dur, "--min-gap-dur") if args.min_gap_dur else g["min_gap_dur"],
+    settings = postprocess.grid(  # the grid options are lists of seconds, parsed by the CLI
+        args.min_segment_dur or g["min_segment_dur"],
+        args.min_gap_dur or g["min_gap_dur"],
         {"both": (False, True), "on": (True,), "off": (False,)}[args.majority_vote],
     )
     # no clean-up and the config's fixed clean-up are always candidates (postprocess.tune adds them)
