@@ -219,3 +219,23 @@ def real_bout_trained(tmp_path_factory, real_bout_train_dataset):
         return trained[model]
 
     return train
+
+
+# ---- where the time goes: the sum of each test file's set-up, call and tear-down, printed last --------
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per test file (set-up included: a session fixture counts where it is first used), the
+    slowest 25 and the total, so that CI's log says where the time goes without a profiler."""
+    if not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.write_sep("=", f"seconds by test file (25 slowest of {len(_FILE_SECONDS)}; all: {total:.0f} s)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:25]:
+        terminalreporter.write_line(f"{seconds:8.1f} s {100 * seconds / total:5.1f} %  {path}")
