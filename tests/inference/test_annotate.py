@@ -481,10 +481,13 @@ def test_read_only_output_folder_is_refused_before_any_work(predict_config, tmp_
 def test_folder_without_audio_says_so_and_suggests_recursive(predict_config, tmp_path, rate, capsys, no_work):
     """An empty folder, or audio only in subfolders without --recursive: "0 annotated, 0 failed", exit
     0; now one line naming the folder, exit 2."""
+    from vak_tcn.inference.annotate import audio_extensions
+
     empty = tmp_path / "empty"
     empty.mkdir()
     proc = annotate_in_process(capsys, predict_config, empty, "--out", tmp_path / "out", expect=2)
-    one_line(proc, f"{empty} holds no audio file (.cbin, .flac, .ogg, .wav)")
+    one_line(proc, f"{empty} holds no audio file ({', '.join(audio_extensions()[0])})")
+    assert {".cbin", ".flac", ".ogg", ".wav"} <= set(audio_extensions()[0])  # vak's formats, and more
     nested = recordings(tmp_path / "nested", rate, "night1/rec.wav", "night2/rec.wav", seconds=0.2)
     proc = annotate_in_process(capsys, predict_config, nested, "--out", tmp_path / "out", expect=2)
     one_line(proc, f"{nested} holds no audio file at its top level, and 2 in its subfolders: add --recursive")
@@ -568,3 +571,208 @@ def test_unreachable_scheduler_is_one_line_naming_it(predict_config, tmp_path, r
     assert last.startswith("vak-tcn annotate: error: cannot reach the dask scheduler at tcp://127.0.0.1:9"), last
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "out").glob("*.annot.csv"))
+
+
+# ---------------------------------------------------------------- issue 37: formats, one run per --out, records, output
+def test_mp3_in_a_folder_is_annotated_as_when_named(predict_config, tmp_path, rate, capsys):
+    """A folder of MP3 files "held no audio file", and an MP3 beside WAV files was skipped without a word,
+    while the same MP3 named on the command line was annotated: libsndfile here reads MP3, so folders take
+    it too, the same annotation either way."""
+    import soundfile as sf
+
+    from vak_tcn.inference.annotate import audio_extensions
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) reads no MP3: the refusal is tested below")
+    assert ".mp3" in audio_extensions()[0]
+    only = tmp_path / "only-mp3"
+    only.mkdir()
+    sf.write(only / "a.mp3", song(rate // 2, rate), rate)
+    mixed = recordings(tmp_path / "mixed", rate, "b.wav", seconds=0.5)
+    sf.write(mixed / "a.mp3", song(rate // 2, rate), rate)
+    proc = annotate_in_process(capsys, predict_config, only, "--out", tmp_path / "o1")
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 0 failed"
+    proc = annotate_in_process(capsys, predict_config, mixed, "--out", tmp_path / "o2")
+    assert proc.stdout.strip().splitlines()[-1] == "2 annotated, 0 failed"
+    proc = annotate_in_process(capsys, predict_config, only / "a.mp3", "--out", tmp_path / "o3")
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 0 failed"
+    in_folder, named = (read_generic_seq(tmp_path / o / "a.mp3.annot.csv") for o in ("o1", "o3"))
+    assert len(in_folder.segments) > 0
+    np.testing.assert_array_equal(in_folder.labels, named.labels)
+    np.testing.assert_array_equal(in_folder.onsets_s, named.onsets_s)
+
+
+def test_audio_format_the_reader_cannot_open_is_refused_in_folders_and_when_named(
+    predict_config, tmp_path, rate, capsys, no_work, monkeypatch
+):
+    """With a libsndfile that reads no MP3 (before 1.1), an MP3 in a folder or named is refused alike, before
+    any work: one line naming the files, the formats read here and the remedy.  A named file in no audio format
+    (it failed as it was read) is refused the same way."""
+    import soundfile as sf
+
+    folder = recordings(tmp_path / "bird", rate, "b.wav", seconds=0.2)
+    (folder / "a.mp3").write_bytes(b"\xff\xfb" + bytes(400))  # never read
+    without_mp3 = {k: v for k, v in sf.available_formats().items() if k != "MP3"}
+    monkeypatch.setattr(sf, "available_formats", lambda: without_mp3)
+    for given in (folder, folder / "a.mp3"):
+        proc = annotate_in_process(capsys, predict_config, given, "--out", tmp_path / "out", expect=2)
+        line = one_line(proc, "1 file(s) not in an audio format annotate reads here", str(folder / "a.mp3"))
+        assert ".wav" in line and ".flac" in line and ".mp3" not in line.split("it reads")[1].split("(")[0], line
+        assert "MP3 needs libsndfile >= 1.1" in line, line
+        assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    (folder / "a.mp3").unlink()
+    (folder / "notes.txt").write_text("not audio")
+    proc = annotate_in_process(capsys, predict_config, folder / "notes.txt", "--out", tmp_path / "out", expect=2)
+    line = one_line(proc, f"1 file(s) not in an audio format annotate reads here: {folder / 'notes.txt'}; it reads")
+    assert "MP3 needs" not in line
+    annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out")  # other files in a folder: not audio
+
+
+def test_variable_bitrate_mp3_without_xing_header_fails_instead_of_being_read_in_part(
+    predict_config, tmp_path, rate, capsys
+):
+    """libsndfile estimates the length of an MP3 without a Xing/Info header from its first frame and reads no
+    further: a variable-bitrate one was annotated in part, without a word.  Now a FAILED line says so."""
+    import soundfile as sf
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) reads no MP3")
+    folder = tmp_path / "bird"
+    folder.mkdir()
+    sf.write(folder / "whole.mp3", song(rate * 2, rate), rate)  # libsndfile's encoder: VBR, with a Xing frame
+    data = (folder / "whole.mp3").read_bytes()
+    assert data[:2] == b"\xff\xfb" and b"Xing" in data[:64], data[:64]
+    header = int.from_bytes(data[:4], "big")
+    bitrate = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)[(header >> 12) & 15] * 1000
+    first = 144 * bitrate // (44100, 48000, 32000)[(header >> 10) & 3] + ((header >> 9) & 1)
+    (folder / "no-xing.mp3").write_bytes(data[first:])  # the same audio frames, without the Xing frame
+    assert sf.info(str(folder / "no-xing.mp3")).frames < rate  # what libsndfile would read: under half
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out", expect=1)
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
+    assert line.startswith(f"FAILED {folder / 'no-xing.mp3'}: libsndfile would read") and "Xing" in line, line
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 1 failed"
+
+
+#: `vak-tcn annotate` that holds its --out: every recording waits, after saying it has started
+HOLDS_ITS_OUT = """
+import pathlib, sys, time
+from vak_tcn.inference import annotate
+def wait(self, audio, outputs):
+    pathlib.Path(sys.argv[1]).write_text("annotating")
+    time.sleep(600)
+annotate.Annotator.annotate = wait
+from vak_tcn.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.orchestration  # two real processes, one killed: vak-tcn's own code, either vak
+def test_second_run_on_one_out_stops_naming_the_first_and_a_killed_runs_lock_is_taken_over(
+    predict_config, tmp_path, rate, capsys
+):
+    """Two runs on one --out both said "6 annotated" and the folder held 2 files of one and 4 of the
+    other.  Now the second stops (one line naming the first's pid, exit 2, nothing written); once the first
+    is killed (SIGKILL: its lock file stays), the next run takes the lock over, saying so, and annotates."""
+    import signal
+    import sys
+    import time
+
+    folder = recordings(tmp_path / "bird", rate, "a.wav", "b.wav", seconds=0.3)
+    out, started = tmp_path / "out", tmp_path / "started"
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_ITS_OUT, started, "annotate", predict_config, folder, "--out", out],
+        env=vak_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate(timeout=30)
+            time.sleep(0.1)
+        before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}  # the first's lock and pending record
+        second = annotate(predict_config, folder, "--out", out, expect=2)
+        line = one_line(second, f"--out {out} is being written by another vak-tcn annotate (pid {first.pid}")
+        assert "choose another --out" in line and "\n" not in second.stdout.strip(), second.stdout
+        assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing written
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=60)
+    assert json.loads((out / ".vak-tcn-annotate.lock").read_text())["pid"] == first.pid  # left by the killed run
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out)
+    taken = [ln for ln in proc.stdout.splitlines() if ln.startswith("taking over the lock")]
+    assert len(taken) == 1 and taken[0].endswith(": no longer running"), proc.stdout
+    assert taken[0].startswith(f"taking over the lock on --out {out} from vak-tcn annotate pid {first.pid}, since ")
+    assert proc.stdout.strip().splitlines()[-1] == "2 annotated, 0 failed"
+    assert not (out / ".vak-tcn-annotate.lock").exists()  # released at the end
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out)
+    assert "taking over" not in proc.stdout and proc.stdout.strip().splitlines()[-1].endswith(
+        "2 skipped (already annotated)"
+    )
+
+
+def test_failed_recording_is_recorded_as_failed_with_its_reason_and_retried(predict_config, tmp_path, rate, capsys):
+    """A recording that failed left its record "pending", as if a run had been interrupted writing it.  Now
+    the record says "failed" and why (as read and as annotated), and the rerun tries it again, saying so."""
+    folder = recordings(tmp_path / "bird", rate, "good.wav", seconds=0.3)
+    nan = song(rate // 2, rate)
+    nan[100] = np.nan
+    soundfile.write(folder / "nan.wav", nan, rate, subtype="FLOAT")
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00not a wave file" * 10)
+    out = tmp_path / "out"
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=1)
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 2 failed"
+    for name, reason in (("nan.wav", "non-finite sample (NaN or inf) at sample 100"), ("corrupt.wav", "cannot read")):
+        entry = json.loads((out / f"{name}.annotate.json").read_text())["outputs"][f"{name}.annot.csv"]
+        assert entry["state"] == "failed" and reason in entry["error"] and entry["finished"], entry
+        assert not (out / f"{name}.annot.csv").exists()
+    soundfile.write(folder / "nan.wav", song(rate // 2, rate), rate, subtype="FLOAT")  # fixed
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=1)
+    retried = f"2 recording(s) failed in an earlier run (e.g. {folder / 'corrupt.wav'}: cannot read audio: "
+    assert retried in proc.stdout and proc.stdout.count("failed in an earlier run") == 1, proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "1 annotated, 1 failed, 1 skipped (already annotated)"
+    entry = json.loads((out / "nan.wav.annotate.json").read_text())["outputs"]["nan.wav.annot.csv"]
+    assert entry["state"] == "complete" and "error" not in entry
+
+
+def test_progress_bar_ends_at_100_percent_without_a_tqdm_warning(
+    predict_config, tmp_path, rate, capsys, recwarn, monkeypatch
+):
+    """Three 2-s recordings: each counted as 0.0006 h against a total of 0.0017 h, the bar reached 106 % (109 %
+    for six) and tqdm warned "clamping frac to range [0, 1]" into annotate's output.  Now it ends at 100 %."""
+    import re
+
+    import tqdm
+
+    last = []  # the bar as it stands when it closes (tqdm redraws at most every 0.1 s: the last state may not show)
+    close = tqdm.std.tqdm.close
+    monkeypatch.setattr(tqdm.std.tqdm, "close", lambda self: (last.append(str(self)), close(self))[1])
+    folder = recordings(tmp_path / "bird", rate, "a.wav", "b.wav", "c.wav", seconds=2.0)
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / "out")
+    assert proc.stdout.strip().splitlines()[-1] == "3 annotated, 0 failed"
+    assert re.match(r"annotate: 100%\|█+\| 6\.0/6\.0 s audio \[", last[-1]), last
+    assert all(int(p) <= 100 for p in re.findall(r"(\d+)%\|", proc.stderr)), proc.stderr
+    assert "Warning" not in proc.stderr and "clamping" not in proc.stderr
+    assert not [w for w in recwarn.list if "tqdm" in type(w.message).__module__], [str(w) for w in recwarn.list]
+
+
+def test_simple_seq_and_aud_seq_times_are_rounded_to_microseconds(predict_config, tmp_path, rate, capsys):
+    """simple-seq wrote `1.0510000000000002`: now every time has at most 6 decimals (µs), in aud-seq too, and
+    equals generic-seq's rounded; generic-seq keeps vak predict's floats (compared to the float with stock vak
+    predict in test_annotate_vs_vak_predict.py)."""
+    import pandas as pd
+
+    folder = recordings(tmp_path / "bird", rate, "a.wav", seconds=1.0)
+    for fmt in ("generic-seq", "simple-seq", "aud-seq"):
+        annotate_in_process(capsys, predict_config, folder, "--out", tmp_path / fmt, "--annot-format", fmt)
+    generic = pd.read_csv(tmp_path / "generic-seq" / "a.wav.annot.csv", dtype={"onset_s": str, "offset_s": str})
+    assert max(len(t.split(".")[1]) for t in generic["onset_s"]) > 6  # the floats as computed: digits to round
+    simple = (tmp_path / "simple-seq" / "a.wav.csv").read_text().splitlines()
+    aud = (tmp_path / "aud-seq" / "a.wav.txt").read_text().splitlines()
+    assert simple[0] == "onset_s,offset_s,label" and len(simple) - 1 == len(aud) == len(generic) > 3
+    for row, line, (onset, offset) in zip(simple[1:], aud, zip(generic["onset_s"], generic["offset_s"])):
+        written = [*row.split(",")[:2], *line.split("\t")[:2]]
+        assert all(len(t.split(".")[1]) <= 6 for t in written if "." in t), written
+        assert [float(t) for t in written] == [round(float(onset), 6), round(float(offset), 6)] * 2, written

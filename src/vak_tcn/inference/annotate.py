@@ -24,7 +24,10 @@ last; then a record beside them (``NAME.annotate.json``) says what made them: th
 clean-up, the options and the recording, by content.  A rerun skips a recording only when its
 record vouches for every output it needs, made the same way (:func:`resume_state`); it annotates
 again what another model, clean-up or option made, and never overwrites a file that no record
-claims (a folder's own ground truth, an annotation edited by hand).
+claims (a folder's own ground truth, an annotation edited by hand).  A recording that fails is recorded as
+failed, with the reason, and tried again by the next run.  One run at a time writes in an output folder
+(:func:`output_lock`).  A file is annotated when its extension is one of the formats the audio reader opens
+(:func:`audio_extensions`), in folders as when named.
 """
 
 from __future__ import annotations
@@ -130,23 +133,64 @@ class Result:
 
 
 # ---------------------------------------------------------------- files
+#: audio files annotate reads through soundfile, by extension, and the libsndfile format that reads each: those this
+#: libsndfile has (:func:`audio_extensions`) are annotated, in folders as when named; ``.cbin`` is read through vak's
+#: reader (evfuncs).  vak's own formats (:data:`~vak_tcn.plugins.vak_compat.AUDIO_FORMATS`) are among them.
+SOUNDFILE_EXTENSIONS = {
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".au": "AU",
+    ".caf": "CAF",
+    ".flac": "FLAC",
+    ".mp3": "MP3",  # libsndfile >= 1.1 (soundfile >= 0.12's wheels)
+    ".ogg": "OGG",
+    ".opus": "OGG",
+    ".rf64": "RF64",
+    ".w64": "W64",
+    ".wav": "WAV",
+}
+
+
+def audio_extensions() -> tuple[list[str], list[str]]:
+    """``(read, not_read)``: the audio file extensions annotate reads here (``.cbin``, and those of
+    :data:`SOUNDFILE_EXTENSIONS` whose format this libsndfile opens), and the audio extensions it does not
+    (an MP3 where libsndfile is older than 1.1), sorted."""
+    import soundfile
+
+    available = set(soundfile.available_formats())
+    read = {".cbin"} | {ext for ext, fmt in SOUNDFILE_EXTENSIONS.items() if fmt in available}
+    return sorted(read), sorted(set(SOUNDFILE_EXTENSIONS) - read)
+
+
+def _reader_version() -> str:
+    import soundfile
+
+    return f"soundfile {soundfile.__version__}, libsndfile {soundfile.__libsndfile_version__}"
+
+
 def find_audio(inputs: list[pathlib.Path], recursive: bool = False) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """``(audio file, path relative to the output directory)`` for files and directories given.
 
-    Directories are searched for every audio format vak reads (recursively with
-    ``recursive``); files inside a directory keep their sub-path below it.  A directory without
-    audio is a mistake (ValueError naming it; ``--recursive`` suggested when its subfolders hold
-    audio), as a path that does not exist is.
+    One rule for files named and files in folders: a file is annotated when its extension is one of
+    :func:`audio_extensions` (case aside).  Directories are searched for those (recursively with
+    ``recursive``); files inside a directory keep their sub-path below it; their other files are not
+    audio and are left alone.  ValueError, before any work, naming them: a file named that is not in a
+    format read here, an audio file (named or in a folder) whose format this libsndfile cannot read (MP3
+    before libsndfile 1.1), a directory without audio (``--recursive`` suggested when its subfolders
+    hold audio); FileNotFoundError: a path that does not exist.
     """
-    extensions = {f".{fmt}" for fmt in vak_compat.AUDIO_FORMATS}
-    found = []
+    read, not_read = audio_extensions()
+    extensions, unreadable = set(read), set(not_read)
+    found, refused = [], []
     for item in inputs:
         item = pathlib.Path(item)
         if item.is_dir():
             pattern = "**/*" if recursive else "*"
-            here = [p for p in sorted(item.glob(pattern)) if p.is_file() and p.suffix.lower() in extensions]
-            if not here:
-                kinds = ", ".join(sorted(extensions))
+            files = [p for p in sorted(item.glob(pattern)) if p.is_file()]
+            here = [p for p in files if p.suffix.lower() in extensions]
+            refused.extend(p for p in files if p.suffix.lower() in unreadable)
+            if not here and not any(p.suffix.lower() in unreadable for p in files):
+                kinds = ", ".join(read)
                 below = (
                     [] if recursive else [p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in extensions]
                 )
@@ -158,9 +202,23 @@ def find_audio(inputs: list[pathlib.Path], recursive: bool = False) -> list[tupl
                 raise ValueError(f"{item} holds no audio file ({kinds}){' in any subfolder' if recursive else ''}")
             found.extend((path, path.relative_to(item)) for path in here)
         elif item.exists():
-            found.append((item, pathlib.Path(item.name)))
+            if item.suffix.lower() in extensions:
+                found.append((item, pathlib.Path(item.name)))
+            else:
+                refused.append(item)
         else:
             raise FileNotFoundError(f"audio file or directory not found: {item}")
+    if refused:
+        named = ", ".join(map(str, refused[:3])) + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
+        hint = (
+            " (MP3 needs libsndfile >= 1.1: pip install 'soundfile>=0.12'; or convert them to FLAC or WAV)"
+            if any(p.suffix.lower() == ".mp3" for p in refused) and ".mp3" in unreadable
+            else ""
+        )
+        raise ValueError(
+            f"{len(refused)} file(s) not in an audio format annotate reads here: {named}; it reads "
+            f"{', '.join(read)} ({_reader_version()}){hint}"
+        )
     return found
 
 
@@ -288,16 +346,19 @@ def resume_state(outputs: dict[str, pathlib.Path], record: pathlib.Path, made_wi
     * ``"done"``: the record vouches for every output (same size, same annotation content), made
       with the same ``made_with``: skipped;
     * ``"todo"``: an output is missing, or was being written by a run that stopped: annotated;
+    * ``"failed"``: the last run could not annotate the recording (``details``: its reason): tried again;
     * ``"other"``: the record's outputs were made another way (``details``: the parts of
       ``made_with`` that differ): annotated again;
     * ``"foreign"``: a file under an output name that no record vouches for (not written by
       vak-tcn annotate, or changed since; ``details``: those files): never overwritten.
     """
     entries = read_record(record)
-    state, foreign, differ = "done", [], set()
+    state, foreign, differ, failed = "done", [], set(), []
     for key, path in outputs.items():
         entry = entries.get(path.name)
-        if not path.exists():
+        if isinstance(entry, dict) and entry.get("state") == "failed":  # ours: the recording failed, try again
+            failed.append(str(entry.get("error") or "no reason recorded"))
+        elif not path.exists():
             state = "todo"
         elif not isinstance(entry, dict):
             foreign.append(str(path))
@@ -312,14 +373,22 @@ def resume_state(outputs: dict[str, pathlib.Path], record: pathlib.Path, made_wi
         return "foreign", foreign
     if differ:
         return "other", sorted(differ, key=_part_order)
+    if failed:
+        return "failed", failed[:1]
     return state, []
 
 
 def write_record(
-    path: pathlib.Path, outputs: dict[str, pathlib.Path], made_with: dict, state: str, about: dict | None = None
+    path: pathlib.Path,
+    outputs: dict[str, pathlib.Path],
+    made_with: dict,
+    state: str,
+    about: dict | None = None,
+    error: str | None = None,
 ) -> None:
     """Say in the record beside them what made ``outputs``: ``"pending"`` before writing them,
-    ``"complete"`` (with each file's identity) after.  Written atomically, other entries kept."""
+    ``"complete"`` (with each file's identity) after, or ``"failed"`` (with ``error``, the reason) when
+    the recording could not be annotated (a rerun tries it again).  Written atomically, other entries kept."""
     from .. import __version__
 
     entries = read_record(path)
@@ -327,6 +396,9 @@ def write_record(
         entry = {"state": state, "made_with": made_with, **(about or {})}
         if state == "complete":
             entry["output"] = _output_identity(output, key)
+        if state == "failed":
+            entry["error"] = error
+        if state != "pending":
             entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         entries[output.name] = entry
     record = {"written_by": f"vak-tcn {__version__} annotate", "format": RECORD_FORMAT, "outputs": entries}
@@ -356,6 +428,114 @@ def check_writable(folders) -> None:
             raise ValueError(
                 f"cannot write in output folder {existing} ({e.strerror or e}): choose another --out"
             ) from None
+
+
+#: in an output folder while a ``vak-tcn annotate`` writes in it (:func:`output_lock`)
+LOCK_NAME = ".vak-tcn-annotate.lock"
+
+
+def _lock_holder(fd: int) -> dict:
+    """What a lock file says of the run that holds (or held) it: ``pid``, ``host``, ``started``; ``{}`` if
+    nothing readable (a run that has just taken it and not yet written)."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _who(holder: dict) -> str:
+    import socket
+
+    where = f" on {holder['host']}" if holder.get("host") not in (None, socket.gethostname()) else ""
+    since = f", since {holder['started']}" if holder.get("started") else ""
+    return f"pid {holder.get('pid', '?')}{where}{since}"
+
+
+@contextlib.contextmanager
+def output_lock(folder: pathlib.Path, echo) -> Iterator[None]:
+    """One ``vak-tcn annotate`` at a time in ``folder`` (made if needed): two runs on one ``--out`` would write
+    each other's outputs and records.  The lock is the kernel's (``flock`` on ``folder/.vak-tcn-annotate.lock``,
+    which says which process holds it), so it ends with its process however that ends.
+
+    ValueError, naming the holder's pid (and host, when not this one), when another run holds it.  A lock file
+    left by a run that was killed is taken over, saying so in one line (``echo``).  Where the file system has
+    no locks, one line says so and the run goes on.  On leaving, the lock file is deleted, and ``folder`` too
+    if this call made it and nothing was written in it.
+    """
+    import socket
+
+    folder = pathlib.Path(folder)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    fd = None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            fcntl = None
+            echo(
+                f"warning: cannot lock --out {folder} (no fcntl here): another vak-tcn annotate on it would not be stopped"
+            )
+        while fcntl is not None:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as e:  # another user's lock file
+                raise ValueError(f"cannot open {path} ({e.strerror or e}): choose another --out") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = {}
+                for _ in range(20):  # a run that has just taken the lock writes its pid at once
+                    holder = _lock_holder(fd)
+                    if holder:
+                        break
+                    time.sleep(0.05)
+                os.close(fd)
+                fd = None  # not ours: left as it is
+                raise ValueError(
+                    f"--out {folder} is being written by another vak-tcn annotate ({_who(holder)}): two runs on "
+                    "one folder would overwrite each other's outputs; wait for it to end, or choose another --out"
+                ) from None
+            except OSError as e:  # a file system without locks
+                os.close(fd)
+                fd = None
+                echo(
+                    f"warning: cannot lock --out {folder} ({e.strerror or e}): another vak-tcn annotate on it "
+                    "would not be stopped"
+                )
+                break
+            try:  # the file locked is still the lock (a run ending deletes it, perhaps after this open)
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                before = _lock_holder(fd)
+                if before:  # a lock file whose process ended without deleting it: killed
+                    echo(
+                        f"taking over the lock on --out {folder} from vak-tcn annotate {_who(before)}: no longer running"
+                    )
+                mine = {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "command": "vak-tcn annotate",
+                }
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps(mine) + "\n").encode(), 0)
+                break
+            os.close(fd)
+            fd = None
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # while still holding it: the next run makes a new one
+            os.close(fd)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: nothing was written
 
 
 @dataclasses.dataclass(frozen=True)
@@ -390,7 +570,52 @@ def audio_info(path: pathlib.Path) -> AudioInfo:
             f"truncated: its header gives {declared} samples ({declared / rate:.3f} s), the file holds "
             f"{result.n_samples} ({result.duration_s:.3f} s); copy it again from its source"
         )
+    in_frames = _mp3_frame_samples(path) if path.suffix.lower() == ".mp3" else None
+    if in_frames is not None and in_frames - result.n_samples > 4 * 1152:  # more than a tag frame, delay, padding
+        rate = result.samplerate
+        raise RecordingError(
+            f"libsndfile would read {result.n_samples} samples ({result.duration_s:.3f} s) of this MP3, whose "
+            f"frames hold {in_frames} ({in_frames / rate:.3f} s): a variable-bitrate file without a Xing/Info "
+            "header (libsndfile estimates its length); convert it to FLAC or WAV"
+        )
     return result
+
+
+#: MPEG audio Layer III bit rates (kbit/s) by version (MPEG-1, else MPEG-2/2.5), and sample rates by version bits
+_MP3_BITRATES = {
+    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mp3_frame_samples(path: pathlib.Path) -> int | None:
+    """The samples an MP3 file's frames hold, from their headers (None: not MPEG Layer III from its
+    start, e.g. free format).  libsndfile takes an MP3's length from its Xing/Info header, else
+    estimates it from the first frame's bit rate, and reads no further: a variable-bitrate file without
+    that header is read in part, silently; compare (a walk over the frame headers, no decoding)."""
+    import mmap
+
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            size, position = len(data), 0
+            if data[:3] == b"ID3" and size >= 10:  # an ID3v2 tag first: its size is "synchsafe", 7 bits a byte
+                position = 10 + sum((data[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4))
+                position += 10 if data[5] & 0x10 else 0  # a footer
+            samples = 0
+            while position + 4 <= size:
+                header = int.from_bytes(data[position : position + 4], "big")
+                version, layer = (header >> 19) & 3, (header >> 17) & 3
+                bitrate_index, rate_index = (header >> 12) & 15, (header >> 10) & 3
+                if header >> 21 != 0x7FF or version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
+                    break  # not a Layer III frame: the end (an ID3v1 or APE tag), or junk
+                bitrate = _MP3_BITRATES[3 if version == 3 else 2][bitrate_index] * 1000
+                per_frame = 1152 if version == 3 else 576
+                position += per_frame // 8 * bitrate // _MP3_RATES[version][rate_index] + ((header >> 9) & 1)
+                samples += per_frame
+    except (OSError, ValueError):  # an empty file (mmap), unreadable: soundfile has said what it could
+        return None
+    return samples or None
 
 
 def _wav_declared_samples(path: pathlib.Path) -> int | None:
@@ -501,12 +726,22 @@ def warm_up_writer() -> None:
     threading.Thread(target=warm, name="vak-tcn-warm-up", daemon=True).start()
 
 
+#: decimals of the seconds written in simple-seq and aud-seq (microseconds, as Audacity writes its labels): a frame
+#: edge computed as ``t - frame_dur/2`` is written ``1.051``, not ``1.0510000000000002``.  generic-seq keeps every
+#: digit of the float: it is what ``vak predict`` writes, and annotate's equals it to the float
+#: (tests/inference/test_annotate_vs_vak_predict.py).
+TIME_DECIMALS = 6
+
+
 def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, onsets_s, offsets_s) -> None:
-    """One crowsetta annotation file, written to a temporary name and renamed."""
+    """One crowsetta annotation file, written to a temporary name and renamed.  Times are rounded to
+    :data:`TIME_DECIMALS` in simple-seq and aud-seq; generic-seq (vak's format) keeps the floats as computed."""
     import crowsetta
 
     labels = np.asarray(labels).astype(str)
     onsets_s, offsets_s = np.asarray(onsets_s, dtype=float), np.asarray(offsets_s, dtype=float)
+    if fmt != "generic-seq":
+        onsets_s, offsets_s = np.round(onsets_s, TIME_DECIMALS), np.round(offsets_s, TIME_DECIMALS)
     # a temporary name, flushed and renamed into place: the annotation's record, written after it,
     # must not outlive it in a power cut
     with atomic_path(path) as tmp:
@@ -797,7 +1032,8 @@ def annotate_task(
     """Annotate one recording in this process (a dask task); the model is loaded once per process.
 
     With ``record``: the record beside the outputs says ``made_with`` is writing them (pending)
-    before they are written, and vouches for them (complete) after.  Returns ``{"ok": True,
+    before they are written, and vouches for them (complete) after, or says why the recording failed
+    (failed: a rerun tries it again; an interrupted run leaves it pending).  Returns ``{"ok": True,
     **Result}`` or ``{"ok": False, "audio": ..., "error": ...}``; :class:`ModelError` (no
     recording can be annotated) is raised.
     """
@@ -814,11 +1050,19 @@ def annotate_task(
             write_record(pathlib.Path(record), paths, made_with or {}, "complete", about)
     except ModelError:
         raise
-    except RecordingError as e:
-        return {"ok": False, "audio": audio, "error": str(e)}
-    except Exception as e:  # anything else about this one file: name it, go on with the others
-        return {"ok": False, "audio": audio, "error": f"{type(e).__name__}: {e}"}
+    except Exception as e:  # this one file (anything else than RecordingError named by its type): go on with the others
+        error = str(e) if isinstance(e, RecordingError) else f"{type(e).__name__}: {e}"
+        if record is not None:
+            record_failure(pathlib.Path(record), paths, made_with or {}, error, about)
+        return {"ok": False, "audio": audio, "error": error}
     return {"ok": True, **dataclasses.asdict(result)}
+
+
+def record_failure(record: pathlib.Path, outputs: dict[str, pathlib.Path], made_with: dict, error: str, about) -> None:
+    """The record says the recording failed and why; a record that cannot be written (a full disk) stays as it
+    was (pending, or none): a rerun tries the recording again either way."""
+    with contextlib.suppress(Exception):
+        write_record(record, outputs, made_with, "failed", about, error=error)
 
 
 # ---------------------------------------------------------------- many recordings
@@ -878,13 +1122,14 @@ def annotate_all(
     """Annotate every recording found in ``inputs``; returns ``(annotated, failed, skipped)``.
 
     Before any recording is read, ValueError for: an option that cannot work, a folder without
-    audio, two recordings that would write one file, a config whose model does not load
-    (:class:`ModelError`), an output folder that is a file or read-only, and files under output
-    names that no record vouches for (never overwritten).  Recordings whose record vouches for
-    their outputs, made the same way, are skipped (resume); those made another way are annotated
-    again.  In this process by default, on a local dask.distributed cluster of ``workers``
-    processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo`` (default:
-    print above the progress bar) gets one line per recording and the summary.
+    audio, a file not in an audio format read here, two recordings that would write one file, an
+    output folder that is a file or read-only, or that another ``vak-tcn annotate`` is writing
+    (:func:`output_lock`), a config whose model does not load (:class:`ModelError`), and files under
+    output names that no record vouches for (never overwritten).  Recordings whose record vouches for
+    their outputs, made the same way, are skipped (resume); those made another way, and those that
+    failed, are annotated again.  In this process by default, on a local dask.distributed cluster of
+    ``workers`` processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo``
+    (default: print above the progress bar) gets one line per recording and the summary.
     """
     from tqdm import tqdm
 
@@ -899,13 +1144,22 @@ def annotate_all(
         out_dir = pathlib.Path(configured) if configured else pathlib.Path.cwd()
     out_dir = pathlib.Path(out_dir)
     planned = plan_outputs(find_audio(inputs, recursive), out_dir, options)
+    check_writable([out_dir])
+    with output_lock(out_dir, echo):
+        return _annotate_planned(config_path, planned, out_dir, options, workers, scheduler, samplerate, echo)
+
+
+def _annotate_planned(config_path, planned, out_dir, options, workers, scheduler, samplerate, echo):
+    """:func:`annotate_all` once the recordings and their outputs are known, ``out_dir`` locked."""
+    from tqdm import tqdm
+
     # the config, checkpoint, labelmap and standardizer are checked here, before any work
     _ANNOTATORS.clear()
     annotator = _ANNOTATORS[(str(config_path), options, samplerate)] = Annotator(config_path, options, samplerate)
     echo(f"clean-up: {annotator.cleanup.describe()}; from {annotator.cleanup_source}")
     made_with = annotator.made_with()
     about = {"config": str(config_path), "checkpoint_path": str(pathlib.Path(annotator.checkpoint_path).resolve())}
-    todo, skipped, failed, done, foreign, other, n_other = [], 0, 0, 0, [], set(), 0
+    todo, skipped, failed, done, foreign, other, n_other, retried = [], 0, 0, 0, [], set(), 0, []
     for audio, outputs, record in planned:
         ours = recording_made_with(made_with, audio)
         state, details = resume_state(outputs, record, ours)
@@ -918,6 +1172,8 @@ def annotate_all(
         if state == "other":
             n_other += 1
             other.update(details)
+        if state == "failed":
+            retried.append(f"{audio}: {details[0]}")
         todo.append((audio, outputs, record, ours))
     if foreign:
         raise ValueError(
@@ -933,12 +1189,15 @@ def annotate_all(
     if n_other:
         what = ", ".join(MADE_WITH_PARTS.get(part, part) for part in sorted(other, key=_part_order))
         echo(f"{n_other} recording(s) in {out_dir} were annotated with a different {what}: annotating them again")
+    if retried:
+        echo(f"{len(retried)} recording(s) failed in an earlier run (e.g. {retried[0]}): trying them again")
     work = []
     for audio, outputs, record, ours in todo:
         try:
             duration = audio_info(audio).duration_s
         except RecordingError as e:
             echo(_line({"ok": False, "audio": str(audio), "error": str(e)}))
+            record_failure(record, outputs, ours, str(e), about)
             failed += 1
             continue
         for path in (*outputs.values(), record):  # a killed run's half-written files: never under a final name
@@ -952,8 +1211,17 @@ def annotate_all(
                 duration,
             )
         )
-    total_h = sum(item[-1] for item in work) / 3600
-    bar = tqdm(total=round(total_h, 4), unit="h audio", desc="annotate", disable=not work, leave=False)
+    # audio (in h, min or s, as long as it is), as exact as the durations: the bar ends at its total, never
+    # past it (it showed 101 %, with tqdm's warning "clamping frac to range [0, 1]")
+    total_s = sum(item[-1] for item in work)
+    scale, unit = (3600, "h") if total_s >= 3600 else (60, "min") if total_s >= 60 else (1, "s")
+    total = total_s / scale
+    bar = tqdm(
+        total=total, desc="annotate", disable=not work, leave=False,
+        bar_format=f"{{desc}}: {{percentage:3.0f}}%|{{bar}}| {{n:.1f}}/{{total:.1f}} {unit} audio "
+        "[{elapsed}<{remaining}]",
+    )  # fmt: skip
+    progress = {"audio": 0.0, "reported": 0}
 
     profile = pipeline.Profile()
 
@@ -961,7 +1229,9 @@ def annotate_all(
         nonlocal done, failed
         done, failed = done + result["ok"], failed + (not result["ok"])
         echo(_line(result))
-        bar.update(round(duration / 3600, 4))
+        progress["audio"] += duration / scale
+        progress["reported"] += 1
+        bar.update((total if progress["reported"] == len(work) else min(progress["audio"], total)) - bar.n)
         if result.get("profile"):
             seconds = dict(result["profile"])
             one = pipeline.Profile()
