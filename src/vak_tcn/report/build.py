@@ -7,6 +7,7 @@ Layout of the folder::
 
     index.html            summary, scores, review queue, recordings (worst first), labels, confusion
     summary.json          the same numbers, for scripts
+    report-files.json     the files above, as written: a rerun removes these, and only these
     r0001.html            the first recording's first page (r0001-2.html: its second, ...)
     img/r0001/s00000.png  its strips, STRIP seconds each
     img/queue/q0001.png   the review queue's thumbnails
@@ -18,7 +19,6 @@ import dataclasses
 import json
 import math
 import pathlib
-import shutil
 import sys
 import time
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _atomic
 from . import compare, data, pages, render
+from .outputs import ReportFiles
 from .queue import RARE_TRANSITION, SHORT_FRACTION, review_queue
 
 __all__ = ["ReportOptions", "build_report"]
@@ -58,35 +59,50 @@ def _href(r: int, page: int) -> str:
     return f"r{r + 1:04d}.html" if page == 1 else f"r{r + 1:04d}-{page}.html"
 
 
-def check_out(out: pathlib.Path, sources) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder: choose another --out")
-    resolved = out.resolve()
-    for source in sources:
-        if source is not None and pathlib.Path(source).resolve() == resolved:
-            raise ValueError(f"--out {out} is the folder the report reads ({source}): choose another --out")
-
-
 def build_report(
     recordings: list[data.Recording],
     out: pathlib.Path,
     options: ReportOptions = ReportOptions(),
     meta: list[str] | None = None,
     echo=None,
+    files: ReportFiles | None = None,
+    unmatched_references: list[tuple[str, str]] = (),
 ) -> pathlib.Path:
-    """Write the report of ``recordings`` into ``out``; return ``out/index.html``."""
+    """Write the report of ``recordings`` into ``out``; return ``out/index.html``.
+
+    ``files``: the report's files in ``out`` (:class:`~.outputs.ReportFiles`; made here when None, and
+    then cleaned here on failure): the previous report's are removed, anything else is kept, and a file
+    that is not the report's under a name it writes is refused before anything is written.
+    ``unmatched_references``: ``(file, recording name)`` of references that match no recording.
+    """
+    own = files is None
+    files = files or ReportFiles(out)
+    try:
+        return _build(recordings, pathlib.Path(out), options, meta, echo, files, list(unmatched_references))
+    except BaseException:
+        if own:
+            files.abort()
+        raise
+
+
+def _planned(recordings: list[data.Recording], options: ReportOptions, n_queue: int) -> list[str]:
+    """The files a report writes, relative to its folder (the list itself aside)."""
+    per_page = max(1, int(round(options.page_seconds / options.strip_seconds)))
+    names = ["index.html", "summary.json"]
+    for r, rec in enumerate(recordings):
+        count = max(1, math.ceil(rec.duration / options.strip_seconds))
+        names += [f"img/r{r + 1:04d}/s{s:05d}.png" for s in range(count)]
+        names += [_href(r, page) for page in range(1, _page_of(count - 1, per_page) + 1)]
+    return names + [f"img/queue/q{k:04d}.png" for k in range(1, n_queue + 1)]
+
+
+def _build(recordings, out: pathlib.Path, options, meta, echo, files: ReportFiles, unmatched) -> pathlib.Path:
     from tqdm import tqdm
 
     from .. import __version__
 
     echo = echo or tqdm.write
     t0 = time.perf_counter()
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "img").is_dir():  # a previous report's images: not mixed with this one's
-        shutil.rmtree(out / "img")
-    for old in out.glob("r[0-9][0-9][0-9][0-9]*.html"):
-        old.unlink()
     tol = options.tolerance
     has_ref = any(rec.reference is not None for rec in recordings)
     labels = sorted({x for rec in recordings for s in rec.predictions.values() for x in s.labels.tolist()}
@@ -98,7 +114,7 @@ def build_report(
     for rec in recordings:
         row = {
             "name": rec.name,
-            "audio": str(rec.audio),
+            "audio": None if rec.audio is None else str(rec.audio),
             "annotation": str(rec.annotation),
             "reference_file": rec.reference_file,
             "duration": rec.duration,
@@ -157,6 +173,10 @@ def build_report(
     # ---- pages and images
     per_page = max(1, int(round(options.page_seconds / options.strip_seconds)))
     queue = review_queue(recordings, options.queue)
+    planned = _planned(recordings, options, len(queue))
+    files.mkdir(out)
+    files.claim(planned)  # before anything is written
+    files.replace_previous(planned)  # the previous report's files go; this run's are listed
     n_strips = sum(max(1, math.ceil(rec.duration / options.strip_seconds)) for rec in recordings)
     bar = tqdm(total=n_strips + len(queue), unit="image", desc="report", leave=False, file=sys.stderr)
     try:
@@ -164,7 +184,7 @@ def build_report(
             t1 = time.perf_counter()
             count = max(1, math.ceil(rec.duration / options.strip_seconds))
             folder = out / "img" / f"r{r + 1:04d}"
-            folder.mkdir(parents=True, exist_ok=True)
+            files.mkdir(folder)
             strips = []
             for s in range(count):
                 start = s * options.strip_seconds  # every strip the same length (the last runs past the end)
@@ -192,7 +212,8 @@ def build_report(
                 f"{n_pages} page(s), {time.perf_counter() - t1:.1f} s"
             )
         queue_rows = []
-        (out / "img" / "queue").mkdir(parents=True, exist_ok=True)
+        if queue:
+            files.mkdir(out / "img" / "queue")
         for k, entry in enumerate(queue, 1):
             rec, row = recordings[entry.recording], rows[entry.recording]
             seg = rec.predicted
@@ -257,9 +278,11 @@ def build_report(
         "confusion": None if confusion is None else {"labels": confusion[0], "frames": confusion[1].tolist()},
         "tolerance": tol,
         "strip_seconds": options.strip_seconds,
+        "unmatched_references": [{"file": f, "recording": name} for f, name in unmatched],
     }
     _atomic.write_text(out / "summary.json", json.dumps(report, indent=1, default=float) + "\n")
     path = _atomic.write_text(out / "index.html", index)
+    files.done()
     echo(f"report of {len(recordings)} recording(s), {n_strips} image(s) in {time.perf_counter() - t0:.1f} s -> {path}")
     return path
 

@@ -63,25 +63,62 @@ def _is_results_dir(path: pathlib.Path) -> bool:
     return path.is_dir() and next(path.rglob("checkpoints/*.pt"), None) is not None
 
 
+def _warn(line: str) -> None:
+    import sys
+
+    print(f"vak-tcn report: warning: {line}", file=sys.stderr)
+
+
+def _unmatched_line(where, unmatched: list[tuple[str, str]], shown: int = 10) -> str:
+    listed = ", ".join(f"{file} ({name})" for file, name in unmatched[:shown])
+    more = f", and {len(unmatched) - shown} more (all in summary.json)" if len(unmatched) > shown else ""
+    return (
+        f"--reference {where}: {len(unmatched)} reference annotation(s) match no annotated recording, not used: "
+        f"{listed}{more}"
+    )
+
+
 def main_report(args) -> int:
     from tqdm import tqdm
 
     from . import data, pages
-    from .build import ReportOptions, build_report, check_out
+    from .build import ReportOptions, build_report
+    from .outputs import ReportFiles, check_out
 
     _check_numbers(args)
     source, out = args.source, args.out
-    check_out(out, [source, args.reference])
     if not source.exists():
         raise FileNotFoundError(f"not found: {source} (give the folder vak-tcn annotate wrote, or a results directory)")
+    check_out(out, [source, args.reference])
+    files = ReportFiles(out)
+    files.claim(["index.html", "summary.json"])  # the first files it writes: refused before any work
+    try:
+        meta, recordings, unmatched = _read(args, source, out, files, data, pages, tqdm)
+        options = ReportOptions(args.tolerance, args.strip_seconds, args.page_seconds, args.queue)
+        build_report(recordings, out, options, meta=meta, files=files, unmatched_references=unmatched)
+    except BaseException:
+        files.abort()  # nothing of this run left behind
+        raise
+    return 0
+
+
+def _read(args, source, out, files, data, pages, tqdm):
+    """``(meta lines, recordings with their references, unmatched references)``."""
     meta = []
     reference = args.reference
     if _is_results_dir(source):
         from . import model
 
         run = model.choose_run(source, args.run, args.checkpoint)
-        dataset, folders = model.predict_split(run, args.split, out / "predictions", echo=tqdm.write)
-        recordings = data.read_predictions(folders[model.CLEANED], args.audio, version=model.CLEANED)
+        config = "predictions/predict.toml"
+        files.claim([config])
+        files.mkdir(out / "predictions" / model.RAW)
+        files.mkdir(out / "predictions" / model.CLEANED)
+        files.add([config])
+        dataset, folders = model.predict_split(
+            run, args.split, out / "predictions", echo=tqdm.write, config_path=files.path(config)
+        )
+        recordings = data.read_predictions(folders[model.CLEANED], args.audio, version=model.CLEANED, warn=_warn)
         raw = {rec.name: rec for rec in data.read_predictions(folders[model.RAW], args.audio, version=model.RAW)}
         for rec in recordings:
             rec.predictions[model.RAW] = raw[rec.name].predicted
@@ -89,13 +126,17 @@ def main_report(args) -> int:
         reference = reference or dataset
         meta.append(f"model <code>{pages.escape(run.checkpoint)}</code>, {pages.escape(args.split)} split")
     else:
-        recordings = data.read_predictions(source, args.audio)
+        recordings = data.read_predictions(source, args.audio, warn=_warn)
         meta.append(f"annotations <code>{pages.escape(source.resolve())}</code>")
+    unmatched = []
     if reference is not None:
         refs = data.read_references(reference, args.reference_format, args.split)
-        n = data.attach_references(recordings, refs, reference)
+        slack = max(data.END_SLACK, args.tolerance)
+        unmatched = data.attach_references(recordings, refs, reference, slack=slack)
+        n = sum(rec.reference is not None for rec in recordings)
+        if unmatched:
+            _warn(_unmatched_line(reference, unmatched))
+        not_used = f"; {len(unmatched)} of its annotations match no recording" if unmatched else ""
         meta.append(f"reference <code>{pages.escape(pathlib.Path(reference).resolve())}</code> ({n} of "
-                    f"{len(recordings)} recordings)")  # fmt: skip
-    options = ReportOptions(args.tolerance, args.strip_seconds, args.page_seconds, args.queue)
-    build_report(recordings, out, options, meta=meta)
-    return 0
+                    f"{len(recordings)} recordings{not_used})")  # fmt: skip
+    return meta, recordings, unmatched

@@ -29,6 +29,9 @@ __all__ = [
 
 #: crowsetta formats guessed from a reference file's name (a folder of references)
 GUESSED_FORMATS = {".not.mat": "notmat", ".annot.csv": "generic-seq", ".textgrid": "textgrid"}
+#: seconds a reference segment may end after its recording (hand annotations' rounded times) before the
+#: reference is refused as running past the recording's end
+END_SLACK = 0.010
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +115,7 @@ class Recording:
     cleaned; the first is the one reviewed), probabilities and reference when there are."""
 
     name: str  # the audio file's path below the annotations folder, e.g. night1/rec_001.wav
-    audio: pathlib.Path
+    audio: pathlib.Path | None  # None: not found, for an annotation with no segment (shown without spectrogram)
     duration: float
     samplerate: int
     predictions: dict[str, Segments]
@@ -125,6 +128,11 @@ class Recording:
     def predicted(self) -> Segments:
         """The reviewed version of the predictions (the first)."""
         return next(iter(self.predictions.values()))
+
+    @property
+    def file_name(self) -> str:
+        """The audio file's name (references are matched by it)."""
+        return self.audio.name if self.audio is not None else pathlib.Path(self.name).name
 
 
 def _segments_of(annot) -> Segments:
@@ -144,6 +152,8 @@ def read_annotation(path: pathlib.Path, fmt: str) -> list[tuple[str | None, Segm
     path = pathlib.Path(path)
     if fmt == "generic-seq" and path.read_text().strip().count("\n") == 0:  # annotate's empty annotation
         return [(None, Segments.empty())]
+    if fmt == "aud-seq" and not path.read_text().strip():  # no segment: an empty file (no header in aud-seq)
+        return [(None, Segments.empty())]
     try:
         annots = crowsetta.Transcriber(format=fmt).from_file(path).to_annot()
         annots = annots if isinstance(annots, list) else [annots]
@@ -153,13 +163,30 @@ def read_annotation(path: pathlib.Path, fmt: str) -> list[tuple[str | None, Segm
 
 
 # ---------------------------------------------------------------- predictions (annotate's outputs)
-def _annotate_outputs(folder: pathlib.Path) -> list[tuple[str, pathlib.Path, str, pathlib.Path | None]]:
-    """``(recording name, annotation, its format, probabilities or None)`` of what annotate wrote."""
+@dataclasses.dataclass(frozen=True)
+class _Output:
+    """One annotation annotate wrote."""
+
+    name: str  # the recording's path below the annotations folder
+    annotation: pathlib.Path
+    fmt: str
+    probabilities: pathlib.Path | None
+    size: int | None  # the recording's size in bytes, as annotate's record gives it
+
+
+def _recorded_size(entry: dict) -> int | None:
+    recording = (entry.get("made_with") or {}).get("recording")
+    size = recording.get("size") if isinstance(recording, dict) else None
+    return size if isinstance(size, int) else None
+
+
+def _annotate_outputs(folder: pathlib.Path) -> list[_Output]:
+    """What annotate wrote in ``folder``, found through its records (else its ``*.annot.csv`` files)."""
     suffix_format = {suffix: fmt for fmt, suffix in _annotate.ANNOT_FORMATS.items()}
     found = []
     for record in sorted(folder.rglob(f"*{_annotate.RECORD_SUFFIX}")):
         base = record.name[: -len(_annotate.RECORD_SUFFIX)]
-        annotation = probabilities = fmt = None
+        annotation = probabilities = fmt = size = None
         for output, entry in _annotate.read_record(record).items():
             if not isinstance(entry, dict) or entry.get("state") != "complete":
                 continue
@@ -167,41 +194,70 @@ def _annotate_outputs(folder: pathlib.Path) -> list[tuple[str, pathlib.Path, str
             if output == base + _annotate.PROBABILITIES_SUFFIX:
                 probabilities = path
             elif output[len(base) :] in suffix_format and path.is_file():
-                annotation, fmt = path, suffix_format[output[len(base) :]]
+                annotation, fmt, size = path, suffix_format[output[len(base) :]], _recorded_size(entry)
         if annotation is not None:
             prob = probabilities if probabilities is not None and probabilities.is_file() else None
-            found.append((str(record.parent.relative_to(folder) / base), annotation, fmt, prob))
+            found.append(_Output(str(record.parent.relative_to(folder) / base), annotation, fmt, prob, size))
     if not found:  # no records (copied without them): annotate's default format
         suffix = _annotate.ANNOT_FORMATS["generic-seq"]
         for annotation in sorted(folder.rglob(f"*{suffix}")):
             base = annotation.name[: -len(suffix)]
             prob = annotation.with_name(base + _annotate.PROBABILITIES_SUFFIX)
             name = str(annotation.parent.relative_to(folder) / base)
-            found.append((name, annotation, "generic-seq", prob if prob.is_file() else None))
+            found.append(_Output(name, annotation, "generic-seq", prob if prob.is_file() else None, None))
     return found
 
 
-def _find_audio(name: str, notated: str | None, annotation: pathlib.Path, audio_dirs) -> pathlib.Path:
+def _audio_candidates(name: str, notated: str | None, audio_dirs) -> list[pathlib.Path]:
+    """Where a recording may be: the path its annotation names, then in each ``--audio`` folder its path
+    below the annotations folder, then its file name."""
     candidates = [pathlib.Path(notated)] if notated else []
-    candidates += [pathlib.Path(d) / name for d in audio_dirs] + [
-        pathlib.Path(d) / pathlib.Path(name).name for d in audio_dirs
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    candidates += [pathlib.Path(d) / name for d in audio_dirs]
+    return candidates + [pathlib.Path(d) / pathlib.Path(name).name for d in audio_dirs]
+
+
+def _not_found(name: str, notated: str | None, annotation: pathlib.Path, audio_dirs) -> FileNotFoundError:
     said = f" (it names {notated}, not found)" if notated else ""
     where = f"; not in --audio {', '.join(map(str, audio_dirs))}" if audio_dirs else ""
-    raise FileNotFoundError(
+    return FileNotFoundError(
         f"{annotation}: the audio file {pathlib.Path(name).name} it annotates was not found{said}{where}: "
         "give the folder of the recordings with --audio"
     )
 
 
-def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "prediction") -> list[Recording]:
+def _audio_root(name: str, audio: pathlib.Path) -> pathlib.Path | None:
+    """The folder annotate was given, from a recording found at ``audio`` whose path below the
+    annotations folder is ``name`` (``night1/rec.wav`` found at ``/data/night1/rec.wav``: ``/data``)."""
+    parts = pathlib.Path(name).parts
+    if len(audio.parts) > len(parts) and audio.parts[-len(parts) :] == parts:
+        return pathlib.Path(*audio.parts[: -len(parts)])
+    return None
+
+
+def _same_recording(path: pathlib.Path, size: int | None) -> bool:
+    """``path`` is a file, of the size annotate's record gives (when it gives one)."""
+    return path.is_file() and (size is None or path.stat().st_size == size)
+
+
+def _probabilities_duration(prob: Probabilities | None) -> float | None:
+    """About a recording's duration from the frames annotate wrote: the last frame's time plus one frame."""
+    if prob is None or not prob.frame_times.size:
+        return None
+    times = prob.frame_times
+    step = float(times[1] - times[0]) if times.size > 1 else float(times[0])
+    return float(times[-1] + step)
+
+
+def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "prediction", warn=None) -> list[Recording]:
     """One :class:`Recording` per annotation in ``vak-tcn annotate``'s output ``folder``.
 
     The audio: the path a generic-seq annotation names, else ``--audio`` folders (the recording's path
-    below the annotations folder, then its file name).  Errors name the folder or file.
+    below the annotations folder, then its file name), else, for an annotation that names none (one
+    with no segment, which annotate writes as its header alone; simple-seq, aud-seq), the folders the
+    other recordings were found in (a file of the size annotate recorded).  Errors name the folder or
+    file.  An annotation with no segment whose audio is found nowhere is still a recording: zero
+    segments, ``audio`` None, the duration of its probabilities' frames (else 0), and one ``warn`` line
+    for all such.
     """
     folder = pathlib.Path(folder)
     if not folder.exists():
@@ -214,24 +270,51 @@ def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "predic
             f"{folder} holds no annotation written by vak-tcn annotate (no *{_annotate.RECORD_SUFFIX} record, "
             f"no *{_annotate.ANNOT_FORMATS['generic-seq']} file): give the folder annotate wrote (its --out)"
         )
-    recordings = []
-    for name, annotation, fmt, prob in outputs:
-        ((notated, segments),) = read_annotation(annotation, fmt)[:1]
-        audio = _find_audio(name, notated, annotation, audio_dirs)
-        try:
-            info = _annotate.audio_info(audio)
-        except _annotate.RecordingError as e:
-            raise ValueError(f"{audio} (annotated in {annotation}): {e}") from None
+    read = []
+    for output in outputs:
+        ((notated, segments),) = read_annotation(output.annotation, output.fmt)[:1]
+        audio = next((c for c in _audio_candidates(output.name, notated, audio_dirs) if c.is_file()), None)
+        read.append((output, notated, segments, audio))
+    roots = list(dict.fromkeys(
+        root for output, _, _, audio in read if audio is not None
+        for root in (_audio_root(output.name, audio), audio.parent) if root is not None
+    ))  # fmt: skip
+    recordings, without_audio = [], []
+    for output, notated, segments, audio in read:
+        if audio is None and not notated:  # in the folders the other recordings were found in
+            candidates = [root / output.name for root in roots] + [
+                root / pathlib.Path(output.name).name for root in roots
+            ]
+            audio = next((c for c in candidates if _same_recording(c, output.size)), None)
+        prob = Probabilities.read(output.probabilities) if output.probabilities is not None else None
+        if audio is not None:
+            try:
+                info = _annotate.audio_info(audio)
+            except _annotate.RecordingError as e:
+                raise ValueError(f"{audio} (annotated in {output.annotation}): {e}") from None
+            duration, samplerate = info.duration_s, info.samplerate
+        elif len(segments) or notated:
+            raise _not_found(output.name, notated, output.annotation, audio_dirs)
+        else:  # no segment, no audio: a page of zero segments all the same
+            without_audio.append(output.annotation)
+            duration, samplerate = _probabilities_duration(prob) or 0.0, 0
         recordings.append(
             Recording(
-                name=name,
+                name=output.name,
                 audio=audio,
-                duration=info.duration_s,
-                samplerate=info.samplerate,
+                duration=duration,
+                samplerate=samplerate,
                 predictions={version: segments},
-                annotation=annotation,
-                probabilities=Probabilities.read(prob) if prob is not None else None,
+                annotation=output.annotation,
+                probabilities=prob,
             )
+        )
+    if without_audio and warn is not None:
+        more = f" and {len(without_audio) - 1} more" if len(without_audio) > 1 else ""
+        warn(
+            f"{len(without_audio)} annotation(s) with no segment name no audio file, and none was found beside the "
+            f"other recordings or in --audio: {without_audio[0]}{more}; shown with 0 segments and no spectrogram "
+            "(give the folder of the recordings with --audio to see them)"
         )
     return recordings
 
@@ -318,19 +401,44 @@ def read_references(path: pathlib.Path, fmt: str | None = None, split: str = "te
     return _folder_references(path, fmt or _guess_format(path))
 
 
-def attach_references(recordings: list[Recording], references: dict[str, tuple[str, Segments]], where) -> int:
-    """Give each recording the reference of its audio file (by name); the number matched.  ValueError
-    when none matches (a reference for other recordings)."""
-    matched = 0
+def attach_references(
+    recordings: list[Recording], references: dict[str, tuple[str, Segments]], where, slack: float = END_SLACK
+) -> list[tuple[str, str]]:
+    """Give each recording the reference of its audio file (by name).  Returns the references that match
+    no recording, ``[(annotation file, audio file name)]``.
+
+    ValueError when none matches (a reference for other recordings), and when a reference runs past its
+    recording's end (a segment ending more than ``slack`` seconds after it: the annotation of another
+    or a longer recording, whose segments would all be counted missed).  A recording whose duration is
+    unknown (no audio, no probabilities) takes its reference's.
+    """
+    used, past = set(), []
     for rec in recordings:
-        found = references.get(rec.audio.name) or references.get(pathlib.Path(rec.name).name)
-        if found is not None:
-            rec.reference_file, rec.reference = found
-            matched += 1
-    if not matched:
+        key = rec.file_name if rec.file_name in references else pathlib.Path(rec.name).name
+        if key not in references:
+            continue
+        used.add(key)
+        rec.reference_file, rec.reference = references[key]
+        if not len(rec.reference):
+            continue
+        end = float(rec.reference.offsets.max())
+        if rec.audio is None and rec.probabilities is None:
+            rec.duration = max(rec.duration, end)
+        elif end > rec.duration + slack:
+            past.append((rec, end, int(np.sum(rec.reference.offsets > rec.duration + slack))))
+    if not used:
         example = next(iter(references), "none")
         raise ValueError(
             f"--reference {where}: none of its {len(references)} annotation(s) is of an annotated recording "
-            f"(e.g. it annotates {example}; the annotations folder has {recordings[0].audio.name})"
+            f"(e.g. it annotates {example}; the annotations folder has {recordings[0].file_name})"
         )
-    return matched
+    if past:
+        rec, end, n = past[0]
+        others = f"; {len(past) - 1} other recording(s) too" if len(past) > 1 else ""
+        raise ValueError(
+            f"--reference {where}: {rec.reference_file} annotates {rec.name} up to {end:.3f} s, but the recording "
+            f"({rec.audio if rec.audio is not None else rec.annotation}) lasts {rec.duration:.3f} s: {n} of its "
+            f"{len(rec.reference)} segments end past it{others}; is it the annotation of another recording? "
+            "give the right reference, or one without this recording"
+        )
+    return [(references[key][0], key) for key in references if key not in used]

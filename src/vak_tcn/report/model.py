@@ -43,9 +43,34 @@ def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | Non
     return runs[0]
 
 
-def _predict_config(run: tune.TrainedRun, model: TrainedModel, out: pathlib.Path) -> pathlib.Path:
-    """A vak predict config for ``run``'s checkpoint, written from its training config; the labelmap and
-    standardizer are the ones the trained model (``run.load()``) takes."""
+def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path) -> dict:
+    """``[vak.prep]`` of the predict config: the training config's, its spectrogram parameters the ones the
+    dataset was prepared with (the model's), and the keys vak requires filled in when that config has
+    none (a learncurve or train config of a dataset prepared by another config has no ``[vak.prep]``)."""
+    prep = dict(prep or {})
+    params = model.spect_params  # the dataset's (else the config's): these alone shape the spectrogram
+    shaping = ("fft_size", "step_size", "thresh", "transform_type", "freq_cutoffs")
+    spect = {k: v for k, v in (prep.get("spect_params") or {}).items() if k not in shaping}
+    spect.update({"fft_size": params.fft_size, "step_size": params.step_size})
+    for key, value in (("thresh", params.thresh), ("transform_type", params.transform_type)):
+        if value is not None:
+            spect[key] = value
+    if params.freq_cutoffs is not None:
+        spect["freq_cutoffs"] = list(params.freq_cutoffs)
+    prep["spect_params"] = spect
+    prep.setdefault("data_dir", str(audio[0].parent))
+    prep.setdefault("output_dir", str(out))
+    prep.setdefault("dataset_type", "frame classification")
+    prep.setdefault("input_type", model.input_type or "spect")
+    audio_format = vak_compat.dataset_metadata(model.dataset).get("audio_format")
+    if audio_format:
+        prep.setdefault("audio_format", audio_format)
+    return prep
+
+
+def _predict_config(run: tune.TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path) -> str:
+    """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config; the
+    labelmap and standardizer are the ones the trained model (``run.load()``) takes."""
     import tomlkit
 
     with open(run.config, "rb") as fh:
@@ -73,10 +98,8 @@ def _predict_config(run: tune.TrainedRun, model: TrainedModel, out: pathlib.Path
         predict["majority_vote"] = bool(post.get("majority_vote", False))
         if post.get("min_segment_dur"):
             predict["min_segment_dur"] = float(post["min_segment_dur"])
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "predict.toml"
-    path.write_text(tomlkit.dumps({"vak": {"prep": tables.get("prep", {}), "predict": predict}}))
-    return path
+    prep = _prep_table(tables.get("prep"), model, audio, out)
+    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}})
 
 
 def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
@@ -91,12 +114,18 @@ def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
     return audio
 
 
-def predict_split(run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print) -> tuple[pathlib.Path, dict]:
+def predict_split(
+    run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
+) -> tuple[pathlib.Path, dict]:
     """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
-    Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
+    The predict config is written to ``config_path`` (default ``out/predict.toml``).  Resumable as
+    ``vak-tcn annotate`` is (a rerun skips what is done)."""
     model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
     dataset, audio = model.dataset, split_audio(model, split)
-    config = _predict_config(run, model, out)
+    config = pathlib.Path(config_path or out / "predict.toml")
+    text = _predict_config(run, model, audio, out)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
     folders = {RAW: out / RAW, CLEANED: out / CLEANED}
     runs = {RAW: annotate.Options(probabilities=True, cleanup="none"), CLEANED: annotate.Options(cleanup="auto")}
     for version, options in runs.items():

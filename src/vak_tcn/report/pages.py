@@ -105,6 +105,10 @@ def _counts_table(counts: dict[str, int], labels: list[str], reference: dict[str
     return _table(header, rows)
 
 
+def _audio(path: str | None) -> str:
+    return "not found (give its folder with --audio)" if path is None else f"<code>{escape(path)}</code>"
+
+
 def recording_page(
     *,
     rec: dict,
@@ -125,7 +129,7 @@ def recording_page(
     body = [
         f"<h1>{escape(rec['name'])}</h1>",
         f"<nav>{''.join(nav)}</nav>",
-        f'<div class="meta">audio <code>{escape(rec["audio"])}</code>, annotation <code>{escape(rec["annotation"])}</code>'
+        f'<div class="meta">audio {_audio(rec["audio"])}, annotation <code>{escape(rec["annotation"])}</code>'
         + (f", reference <code>{escape(rec['reference_file'])}</code>" if rec.get("reference_file") else "")
         + "</div>",
         f"<p>{fmt(rec['duration'], 1)} s of audio, {fmt(rec['song_time'], 1)} s of song in "

@@ -154,6 +154,13 @@ class Renderer:
 
     # ------------------------------------------------------------ pieces
     def _spectrogram(self, ax, rec: Recording, start: float, stop: float, columns: int) -> float:
+        if rec.audio is None:  # an annotation with no segment whose audio was not found
+            fmax = FMAX
+            self._add(ax.text(0.5, 0.5, "audio not found: no spectrogram", transform=ax.transAxes, ha="center",
+                              va="center", fontsize=8, color="#666"))  # fmt: skip
+            ax.set_xlim(start, stop)
+            ax.set_ylim(0, fmax)
+            return fmax
         image, fmax = spectrogram(rec.audio, start, stop, columns)
         top = float(image.max())
         floor = max(float(np.median(image)), top - DYNAMIC_RANGE)
