@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REAL_BOUT, console_script, run_cli, vak_env
+from conftest import REAL_BOUT, cli_in_process, console_script, run_cli, vak_env
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from helpers_inference import make_predict_config, whole_file_reference  # noqa: E402
+from helpers_inference import SPECT_PARAMS, make_predict_config, whole_file_reference  # noqa: E402
 
 BOUT = REAL_BOUT / "bout_1.wav"
 SMALL_TCN = {"out_channels": 16, "num_layers": 4, "causal": True}  # live needs a causal TCN
@@ -83,6 +83,22 @@ def test_stdin_pcm_gives_the_same_events_and_exec_runs_per_onset(config, tmp_pat
             break
         time.sleep(0.1)
     assert sorted(json.loads(x)["frame"] for x in log.read_text().splitlines()) == [e["frame"] for e in expected]
+
+
+def test_a_trigger_on_the_background_is_refused_naming_the_valid_labels(config, tmp_path, capsys):
+    """`--trigger background` used to be taken and never fire (the background makes no onsets), unsaid:
+    'trigger fired 0x'.  Now refused in one line naming the labels it can fire on."""
+    for args in ([], ["--post-processing", "config"]):
+        proc = cli_in_process(
+            capsys, "live", config, "--simulate", BOUT, "--speed", "0", "--trigger", "background",
+            "--fifo", tmp_path / "fires.jsonl", *args,
+        )  # fmt: skip
+        line = one_line_error(proc.returncode, proc.stderr)
+        assert line == (
+            "vak-tcn live: error: --trigger 'background': the background class makes no onsets, a trigger on it "
+            "would never fire; give a syllable label: a, b, c"
+        )
+        assert proc.stdout == ""
 
 
 def test_user_mistakes_are_one_line_errors(config, capsys):
@@ -189,26 +205,28 @@ def offsets_printed(events: list[dict]) -> list[tuple[str, float]]:
 
 def test_a_non_finite_sample_is_reported_and_live_keeps_hearing(config, tmp_path):
     """One NaN used to stay in the band-pass filter's state and the running maximum: no event ever
-    again.  Now each stretch of NaN/inf samples (one spanning two pushes included) is one line with
-    its count, the samples are silence, and the events are those of the same audio with zeros there."""
+    again.  Now each stretch of NaN/inf samples is one line with its count, the samples are silence,
+    and the events are those of the same audio with zeros there.  Non-finite samples less than a
+    second apart are one stretch: two runs (one spanning two pushes), or every other sample for
+    a while (one line per sample before: 7,508 lines for 4.3 s of int16 PCM read as float32)."""
     samples, rate = soundfile.read(BOUT)
     bad, zeros = samples.copy(), samples.copy()
-    stretches = {(1000, 1003): np.nan, (2040, 2060): np.nan, (20000, 20002): np.inf}  # 2048: a push boundary
+    stretches = {(1000, 1003): np.nan, (2040, 2060): np.nan, (100000, 100002): np.inf}  # 2048: a push boundary
+    stretches.update({(i, i + 1): np.nan for i in range(200000, 201000, 2)})
     for (a, b), value in stretches.items():
         bad[a:b], zeros[a:b] = value, 0.0
-    bad[20001] = -np.inf
+    bad[100001] = -np.inf
     for name, audio in (("bad.wav", bad), ("zeros.wav", zeros)):
         soundfile.write(tmp_path / name, audio, rate, subtype="DOUBLE")
     status, stdout, stderr = live([config, "--simulate", tmp_path / "bad.wav", "--speed", "0", "--hop", "16"])
     assert status == 0, stderr
     reports = [line for line in stderr.splitlines() if "non-finite sample(s) (NaN or inf) from" in line]
-    assert [line.split(" non-finite")[0] for line in reports] == [
-        "vak-tcn live: 3",
-        "vak-tcn live: 20",
-        "vak-tcn live: 2",
+    assert [line.split(": replaced")[0] for line in reports] == [
+        f"vak-tcn live: 23 non-finite sample(s) (NaN or inf) from {1000 / rate:.4f} s to {2060 / rate:.4f} s",
+        f"vak-tcn live: 2 non-finite sample(s) (NaN or inf) from {100000 / rate:.4f} s to {100002 / rate:.4f} s",
+        f"vak-tcn live: 500 non-finite sample(s) (NaN or inf) from {200000 / rate:.4f} s to {200999 / rate:.4f} s",
     ]
-    assert f"from {1000 / rate:.4f} s" in reports[0] and f"from {2040 / rate:.4f} s" in reports[1]
-    assert "25 non-finite sample(s) in 3 stretch(es) replaced by silence" in stderr
+    assert "525 non-finite sample(s) in 3 stretch(es) replaced by silence" in stderr
     status, expected, _ = live([config, "--simulate", tmp_path / "zeros.wav", "--speed", "0", "--hop", "16"])
     assert events_of(stdout) == events_of(expected) and len(events_of(expected)) > 40
 
@@ -223,6 +241,135 @@ def test_a_reference_that_is_silent_non_finite_or_at_another_rate_is_refused(con
         status, _, stderr = live([config, "--simulate", BOUT, "--speed", "0", "--reference", reference])
         line = one_line_error(status, stderr)
         assert f"--reference {reference}: " in line and says in line, line
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """The small network, with the reference level its training would have recorded (the bout's
+    maximum power: what `--reference BOUT` measures), and the first second of the bout."""
+    from vak_tcn.inference.spectrogram import SpectParams
+    from vak_tcn.live.stream import reference_power_of
+    from vak_tcn.models import trained
+
+    out = tmp_path_factory.mktemp("recorded")
+    config = make_predict_config(out, network=SMALL_TCN, fc_bias=[1.0, 0, 0, 0])
+    params = SpectParams.from_vak(SPECT_PARAMS)
+    level = reference_power_of(BOUT, params)
+    samples, rate = soundfile.read(BOUT)
+    doc = {"reference_power": level, "n_files": 3, "samplerate": rate, "spect_params": params.power_key()}
+    trained.write_reference(config.parent / "checkpoint.pt", doc, "test")
+    second = out / "first-second.wav"
+    soundfile.write(second, samples[:rate], rate, subtype="DOUBLE")
+    return config, level, second
+
+
+def test_a_reference_far_from_the_level_recorded_at_training_is_refused(recorded, config, tmp_path):
+    """5 s of DC as --reference (its band-pass leaves next to nothing: 77 dB below the recorded level
+    here) used to be taken: every frame far too loud, 375 syllables instead of 63 in the issue.  A
+    reference more than 20 dB from the recorded level is refused, both levels named; within 20 dB
+    it is used; --reference-power takes any level; without a recorded level there is nothing to
+    compare with."""
+    from vak_tcn.inference.spectrogram import SpectParams
+    from vak_tcn.live.stream import reference_power_of
+
+    config_recorded, level, second = recorded
+    samples, rate = soundfile.read(BOUT)
+    dc, louder, quieter = tmp_path / "dc.wav", tmp_path / "louder.wav", tmp_path / "quieter.wav"
+    soundfile.write(dc, np.full(5 * rate, 0.01), rate, subtype="DOUBLE")
+    soundfile.write(louder, samples * 20, rate, subtype="DOUBLE")  # +26 dB
+    soundfile.write(quieter, samples * 0.2, rate, subtype="DOUBLE")  # -14 dB: another gain, the same song
+    annot = tmp_path / "session.csv"
+    db = lambda power: 10 * np.log10(power)  # noqa: E731
+    powers = {path: reference_power_of(path, SpectParams.from_vak(SPECT_PARAMS)) for path in (dc, louder, quieter)}
+    assert db(powers[dc] / level) < -70 and 25 < db(powers[louder] / level) < 27
+    for reference, side in ((dc, "below"), (louder, "above")):
+        power = powers[reference]
+        status, stdout, stderr = live(
+            [config_recorded, "--simulate", second, "--speed", "0", "--reference", reference, "--annot-out", annot]
+        )
+        line = one_line_error(status, stderr)
+        assert line.startswith(
+            f"vak-tcn live: error: --reference {reference}: its level, {db(power):.1f} dB (maximum power "
+            f"{power:.3g}), is {abs(db(power / level)):.1f} dB {side} the level recorded when training ended, "
+            f"{db(level):.1f} dB ({level:.3g}): more than 20 dB away"
+        ), line
+        assert line.endswith(f"or --reference-power {power:.3g} if its gain really differs that much"), line
+        assert stdout == "" and not annot.exists()
+    status, _, stderr = live([config_recorded, "--simulate", second, "--speed", "0", "--reference", quieter])
+    assert status == 0 and f"reference power {powers[quieter]:.6g}: the maximum power of --reference" in stderr
+    for args in (
+        [config_recorded, "--reference-power", powers[dc]],  # the way out, when the gain really differs
+        [config, "--reference", dc],  # no recorded level beside this checkpoint
+    ):
+        status, _, stderr = live([*args, "--simulate", second, "--speed", "0"])
+        assert status == 0 and f"reference power {powers[dc]:.6g}" in stderr, stderr
+
+
+def test_stdin_in_the_wrong_dtype_is_refused_in_one_line(config, monkeypatch, tmp_path):
+    """The bout's float32 bytes read as int16 used to give twice the audio and a flood of syllables;
+    int16 bytes read as float32 one line per NaN.  Now the first second is checked: one line naming
+    --dtype and what the data look like, exit 2, nothing printed or written."""
+    samples, rate = soundfile.read(BOUT, dtype="float32")
+    ints, _ = soundfile.read(BOUT, dtype="int16")
+    annot = tmp_path / "session.csv"
+    cases = [
+        (samples, "int16", "read as int16 it is white noise at "),
+        (samples, "int32", "read as int32 it is white noise at "),
+        (ints, "float32", "% of its non-zero samples are NaN, inf or beyond +-16"),
+        ((ints.astype(np.int32) << 16), "float32", "% of its non-zero samples are NaN, inf or beyond +-16"),
+    ]
+    for data, dtype, says in cases:
+        status, stdout, stderr = live(
+            [config, "--stdin", "--rate", rate, "--dtype", dtype, "--annot-out", annot], monkeypatch, data.tobytes()
+        )
+        line = one_line_error(status, stderr)
+        assert line.startswith(
+            f"vak-tcn live: error: --dtype {dtype}: the first second on standard input does not look like {dtype} PCM: "
+        ), line
+        assert says in line, line
+        if dtype == "float32":
+            assert line.endswith(
+                "give the --dtype it was written in, e.g. --dtype int16 for arecord -f S16_LE (int32: S32_LE)"
+            )
+        else:
+            assert "its bytes read as float32 are audio within +-" in line and "give --dtype float32" in line
+        assert stdout == "" and not annot.exists()
+
+
+def test_stdin_in_its_dtype_is_taken_whole_after_the_check(config, monkeypatch, tmp_path):
+    """The first second, read to be checked, is not lost: int16 on --stdin gives --simulate's events of
+    the same samples; digital silence (which could be any dtype) is taken."""
+    ints, rate = soundfile.read(BOUT, dtype="int16")
+    wav = tmp_path / "bout16.wav"
+    soundfile.write(wav, ints, rate, subtype="PCM_16")
+    _, expected, _ = live([config, "--simulate", wav, "--speed", "0", "--hop", "16"])
+    status, stdout, stderr = live(
+        [config, "--stdin", "--rate", rate, "--dtype", "int16", "--hop", "16"], monkeypatch, ints.tobytes()
+    )
+    assert status == 0 and events_of(stdout) == events_of(expected) and len(events_of(expected)) > 40, stderr
+    assert "8.5 s of audio" in stderr
+    silence = np.concatenate([np.zeros(2 * rate, dtype=np.float32), np.zeros(100, dtype=np.float32)])
+    status, _, stderr = live([config, "--stdin", "--rate", rate, "--dtype", "float32"], monkeypatch, silence.tobytes())
+    assert status == 0 and "2.0 s of audio" in stderr, stderr
+
+
+def test_scattered_non_finite_samples_on_stdin_are_one_line(config, monkeypatch):
+    """A float32 stream whose first second is right, then a second of int16 bytes (NaN in every few
+    samples): one line for that stretch, not one per NaN, and the stream goes on."""
+    samples, rate = soundfile.read(BOUT, dtype="float32")
+    ints, _ = soundfile.read(BOUT, dtype="int16")
+    data = samples[:rate].tobytes() + ints[3 * rate : 4 * rate].tobytes() + samples[4 * rate : 6 * rate].tobytes()
+    floats = np.frombuffer(data, dtype=np.float32)
+    bad = np.flatnonzero(~np.isfinite(floats))
+    assert len(bad) > 300 and bad[0] >= rate and bad[-1] < rate * 3 // 2  # scattered over 0.23 s
+    status, _, stderr = live([config, "--stdin", "--rate", rate, "--dtype", "float32"], monkeypatch, data)
+    assert status == 0, stderr
+    reports = [line for line in stderr.splitlines() if "non-finite sample(s)" in line and "replaced" in line]
+    assert reports[0] == (
+        f"vak-tcn live: {len(bad)} non-finite sample(s) (NaN or inf) from {bad[0] / rate:.4f} s to "
+        f"{(bad[-1] + 1) / rate:.4f} s: replaced by silence, the stream goes on"
+    )
+    assert len(reports) == 2 and f"{len(bad)} non-finite sample(s) in 1 stretch(es)" in reports[1]
 
 
 def test_a_failing_exec_command_is_reported_once_and_the_session_goes_on(config, bout32, tmp_path):
@@ -346,7 +493,16 @@ class LiveProcess:
 
 
 @pytest.mark.orchestration
-def test_sigterm_ends_the_session_with_its_annotation_written(config, bout32, tmp_path):
+@pytest.mark.parametrize(
+    "signum, status_expected, why",
+    [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGHUP, 129, "hung up (SIGHUP)")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_sigterm_and_sighup_end_the_session_with_its_annotation_written(
+    config, bout32, tmp_path, signum, status_expected, why
+):
+    """A supervisor's SIGTERM, or the SIGHUP of a closed terminal or a lost ssh session (which used to
+    kill live: exit 129, no annotation): the annotation is written, the documented exit status."""
     wav, samples, rate, events = bout32
     annot = tmp_path / "session.csv"
     live_process = LiveProcess(
@@ -358,11 +514,11 @@ def test_sigterm_ends_the_session_with_its_annotation_written(config, bout32, tm
     got = []
     while not got or got[-1]["time"] < 2.0:  # syllables up to 2 s are out
         got.append(live_process.lines.get(timeout=300))
-    live_process.proc.send_signal(signal.SIGTERM)
+    live_process.proc.send_signal(signum)
     status, stderr = live_process.wait(timeout=120)
     while (event := live_process.lines.get(timeout=10)) is not None:
         got.append(event)
-    assert status == 143 and "terminated (SIGTERM)" in stderr and "Traceback" not in stderr, stderr
+    assert status == status_expected and f"; {why}" in stderr and "Traceback" not in stderr, stderr
     assert f"annotation written to {annot}" in stderr
     # the syllable open at SIGTERM ends with the last frame heard; the others are the whole run's
     written = syllables_of(annot)

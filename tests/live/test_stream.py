@@ -137,11 +137,20 @@ def test_events_from_frame_labels():
 
 def test_non_finite_samples_are_silence_and_reported_once_per_stretch(tmp_path):
     """A NaN/inf sample is replaced by 0 before the band-pass filter (whose state it would poison
-    for good): the frames are those of the audio with zeros there; each run of bad samples is
-    reported once, with its start and count, however the pushes cut it (1-sample pushes included)."""
+    for good): the frames are those of the audio with zeros there.  Non-finite samples less than a
+    second apart are one stretch, reported once, with its start, end and count, however the pushes
+    cut it (1-sample pushes included): a run, two runs close together, or every other sample for a
+    while (what integer PCM read as float32 gives, one line per sample before)."""
     config = make_predict_config(tmp_path, network=SMALL_TCN, fc_bias=[1.0, 0, 0, 0])
-    samples, rate = soundfile.read(REAL_BOUT / "bout_1.wav", frames=44100)
-    runs = [(0, 2), (100, 101), (299, 700), (5000, 5001), (len(samples) - 5, len(samples))]
+    samples, rate = soundfile.read(REAL_BOUT / "bout_1.wav", frames=4 * 44100)
+    runs = [
+        (0, 2),
+        (100, 101),
+        (50000, 50401),
+        *[(i, i + 1) for i in range(100000, 100600, 2)],
+        (len(samples) - 5, len(samples)),
+    ]
+    stretches = [(0, 101, 3), (50000, 50401, 401), (100000, 100599, 300), (len(samples) - 5, len(samples), 5)]
     bad, zeros = samples.copy(), samples.copy()
     for i, (a, b) in enumerate(runs):
         bad[a:b], zeros[a:b] = (np.nan, np.inf, -np.inf)[i % 3], 0.0
@@ -152,12 +161,16 @@ def test_non_finite_samples_are_silence_and_reported_once_per_stretch(tmp_path):
         while start < len(audio):
             n = int(rng.integers(1, 300))
             stream.push(audio[start : start + n])
-            record += stream.pop_nonfinite()
+            record += [(start + n, stretch) for stretch in stream.pop_nonfinite()]
             start += n
         stream.finish()
-        record += stream.pop_nonfinite()
+        record += [(len(audio), stretch) for stretch in stream.pop_nonfinite()]
         got.append(stream.frame_labels)
         counts.append((stream.nonfinite_samples, stream.nonfinite_stretches))
-    assert got[0] == got[1] and len(got[0]) > 600
-    assert reported == [(a / rate, b - a) for a, b in runs]
-    assert counts == [(sum(b - a for a, b in runs), len(runs)), (0, 0)]
+    assert got[0] == got[1] and len(got[0]) > 2700
+    assert [stretch for _, stretch in reported] == [(a / rate, b / rate, n) for a, b, n in stretches]
+    # each said once a second of finite samples has followed it (the last: at the end), by the push that
+    # brings that second's last sample
+    for (when, _), (_, b, _) in zip(reported[:3], stretches[:3]):
+        assert b - 1 + rate < when < b - 1 + rate + 300
+    assert counts == [(sum(n for _, _, n in stretches), len(stretches)), (0, 0)]

@@ -38,7 +38,10 @@ def fake_dataset(tmp_path: pathlib.Path, frames: np.ndarray, rate: int = RATE) -
 
     dataset = tmp_path / "dataset"
     (dataset / "val").mkdir(parents=True)
-    np.savez(dataset / "val" / "f.spect.npz", s=frames)
+    frame_dur = 64 / rate
+    np.savez(
+        dataset / "val" / "f.spect.npz", s=frames, t=(np.arange(frames.shape[-1]) + 0.5) * frame_dur
+    )  # as vak prep
     np.save(dataset / "val" / "f.labels.npy", np.zeros(frames.shape[-1], dtype=np.int64))
     audio = write_audio(tmp_path / "train.wav", song(RATE, rate, seed=5), rate)
     pd.DataFrame(
@@ -49,7 +52,7 @@ def fake_dataset(tmp_path: pathlib.Path, frames: np.ndarray, rate: int = RATE) -
             "audio_path": [str(tmp_path / "val.wav"), str(audio)],
         }
     ).to_csv(dataset / "dataset.csv", index=False)
-    metadata = {"dataset_csv_filename": "dataset.csv", "frame_dur": 64 / rate, "input_type": "spect"}
+    metadata = {"dataset_csv_filename": "dataset.csv", "frame_dur": frame_dur, "input_type": "spect"}
     (dataset / "metadata.json").write_text(json.dumps({**metadata, "audio_format": "wav", "spect_format": None}))
     doc = configs.vak_config(
         command="train", model="TCN", data_dir=tmp_path, prep_output_dir=tmp_path, labelset="abc",

@@ -17,7 +17,12 @@ as ``vak-tcn annotate`` does (:mod:`.cleanup`), reporting each event once the cl
 certain.  At the end the session's annotation is written with ``--annot-out`` in a crowsetta
 format, as ``vak-tcn annotate`` writes them, and a summary (events, compute time per push) goes
 to standard error, on every way a session ends: end of input, Ctrl-C (exit 130), SIGTERM (143),
-the reader of standard output gone (141), or an error.
+SIGHUP (129), the reader of standard output gone (141), or an error.
+
+Mistakes are refused before the session, in one line (exit 2): among them a ``--reference`` whose
+level is more than :data:`REFERENCE_DB_LIMIT` dB from the level recorded when training ended, a
+trigger on a label that never makes an onset (the background), and a ``--stdin`` stream whose
+first second does not look like audio of its ``--dtype`` (:func:`dtype_problem`).
 
 Nothing on the audio path blocks or ends the session: a non-finite sample is replaced by silence
 and reported; a trigger command that cannot start or fails is reported and counted; the FIFO is
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import math
 import os
 import pathlib
 import queue
@@ -38,20 +44,32 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from .. import settings
 
 DTYPES = ("int16", "int32", "float32")
+SCALES = {"int16": 2**15, "int32": 2**31, "float32": 1.0}
+
+#: a --reference whose maximum power is further than this from the level recorded when training ended is
+#: refused: it is not the set-up's song (issue 37: 5 s of DC, 39 dB below it, gave 375 syllables instead of 63)
+REFERENCE_DB_LIMIT = 20.0
+
+# what --stdin's first second must look like for its --dtype (dtype_problem, docs/live.md)
+FLOAT_LIMIT = 16.0  # float32 audio lies within +-1; beyond +-16 (24 dB over full scale) no sample is audio
+FLOAT_FLOOR = 1e-9  # -180 dB: no audio is that quiet; integer PCM read as float32 gives such numbers (and NaN/huge)
+BAD_SHARE = 0.01  # float32 audio: at most 1 % of the non-zero samples NaN, inf or beyond FLOAT_LIMIT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=pathlib.Path, help="stock vak predict config of a causal TCN or ConvTCN")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--simulate", type=pathlib.Path, metavar="FILE", help="play a recording at real-time pace")
-    source.add_argument("--stdin", action="store_true", help="raw PCM on standard input (give --rate)")
+    source.add_argument(
+        "--stdin", action="store_true", help="raw PCM on standard input (give --rate; its first second is checked)"
+    )
     source.add_argument("--device", nargs="?", const="default", help="a sound card (needs the sounddevice package)")
     p.add_argument("--rate", type=int, help="sample rate of --stdin / --device audio (Hz)")
     p.add_argument("--dtype", default="int16", choices=DTYPES, help="sample format of --stdin (default int16)")
@@ -107,15 +125,107 @@ def _blocks_from_file(path: pathlib.Path, info, size: int, speed: float, channel
         yield block
 
 
-def _blocks_from_stdin(size: int, dtype: str, channels: int, channel: int) -> Iterator[np.ndarray]:
+class _Refused(Exception):
+    """A mistake found once the session reads its input (``--stdin``'s first second): one line, exit 2,
+    nothing else (no summary, no annotation: the session has not started)."""
+
+
+def _as_float32(data: bytes) -> tuple[float, float, float] | None:
+    """Bytes read as float32: ``(share of the non-zero values that are NaN, inf or beyond FLOAT_LIMIT,
+    median magnitude of the finite non-zero ones, largest magnitude within FLOAT_LIMIT)``; None when
+    every value is 0."""
+    x = np.frombuffer(data[: len(data) // 4 * 4], dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        x = x[x != 0].astype(np.float64)  # NaN is not 0: kept
+    if not x.size:
+        return None
+    magnitude = np.abs(x)
+    finite = np.isfinite(magnitude)
+    within = finite & (np.nan_to_num(magnitude, nan=np.inf) <= FLOAT_LIMIT)
+    return (
+        1.0 - float(within.mean()),
+        float(np.median(magnitude[finite])) if finite.any() else 0.0,
+        float(magnitude[within].max()) if within.any() else 0.0,
+    )
+
+
+def dtype_problem(data: bytes, dtype: str) -> str | None:
+    """What is wrong with ``data``, the first second of ``--stdin``, for ``--dtype``; None if it can be
+    audio of that dtype (digital silence can be anything: None).
+
+    * ``float32``: audio lies within +-1.  Not float32 audio if more than :data:`BAD_SHARE` of its
+      non-zero samples are NaN, inf or beyond +-:data:`FLOAT_LIMIT`, or if they are mostly (median)
+      below :data:`FLOAT_FLOOR`: what integer PCM read as float32 gives (an int16 sample is half of a
+      float's bits: the negative ones make NaN or huge numbers, the positive ones tiny ones).
+    * ``int16``, ``int32``: any value is possible, but not these bytes being float32 audio by the
+      rule above (and not silence): then each float's upper half reads as a sample near half of full
+      scale, its lower half as random bits, loud white noise.  Integer audio read as float32 never
+      passes that rule.
+    """
+    reading = _as_float32(data)
+    if dtype == "float32":
+        if reading is None:
+            return None
+        bad, median, _ = reading
+        if bad > BAD_SHARE:
+            what = f"{100 * bad:.0f} % of its non-zero samples are NaN, inf or beyond +-{FLOAT_LIMIT:g}"
+        elif median < FLOAT_FLOOR:
+            what = f"its non-zero samples are mostly below {FLOAT_FLOOR:g} (-180 dB: no audio is that quiet)"
+        else:
+            return None
+        return (
+            f"{what}, as integer PCM read as float32 gives (float32 audio lies within +-1): give the --dtype "
+            "it was written in, e.g. --dtype int16 for arecord -f S16_LE (int32: S32_LE)"
+        )
+    if reading is None or reading[0] > BAD_SHARE or reading[1] < FLOAT_FLOOR:
+        return None
+    x = np.frombuffer(data[: len(data) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize], dtype=dtype)
+    rms = float(np.sqrt(np.mean((x.astype(np.float64) / SCALES[dtype]) ** 2)))
+    return (
+        f"read as {dtype} it is white noise at {20 * np.log10(rms):.1f} dB full scale (RMS), while its bytes read "
+        f"as float32 are audio within +-{reading[2]:.3g}: give --dtype float32 (arecord -f FLOAT_LE)"
+    )
+
+
+def _blocks_from_stdin(
+    size: int, dtype: str, channels: int, channel: int, rate: int, checked: Callable[[], None]
+) -> Iterator[np.ndarray]:
+    """``--stdin``: blocks of ``size`` samples of ``channel``.
+
+    The first second is read whole and checked (:func:`dtype_problem`: a :class:`_Refused` for a
+    wrong ``--dtype``) before any of it is yielded; then ``checked()`` is called.  A second of
+    digital silence (zero bytes: silence in every dtype) cannot be judged: it is yielded, and the
+    next second is read and checked, until one holds a non-zero byte or the input ends."""
     itemsize = np.dtype(dtype).itemsize * channels
-    scale = {"int16": 2**15, "int32": 2**31, "float32": 1.0}[dtype]
+    second, want = rate * itemsize, size * itemsize
+
+    def samples(data: bytes) -> np.ndarray:
+        return np.frombuffer(data, dtype=dtype).reshape(-1, channels)[:, channel].astype(np.float64) / SCALES[dtype]
+
+    carry, judged = b"", False
     while True:
-        data = sys.stdin.buffer.read(size * itemsize)  # blocks until a whole hop, or the end of input
-        whole = len(data) // itemsize * itemsize
-        if whole:
-            yield np.frombuffer(data[:whole], dtype=dtype).reshape(-1, channels)[:, channel].astype(np.float64) / scale
-        if len(data) < size * itemsize:
+        if judged:
+            chunk = sys.stdin.buffer.read(want - len(carry))  # blocks until a whole hop, or the end of input
+            ended = len(chunk) < want - len(carry)
+        else:
+            chunk = sys.stdin.buffer.read(second)  # a second (less: the whole input)
+            ended = len(chunk) < second
+            if ended or chunk.count(0) < len(chunk):
+                problem = dtype_problem(chunk, dtype)
+                if problem is not None:
+                    raise _Refused(
+                        f"--dtype {dtype}: the first second on standard input does not look like {dtype} PCM: {problem}"
+                    )
+                judged = True
+                checked()
+        data = carry + chunk
+        whole = len(data) // want * want
+        for start in range(0, whole, want):
+            yield samples(data[start : start + want])
+        carry = data[whole:]
+        if ended:
+            if len(carry) >= itemsize:
+                yield samples(carry[: len(carry) // itemsize * itemsize])
             return
 
 
@@ -323,11 +433,15 @@ class _Stop(Exception):
         self.why, self.status = why, status
 
 
-_SIGNALS = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated (SIGTERM)", 143)}
+_SIGNALS = {
+    signal.SIGINT: ("interrupted", 130),
+    signal.SIGTERM: ("terminated (SIGTERM)", 143),
+    signal.SIGHUP: ("hung up (SIGHUP)", 129),  # the terminal closed, an ssh session lost: as SIGTERM
+}
 
 
 class _Signals:
-    """SIGINT and SIGTERM end the session: :class:`_Stop` raised in the main thread, at once when
+    """SIGINT, SIGTERM and SIGHUP end the session: :class:`_Stop` raised in the main thread, at once when
     it waits for audio, else after the block in hand (a block's processing is never cut in two);
     once the wrap-up has started (:attr:`stopping`), they are ignored, so that it finishes."""
 
@@ -383,6 +497,23 @@ def _say_reference(stream, args: argparse.Namespace) -> None:
         _say(f"reference power {power:.6g}: {stream.reference_source}")
 
 
+def _check_reference_level(path: pathlib.Path, power: float, recorded: float | None) -> None:
+    """A ``--reference`` whose level is further than :data:`REFERENCE_DB_LIMIT` from the level recorded
+    when training ended (when there is one) is not the set-up's song: refused, both levels named."""
+    if recorded is None:
+        return
+    apart = 10 * math.log10(power / recorded)
+    if abs(apart) <= REFERENCE_DB_LIMIT:
+        return
+    raise ValueError(
+        f"--reference {path}: its level, {10 * math.log10(power):.1f} dB (maximum power {power:.3g}), is "
+        f"{abs(apart):.1f} dB {'below' if apart < 0 else 'above'} the level recorded when training ended, "
+        f"{10 * math.log10(recorded):.1f} dB ({recorded:.3g}): more than {REFERENCE_DB_LIMIT:g} dB away, it is not "
+        f"song from the same set-up ({'near-silent' if apart < 0 else 'far louder'}); give a recording with loud "
+        f"song from the set-up, or --reference-power {power:.3g} if its gain really differs that much"
+    )
+
+
 def main_live(args: argparse.Namespace) -> int:
     from ..inference.annotate import ANNOT_FORMATS, RecordingError, audio_info, write_annotation
     from .stream import Stream, reference_power_of
@@ -433,25 +564,27 @@ def main_live(args: argparse.Namespace) -> int:
         post_processing=args.post_processing,
         recorded_reference=args.reference is None,
     )
-    if stream.cleanup is not None:
-        _say(
-            f"clean-up {stream.cleanup.describe()} (from {stream.cleanup_source}): onsets "
-            f"{1000 * stream.onset_delay_s:.1f} ms and offsets {1000 * stream.offset_delay_s:.1f} ms later"
-        )
     if args.reference is not None:  # the reference recording's maximum power, with the model's spect_params
         try:
-            stream.spectrogram.reference_power = reference_power_of(args.reference, stream.params, args.channel, rate)
+            power = reference_power_of(args.reference, stream.params, args.channel, rate)
         except RecordingError as e:
             raise ValueError(f"--reference {e}") from None
+        _check_reference_level(args.reference, power, stream.recorded_power)
+        stream.spectrogram.reference_power = power
         stream.reference_source = f"the maximum power of --reference {args.reference}"
-    _say_reference(stream, args)
-    if args.trigger is not None and args.trigger not in stream.labels.values():
-        raise ValueError(f"--trigger {args.trigger!r}: not a label of this model ({sorted(stream.labels.values())})")
+    if args.trigger is not None and args.trigger not in stream.event_labels:
+        valid = ", ".join(stream.event_labels)
+        if args.trigger in stream.labels.values():
+            raise ValueError(
+                f"--trigger {args.trigger!r}: the background class makes no onsets, a trigger on it would never "
+                f"fire; give a syllable label: {valid}"
+            )
+        raise ValueError(f"--trigger {args.trigger!r}: not a label of this model; give a syllable label: {valid}")
     size = args.hop * stream.params.step_size
     if args.simulate is not None:
         blocks = _blocks_from_file(args.simulate, info, size, args.speed, args.channel)
-    elif args.stdin:
-        blocks = _blocks_from_stdin(size, args.dtype, args.channels, args.channel)
+    elif args.stdin:  # its first second is read and checked (a wrong --dtype: refused) before the session
+        blocks = _blocks_from_stdin(size, args.dtype, args.channels, args.channel, rate, checked=lambda: announce())
     else:
         blocks = _blocks_from_device(args.device, rate, size, args.channels, args.channel)
     trigger = Trigger(args.trigger, args.exec_cmd, args.fifo, args.exec_grace) if args.trigger else None
@@ -469,13 +602,28 @@ def main_live(args: argparse.Namespace) -> int:
                 print(json.dumps(event.as_dict()), flush=True)
 
     def report_nonfinite():
-        for start_s, n in stream.pop_nonfinite():
-            _say(f"{n} non-finite sample(s) (NaN or inf) from {start_s:.4f} s: replaced by silence, the stream goes on")
+        for start_s, end_s, n in stream.pop_nonfinite():
+            _say(
+                f"{n} non-finite sample(s) (NaN or inf) from {start_s:.4f} s to {end_s:.4f} s: replaced by silence, "
+                "the stream goes on"
+            )
+
+    def announce():
+        """What the session runs with: said once every check has passed, so that a refusal is one line."""
+        if stream.cleanup is not None:
+            _say(
+                f"clean-up {stream.cleanup.describe()} (from {stream.cleanup_source}): onsets "
+                f"{1000 * stream.onset_delay_s:.1f} ms and offsets {1000 * stream.offset_delay_s:.1f} ms later"
+            )
+        _say_reference(stream, args)
 
     stop: _Stop | None = None
     crashed = False
+    refused: _Refused | None = None
     with _Signals() as signals:
         try:
+            if not args.stdin:  # --stdin: once its first second has passed the check
+                announce()
             for block in blocks:
                 signals.busy = True
                 emit(stream.push(block))
@@ -483,6 +631,8 @@ def main_live(args: argparse.Namespace) -> int:
                 signals.busy = False
                 if signals.pending is not None:
                     raise signals.pending
+        except _Refused as e:  # the input is not what --dtype says: a mistake, refused before it is labelled
+            refused = e
         except _Stop as e:
             stop = e
         except KeyboardInterrupt:
@@ -495,6 +645,10 @@ def main_live(args: argparse.Namespace) -> int:
             raise
         finally:
             signals.stopping = True  # from here on, signals are ignored: the wrap-up must finish
+            if refused is not None:
+                if trigger is not None:
+                    trigger.close()
+                raise ValueError(str(refused)) from None
             try:
                 emit(stream.finish())
             except BrokenPipeError:

@@ -185,11 +185,20 @@ class Stream:
     samples_in : int
         Samples pushed so far.
     nonfinite_samples, nonfinite_stretches : int
-        Non-finite samples (NaN, inf) pushed so far, and the runs of consecutive ones they form.
-        Each is replaced by 0 (silence) before the band-pass filter, so one bad sample costs a
-        click, not the rest of the stream, and times stay on the audio's clock;
-        :meth:`pop_nonfinite` says where, once per run.
+        Non-finite samples (NaN, inf) pushed so far, and the stretches they form: non-finite
+        samples less than :attr:`nonfinite_gap_s` apart are one stretch (a run of them, or a
+        stream of scattered ones, e.g. integer PCM read as float32).  Each is replaced by 0
+        (silence) before the band-pass filter, so one bad sample costs a click, not the rest of
+        the stream, and times stay on the audio's clock; :meth:`pop_nonfinite` says where, once
+        per stretch.
+    recorded_power : float or None
+        The reference level recorded when training ended, usable for this audio
+        (:meth:`~vak_tcn.models.trained.TrainedModel.reference_power`), whether or not the stream
+        divides by it; None without one (:meth:`from_config`; :attr:`recorded_source` says why).
     """
+
+    #: non-finite samples less than this many seconds apart are one stretch (reported once)
+    nonfinite_gap_s = 1.0
 
     def __init__(
         self,
@@ -227,8 +236,10 @@ class Stream:
         self.samples_in = 0
         self.nonfinite_samples = 0
         self.nonfinite_stretches = 0
-        self._bad_open: list[int] | None = None  # [first sample, count] of a run of non-finite samples still going on
-        self._bad_done: list[tuple[int, int]] = []  # runs ended since the last pop_nonfinite()
+        self._bad_open: list[int] | None = None  # [first sample, count, last sample] of a stretch still going on
+        self._bad_done: list[tuple[int, int, int]] = []  # stretches ended since the last pop_nonfinite()
+        self.recorded_power: float | None = None
+        self.recorded_source = "no recorded level (not built from a config)"
         self._open: tuple[int, int, float] | None = None  # (label, first frame, probability)
         self._last: tuple[int, float] | None = None  # (label, probability) of the previous frame
         self._frame = 0  # index of the next labelled frame
@@ -266,9 +277,10 @@ class Stream:
         annotator = Annotator(pathlib.Path(predict_config), Options(cleanup=post_processing))
         annotator.prepare(samplerate)  # a ValueError if the model takes other frequency bins
         model = annotator.model
+        recorded, why = model.reference_power(samplerate)
         source = "given"
         if reference_power is None and recorded_reference:
-            reference_power, why = model.reference_power(samplerate)
+            reference_power = recorded
             source = why if reference_power is not None else f"running maximum ({why})"
         elif reference_power is None:
             source = "running maximum"
@@ -283,7 +295,15 @@ class Stream:
             cleanup=model.cleanup,
         )
         stream.cleanup_source, stream.reference_source = model.cleanup_source, source
+        stream.recorded_power, stream.recorded_source = recorded, why
         return stream
+
+    @property
+    def event_labels(self) -> list[str]:
+        """The labels that make events (so a trigger can fire on them): every class but the background
+        when the events leave it out (vak's background label, or any labelmap's with a clean-up)."""
+        silent = self.background if self._cleaner is not None else self._silent
+        return [name for index, name in sorted(self.labels.items()) if index != silent]
 
     def _time(self, frame: int, edge: int) -> float:
         centre = (self.params.fft_size / 2 + frame * self.params.step_size) / self.samplerate
@@ -334,31 +354,38 @@ class Stream:
         self.segments.append((self.labels[label], onset, offset))
         return Event("offset", self.labels[label], offset, last_frame, self._last[1])
 
+    def _nonfinite_gap(self) -> int:
+        return max(1, round(self.nonfinite_gap_s * self.samplerate))
+
     def _note_nonfinite(self, bad: np.ndarray) -> None:
-        """Record the runs of non-finite samples in a block (``bad``: its mask), across blocks."""
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], bad, [False])).astype(np.int8)))
-        for first, end in zip(edges[::2].tolist(), edges[1::2].tolist()):
-            if first == 0 and self._bad_open is not None:  # the run of the previous block goes on
-                self._bad_open[1] += end
+        """Record the non-finite samples of a block (``bad``: its mask) in stretches, across blocks:
+        a sample at most :attr:`nonfinite_gap_s` after the previous one goes on its stretch."""
+        gap = self._nonfinite_gap()
+        where = self.samples_in + np.flatnonzero(bad)
+        for run in np.split(where, np.flatnonzero(np.diff(where) > gap) + 1):
+            first, last, n = int(run[0]), int(run[-1]), len(run)
+            if self._bad_open is not None and first - self._bad_open[2] <= gap:  # the stretch goes on
+                self._bad_open[1] += n
+                self._bad_open[2] = last
             else:
                 self._end_nonfinite()
-                self._bad_open = [self.samples_in + first, end - first]
-            if end < len(bad):  # a finite sample follows in this block
-                self._end_nonfinite()
+                self._bad_open = [first, n, last]
 
     def _end_nonfinite(self) -> None:
         if self._bad_open is not None:
-            first, n = self._bad_open
+            first, n, last = self._bad_open
             self._bad_open = None
-            self._bad_done.append((first, n))
+            self._bad_done.append((first, n, last))
             self.nonfinite_samples += n
             self.nonfinite_stretches += 1
 
-    def pop_nonfinite(self) -> list[tuple[float, int]]:
-        """``(start_s, count)`` of each run of non-finite samples that ended since the last call (a run
-        still going on is reported once it ends, or by :meth:`finish`)."""
+    def pop_nonfinite(self) -> list[tuple[float, float, int]]:
+        """``(start_s, end_s, count)`` of each stretch of non-finite samples that ended since the last
+        call: from its first sample to the end of its last one.  A stretch ends once
+        :attr:`nonfinite_gap_s` of finite samples follow it (or at :meth:`finish`), so it is reported
+        that much after its last bad sample, once."""
         done, self._bad_done = self._bad_done, []
-        return [(first / self.samplerate, n) for first, n in done]
+        return [(first / self.samplerate, (last + 1) / self.samplerate, n) for first, n, last in done]
 
     def push(self, samples: np.ndarray) -> list[Event]:
         """Feed audio samples (any number); return the events they complete.  Non-finite samples
@@ -369,9 +396,9 @@ class Stream:
         if bad.any():
             self._note_nonfinite(bad)
             block = np.where(bad, 0.0, block)
-        elif self._bad_open is not None and len(block):
-            self._end_nonfinite()
         self.samples_in += len(block)
+        if self._bad_open is not None and self.samples_in - 1 - self._bad_open[2] >= self._nonfinite_gap():
+            self._end_nonfinite()  # a second of finite samples since its last bad one
         spect = self.spectrogram.push(block)
         events: list[Event] = []
         if spect.shape[-1]:
