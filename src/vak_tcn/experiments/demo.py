@@ -1,9 +1,9 @@
 """The demo: the poster's comparison, small enough for a laptop (~15 minutes on 2 CPU cores).
 
 1. generate a synthetic annotated corpus (:mod:`.corpus`);
-2. write stock vak learncurve configs for every model of the catalogue with
-   cross-entropy, those with a TCN also with GS-TMSE and with refinement stages
-   (:data:`DEMO_STAGES`) (:mod:`.configs`);
+2. write stock vak learncurve configs (:data:`DEMO_RUNS`): TweetyNet, the poster's TCN with
+   cross-entropy and with GS-TMSE, and the recommended configuration (refinement stages
+   :data:`DEMO_STAGES`, CE+TMSE) of TCN and ConvTCN (:mod:`.configs`);
 3. run them with the grid runner (``vak prep`` once, then ``vak learncurve`` per config,
    resumable: run the demo again to finish an interrupted one) (:mod:`.runner`);
 4. summarize the results in the poster's schema and draw the figures
@@ -27,32 +27,31 @@ from . import configs, corpus, plots, poster, reproducibility, runner, summary
 #: the demo's TCNs: 7 layers (receptive field 255 frames, within the 256-frame window); centred
 #: (the networks' default: offline annotation)
 DEMO_TCN_NETWORK = {"num_layers": 7}
-#: losses of the demo: every model with CE, TCN models also with GS-TMSE
-DEMO_LOSSES = ("CE", "CE+gsTMSE")
-#: the demo's stage comparison: each TCN model also with refinement stages (MS-TCN), CE; stages
-#: small enough for the 256-frame window and a laptop (docs/models.md, "Refinement stages")
+#: the recommended configuration's refinement stages (MS-TCN), small enough for the 256-frame window
+#: and a laptop (docs/real-song.md, docs/models.md "Refinement stages")
 DEMO_STAGES = {"stages": 3, "stage_layers": 6, "stage_channels": 32}
+#: the recommended configuration's loss: cross-entropy + MS-TCN's TMSE (docs/real-song.md)
+RECOMMENDED_LOSS = "CE+TMSE"
 
-#: (config name, model, loss table, network table), one per demo run
-DEMO_RUNS = tuple(
-    (
-        f"{entry.label}_{poster.loss_slug(loss)}",
-        entry.name,
-        poster.LOSSES[loss],
-        DEMO_TCN_NETWORK if entry.uses_tcn else None,
-    )
-    for entry in catalogue.MODELS
-    for loss in DEMO_LOSSES
-    if entry.uses_tcn or loss == poster.BASELINE_LOSS
-) + tuple(
-    (
-        f"{entry.label}_stages{DEMO_STAGES['stages']}_{poster.loss_slug(poster.BASELINE_LOSS)}",
-        entry.name,
-        poster.LOSSES[poster.BASELINE_LOSS],
-        {**DEMO_TCN_NETWORK, **DEMO_STAGES},
-    )
-    for entry in catalogue.MODELS
-    if entry.uses_tcn
+
+def _run(entry: catalogue.ModelEntry, loss: str, stages: bool = False) -> tuple[str, str, dict, dict | None]:
+    name = f"{entry.label}{'_stages' + str(DEMO_STAGES['stages']) if stages else ''}_{poster.loss_slug(loss)}"
+    network = None
+    if entry.uses_tcn:
+        network = {**DEMO_TCN_NETWORK, **(DEMO_STAGES if stages else {})}
+    return name, entry.name, poster.LOSSES[loss], network
+
+
+_TWEETYNET, _TCN, _CONVTCN = (catalogue.get(name) for name in ("TweetyNetPlugin", "TCN", "ConvTCN"))
+#: (config name, model, loss table, network table), one per demo run: TweetyNet; the poster's single-stage
+#: TCN with CE and with GS-TMSE (its loss comparison); the recommended configuration (3 stages, CE+TMSE) of
+#: TCN and of ConvTCN, so every model family, the loss and the stage comparison in five runs
+DEMO_RUNS = (
+    _run(_TWEETYNET, poster.BASELINE_LOSS),
+    _run(_TCN, poster.BASELINE_LOSS),
+    _run(_TCN, "CE+gsTMSE"),
+    _run(_TCN, RECOMMENDED_LOSS, stages=True),
+    _run(_CONVTCN, RECOMMENDED_LOSS, stages=True),
 )
 
 
