@@ -30,8 +30,8 @@ The tuner
     The choice (:func:`tune`, ``rule="one-se"``, the default): the **one-standard-error rule over
     files**.  The setting with the lowest mean is the *lowest*; every setting whose mean exceeds
     the lowest's by at most the standard error of their per-file differences (paired:
-    ``sd(diff, ddof=1) / sqrt(n_files)``; 0 with one file), and that is no worse than the lowest on
-    at least half of the files, is tied with it within noise (the config's fixed clean-up only when
+    ``sd(diff, ddof=1) / sqrt(n_files)``; 0 with one file), and that is worse than the lowest on no
+    more files than it is better on, is tied with it within noise (the config's fixed clean-up only when
     no worse than no clean-up on validation, no clean-up only when no worse than the fixed one, a
     grid setting only when no worse than both), and the *simplest* of those is chosen (:func:`simplicity`: the
     config's fixed clean-up, then no clean-up, then fewer steps switched on, then less total
@@ -834,7 +834,7 @@ def tune(
         error rate of every setting; the lowest: the lowest mean (ties: boundary F-score, then grid
         order); a setting is tied with it within noise when its mean exceeds the lowest's by at most
         ``se = sd(its per-file CER - the lowest's per-file CER, ddof=1) / sqrt(n_files)`` (0 for one
-        file: exact ties only) and it is no worse than the lowest on at least half of the files; the
+        file: exact ties only) and it is worse than the lowest on no more files than it is better on; the
         fixed clean-up must also have a mean no higher than no clean-up's, no clean-up one no higher
         than the fixed clean-up's, and a grid setting one no higher than both of theirs.
         Chosen: the simplest of those (:func:`simplicity`), then the lowest mean, then the highest
@@ -883,9 +883,11 @@ def tune(
     se = diff.std(axis=1, ddof=1) / math.sqrt(n_files) if n_files > 1 else np.zeros(len(settings))
     raw = settings.index(Settings())
     keys = [simplicity(s, fixed) for s in settings]
-    # a setting's own erratic errors must not excuse it: within noise needs it no worse than the
-    # lowest on at least half of the files too (a large SE from a few disastrous files does not count)
-    no_worse = np.sum(diff <= _TIE, axis=1)
+    # a setting's own erratic errors must not excuse it: within noise needs it worse than the lowest on
+    # no more files than it is better on (a sign test's balance), so a large SE from a few disastrous
+    # files does not count, nor does a setting the lowest beats on one file and ties on the rest (with
+    # two files the SE of the differences is then exactly their mean: "within noise" by construction)
+    worse, better = np.sum(diff > _TIE, axis=1), np.sum(diff < -_TIE, axis=1)
     # and never worse on validation than what the user would get without tuning: the fixed clean-up
     # no worse than raw; raw no worse than the fixed clean-up (issue 37: raw within a wide SE was
     # chosen over a config's clean-up half its error); a grid setting no worse than either
@@ -898,7 +900,7 @@ def tune(
         k
         for k in range(len(settings))
         if mean[k] - mean[lowest] <= se[k] + _TIE
-        and 2 * no_worse[k] >= n_files
+        and worse[k] <= better[k]
         and mean[k] <= ceiling[keys[k][0]] + _TIE
     ]
     if rule == "best":
