@@ -236,13 +236,8 @@ def test_vaks_model_factory_refuses_a_bad_setting_before_training(clean):
 
     load_plugins()
     clean.setenv("VAK_TCN_TUNE", "maybe")
-    config = {
-        "name": "TCN",
-        "network": {"out_channels": 8, "num_layers": 3},
-        "optimizer": {},
-        "loss": {},
-        "metrics": {},
-    }
+    network = {"out_channels": 8, "num_layers": 3}
+    config = dict(name="TCN", network=network, optimizer={}, loss={}, metrics={})
     labelmap = {"background": 0, "a": 1}
     with pytest.raises(ValueError, match="VAK_TCN_TUNE"):
         vak.models.get("TCN", config, num_classes=2, input_shape=(1, 32, 64), labelmap=labelmap)
