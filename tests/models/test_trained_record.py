@@ -66,3 +66,18 @@ def test_a_config_that_agrees_with_the_record_runs(tmp_path, bout, capsys):
     assert cli_in_process(capsys, "annotate", config, bout, "--out", tmp_path / "out").returncode == 0
     unrecorded = make_predict_config(tmp_path / "none", network={**NETWORK, "causal": True})
     assert cli_in_process(capsys, "annotate", unrecorded, bout, "--out", tmp_path / "out2").returncode == 0
+
+
+def test_stock_vak_eval_and_predict_refuse_a_network_table_that_contradicts_the_record(tmp_path):
+    """vak eval and vak predict build the model from the config and load the checkpoint into it
+    (vak's model factory, then the family's ``load_state_dict_from_path``): the same check, naming both."""
+    from vak_tcn.plugins import vak_compat
+
+    config = make_predict_config(tmp_path, network={**NETWORK, "causal": True})
+    record(config, causal=False)
+    table = {"name": "TCN", "network": {**NETWORK, "causal": True}, "optimizer": {}, "loss": {}, "metrics": {}}
+    labelmap = json.loads((config.parent / "labelmap.json").read_text())
+    with pytest.raises(ValueError, match=r"causal = true, the checkpoint was trained with causal = false"):
+        vak_compat.load_model(table, labelmap, (1, 111, 176), config.parent / "checkpoint.pt")
+    table["network"]["causal"] = False  # as trained: loads
+    vak_compat.load_model(table, labelmap, (1, 111, 176), config.parent / "checkpoint.pt")

@@ -244,7 +244,23 @@ class FrameClassificationModel(vak_compat.base_family()):
         self._predict_cleanup: postprocess.Settings | None = None
 
     def load_state_dict_from_path(self, ckpt_path):
-        """vak's, remembering the checkpoint: its ``postprocess.json`` is the tuned clean-up."""
+        """vak's, remembering the checkpoint: its ``postprocess.json`` is the tuned clean-up.  A network
+        built from a config that contradicts the checkpoint's training record (``causal``, stages: keys
+        that keep the weight shapes) is refused first, naming both values (stock ``vak eval``/``predict``;
+        ``vak-tcn annotate`` and ``live`` check the same, :meth:`TrainedModel.check_against_record`)."""
+        from .seeding import BUILD_ATTR
+        from .trained import record_contradictions
+
+        resolved = (
+            getattr(self.network, BUILD_ATTR, {}).get("network_kwargs") if not isinstance(self.network, dict) else None
+        )
+        found = record_contradictions(ckpt_path, resolved) if resolved else None
+        if found:
+            record, said = found
+            raise ValueError(
+                f"the model's network table contradicts the trained model ({record}): {'; '.join(said)}; set the "
+                "key(s) in the config's network table to the trained value(s)"
+            )
         super().load_state_dict_from_path(ckpt_path)
         self._checkpoint_path = pathlib.Path(ckpt_path)
 

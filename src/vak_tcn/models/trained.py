@@ -45,6 +45,7 @@ __all__ = [
     "read_predict_config",
     "config_above",
     "read_reference",
+    "record_contradictions",
     "segments_drop_background",
     "training_reference",
     "write_reference",
@@ -85,6 +86,39 @@ def _network_defaults(name: str | None) -> dict | None:
 
         defaults.update(STAGE_DEFAULTS)
     return defaults
+
+
+def record_contradictions(
+    checkpoint: str | pathlib.Path, resolved: dict, explicit: dict | None = None
+) -> tuple[pathlib.Path, list[str]] | None:
+    """What a network's keyword arguments ``resolved`` say other than the training run's record.
+
+    Causal and centred TCNs (and other keys that keep the weight shapes) load each other's checkpoints,
+    so a config saying ``causal = true`` would run a centred checkpoint as causal.  The training run's
+    provenance record (``vak-tcn-provenance.json``, beside the checkpoint or up to two folders above it:
+    vak's ``<run>/<model>/checkpoints/``) keeps the resolved network keyword arguments; each key both
+    have with different values is one line naming both (``(the default)`` when ``explicit``, the keys a
+    config wrote, is given and lacks it).  Keys that change nothing at inference (dropout) and the sizes
+    vak sets from the data are not compared.  ``(record, lines)``, or None: no record (a model trained
+    elsewhere), an unreadable one, or nothing contradicts it."""
+    checkpoint = pathlib.Path(checkpoint)
+    record = next((d / _PROVENANCE for d in list(checkpoint.parents)[:3] if (d / _PROVENANCE).is_file()), None)
+    if record is None:
+        return None
+    try:
+        trained = json.loads(record.read_text())["model"]["network_kwargs"] or {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an unreadable record says nothing
+    said = []
+    for key, value in sorted(trained.items()):
+        if key in _UNCHECKED_NETWORK_KEYS or key not in resolved:
+            continue
+        if _jsonable(resolved[key]) != _jsonable(value):
+            default = "" if explicit is None or key in explicit else " (the default)"
+            said.append(
+                f"{key} = {_toml(resolved[key])}{default}, the checkpoint was trained with {key} = {_toml(value)}"
+            )
+    return (record, said) if said else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -543,45 +577,20 @@ class TrainedModel:
 
     # ---- the config against the record of the training run
     def check_against_record(self) -> None:
-        """Refuse a network table that says something other than the network was trained with.
-
-        Causal and centred TCNs (and their refinement stages' dropout) have the same weight shapes, so
-        a predict config saying ``causal = true`` loads a centred checkpoint and runs it as causal.  The
-        training run's provenance record (``vak-tcn-provenance.json``, beside the checkpoint or up to
-        two folders above it: vak's ``<run>/<model>/checkpoints/``) keeps the resolved network keyword
-        arguments; every key of the network's (the config's value, else the network's default) that the
-        record has with another value is named, both values, in one :class:`ModelError`.  Keys that
-        change nothing at inference (dropout) and the sizes vak sets from the data are not compared.
-        No record (a model trained elsewhere) or a model outside vak-tcn's catalogue: nothing to check.
-        """
-        record_path = next(
-            (d / _PROVENANCE for d in list(self.checkpoint.parents)[:3] if (d / _PROVENANCE).is_file()), None
-        )
+        """Refuse a network table that says something other than the network was trained with
+        (:func:`record_contradictions`: the table's value of each key, else the network's default),
+        in one :class:`ModelError` naming both values and the record."""
         name = self.model_config.get("name")
-        if record_path is None:
-            return
-        try:
-            trained = json.loads(record_path.read_text())["model"]["network_kwargs"] or {}
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # an unreadable record says nothing
         defaults = _network_defaults(name)
         if defaults is None:
-            return
+            return  # a model outside vak-tcn's catalogue
         table = self.model_config.get("network") or {}
-        mismatched = []
-        for key, value in sorted(trained.items()):
-            if key in _UNCHECKED_NETWORK_KEYS or (key not in table and key not in defaults):
-                continue
-            said = table.get(key, defaults.get(key))
-            if _jsonable(said) != _jsonable(value):
-                mismatched.append(
-                    f"{key} = {_toml(said)}{'' if key in table else ' (the default)'}, the checkpoint was trained "
-                    f"with {key} = {_toml(value)}"
-                )
-        if mismatched:
+        found = record_contradictions(self.checkpoint, {**defaults, **table}, explicit=table)
+        if found:
+            record, said = found
             raise ModelError(
-                f"[vak.predict.model.{name}.network] contradicts the trained model ({record_path}): "
-                f"{'; '.join(mismatched)}; set the key(s) to the trained value(s)"
+                f"[vak.predict.model.{name}.network] contradicts the trained model ({record}): {'; '.join(said)}; "
+                "set the key(s) to the trained value(s)"
             )
 
     # ---- the reference level
