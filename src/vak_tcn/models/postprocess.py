@@ -899,9 +899,7 @@ def tune(
     within = [
         k
         for k in range(len(settings))
-        if mean[k] - mean[lowest] <= se[k] + _TIE
-        and worse[k] <= better[k]
-        and mean[k] <= ceiling[keys[k][0]] + _TIE
+        if mean[k] - mean[lowest] <= se[k] + _TIE and worse[k] <= better[k] and mean[k] <= ceiling[keys[k][0]] + _TIE
     ]
     if rule == "best":
         chosen = lowest
