@@ -206,3 +206,31 @@ def test_ctrl_c_with_a_scheduler_cancels_the_remote_runs_and_says_what_goes_on(t
         assert proc.stderr.strip().splitlines()[-1] == "vak-tcn grid: interrupted; rerun the same command to resume"
         # nothing left queued (the scheduler forgets the cancelled tasks within moments)
         assert wait_for(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0, 30)
+
+
+def test_train_run_killed_mid_training_is_redone_not_adopted(tmp_path):
+    """vak train saves checkpoints while it trains: a run killed with its machine (no end line
+    in its log) is not taken for finished, whatever checkpoints it left; one that ended is."""
+    cfg = configs.write_config(
+        configs.vak_config(command="train", model="TCN", data_dir=tmp_path, prep_output_dir=tmp_path, labelset="a"),
+        tmp_path / "TCN.toml",
+        make_dirs=False,
+    )
+    run = grid.read_run(cfg)
+    results = tmp_path / "results_1"
+    (results / "TCN" / "checkpoints").mkdir(parents=True)
+    (results / "TCN" / "checkpoints" / "checkpoint.pt").write_bytes(b"saved at step 100 of 1600")
+    log = run.state_file.with_suffix(".log")
+    log.parent.mkdir(parents=True)
+    log.write_text(f"\n==== 2026-12-07T19:52:00 vak train {cfg}\nEpoch 0:  40%|####      | 640/1600\n")
+    assert not grid._completed(run, results)
+    with log.open("a") as fh:
+        fh.write("\n==== 2026-12-07T20:10:00 vak train ended (exit 1)\n")
+    assert not grid._completed(run, results)
+    with log.open("a") as fh:
+        fh.write(
+            f"\n==== 2026-12-07T20:11:00 vak train {cfg}\n...\n\n==== 2026-12-07T20:30:00 vak train ended (exit 0)\n"
+        )
+    assert grid._completed(run, results)
+    log.unlink()  # no log: no evidence it ended, so it is redone
+    assert not grid._completed(run, results)

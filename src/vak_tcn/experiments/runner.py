@@ -285,8 +285,21 @@ def _results_dirs(run: Run) -> list[pathlib.Path]:
 
 def _completed(run: Run, results: pathlib.Path) -> bool:
     if run.command == "learncurve":
-        return (results / "learning_curve.csv").exists()
-    return any(results.glob("*/checkpoints/*.pt"))
+        return (results / "learning_curve.csv").exists()  # vak writes it when the last run ends
+    # vak train saves checkpoints all through training: they do not say it ended, the run's
+    # log does (a run killed mid-training, machine and all, has no end line)
+    return any(results.glob("*/checkpoints/*.pt")) and _last_command_succeeded(run.state_file.with_suffix(".log"))
+
+
+def _last_command_succeeded(log: pathlib.Path) -> bool:
+    """The last block of a run log is the end line of a vak command that exited 0."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 4096))
+            last = fh.read().decode("utf-8", "replace").rsplit("\n==== ", 1)[-1]
+    except OSError:
+        return False
+    return bool(_ENDED.match(last)) and "ended (exit 0)" in last
 
 
 def run_task(run: Run, dataset: str | None = None, env: dict | None = None) -> dict:
