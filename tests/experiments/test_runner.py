@@ -222,7 +222,13 @@ def test_train_run_killed_mid_training_is_redone_not_adopted(tmp_path):
     (results / "TCN" / "checkpoints" / "checkpoint.pt").write_bytes(b"saved at step 100 of 1600")
     log = run.state_file.with_suffix(".log")
     log.parent.mkdir(parents=True)
-    log.write_text(f"\n==== 2026-12-07T19:52:00 vak train {cfg}\nEpoch 0:  40%|####      | 640/1600\n")
+    log.write_text(
+        f"\n==== 2026-12-07T19:51:00 vak prep {cfg}\n\n==== 2026-12-07T19:51:30 vak prep ended (exit 0)\n"
+        f"\n==== 2026-12-07T19:52:00 vak train {cfg}\nEpoch 0:  40%|####      | 640/1600\n"
+    )
+    assert not grid._completed(run, results)
+    with log.open("a") as fh:  # the rerun's prep ends well, after the killed training
+        fh.write(f"\n==== 2026-12-07T20:25:00 vak prep {cfg}\n\n==== 2026-12-07T20:25:10 vak prep ended (exit 0)\n")
     assert not grid._completed(run, results)
     with log.open("a") as fh:
         fh.write("\n==== 2026-12-07T20:10:00 vak train ended (exit 1)\n")

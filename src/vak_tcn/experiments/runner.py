@@ -288,18 +288,22 @@ def _completed(run: Run, results: pathlib.Path) -> bool:
         return (results / "learning_curve.csv").exists()  # vak writes it when the last run ends
     # vak train saves checkpoints all through training: they do not say it ended, the run's
     # log does (a run killed mid-training, machine and all, has no end line)
-    return any(results.glob("*/checkpoints/*.pt")) and _last_command_succeeded(run.state_file.with_suffix(".log"))
+    return any(results.glob("*/checkpoints/*.pt")) and _ended_with_exit_0(run.state_file.with_suffix(".log"), "train")
 
 
-def _last_command_succeeded(log: pathlib.Path) -> bool:
-    """The last block of a run log is the end line of a vak command that exited 0."""
+def _ended_with_exit_0(log: pathlib.Path, command: str) -> bool:
+    """The last ``vak <command>`` in a run log has its end line, exit 0 (other commands, such as
+    the ``vak prep`` of a rerun, may follow it)."""
     try:
-        with log.open("rb") as fh:
-            fh.seek(max(0, log.stat().st_size - 4096))
-            last = fh.read().decode("utf-8", "replace").rsplit("\n==== ", 1)[-1]
+        text = log.read_bytes().decode("utf-8", "replace")
     except OSError:
         return False
-    return bool(_ENDED.match(last)) and "ended (exit 0)" in last
+    exit_code = None
+    for block in text.split("\n==== "):
+        mark = re.match(rf"\S+ vak {command} (?:ended \(exit (-?\d+)\))?", block)
+        if mark:
+            exit_code = mark.group(1)  # None after the command's start line
+    return exit_code == "0"
 
 
 def run_task(run: Run, dataset: str | None = None, env: dict | None = None) -> dict:
