@@ -49,7 +49,9 @@ def test_example_configs_parse_and_build_their_model(path, tmp_path):
     assert type(model).__module__ == "vak_tcn.models.family"
     if path.stem != "TweetyNetPlugin":
         assert model.loss.name == "smoothed_cross_entropy"
-        assert model.loss.loss.similarity == "gaussian" and model.loss.loss.tmse_weight == 0.15
+        # the recommended configuration (docs/real-song.md): MS-TCN's loss, 3 stages of 6 layers x 32 channels
+        assert model.loss.loss.similarity == "none" and model.loss.loss.tmse_weight == 0.15
+        assert model.network.num_stages == 3 and len(model.network.refinement[0].layers) == 6
         assert model.network.receptive_field <= cfg.learncurve.dataset.params["window_size"]
 
 
