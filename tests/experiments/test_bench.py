@@ -119,6 +119,15 @@ def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys)
     assert calls == [("TweetyNet", 1), ("TCN", 1), ("TCN", 3), ("ConvTCN", 1), ("ConvTCN", 3)]
     assert [r["stages"] for r in report["results"]] == [1, 1, 3, 1, 3]
     assert "stg" in bench.format_table(report)
+    # --stages 3 alone: TweetyNet (no stages, the unit of the ratios) is still measured, once
+    calls.clear()
+    args = parser.parse_args(
+        ["--windows", "16", "--stages", "3", "--skip-overheads", "--device", "cpu", "--rounds", "1"]
+    )
+    bench.check_arguments(args)
+    report = bench.run(args)
+    assert calls == [("TweetyNet", 1), ("TCN", 3), ("ConvTCN", 3)]
+    assert [r["train_vs_tweetynet"] for r in report["results"]][0] == 1.0
     capsys.readouterr()
 
 

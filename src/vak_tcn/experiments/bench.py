@@ -231,10 +231,11 @@ def run(args: argparse.Namespace) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     combos = [
         (window, model, stages, precision)
-        for window, model, stages, precision in itertools.product(
-            args.windows, args.models, args.stages, args.precision
-        )
-        if stages == 1 or catalogue.get(model).uses_tcn  # no refinement stages: measured once, with stages = 1
+        for window, model in itertools.product(args.windows, args.models)
+        # a model without refinement stages (TweetyNet, the unit of every ratio) is measured once, with
+        # stages = 1, whatever --stages lists
+        for stages in (args.stages if catalogue.get(model).uses_tcn else [1])
+        for precision in args.precision
     ]
     rounds = [
         [_measure_in_subprocess(args, device, *combo, r, args.rounds) for combo in combos] for r in range(args.rounds)
