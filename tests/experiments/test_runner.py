@@ -230,12 +230,14 @@ def test_train_run_killed_mid_training_is_redone_not_adopted(tmp_path):
     with log.open("a") as fh:  # the rerun's prep ends well, after the killed training
         fh.write(f"\n==== 2026-12-07T20:25:00 vak prep {cfg}\n\n==== 2026-12-07T20:25:10 vak prep ended (exit 0)\n")
     assert not grid._completed(run, results)
-    with log.open("a") as fh:
-        fh.write("\n==== 2026-12-07T20:10:00 vak train ended (exit 1)\n")
-    assert not grid._completed(run, results)
-    with log.open("a") as fh:
+    with log.open("a") as fh:  # the rerun's training fails
         fh.write(
-            f"\n==== 2026-12-07T20:11:00 vak train {cfg}\n...\n\n==== 2026-12-07T20:30:00 vak train ended (exit 0)\n"
+            f"\n==== 2026-12-07T20:25:20 vak train {cfg}\n...\n\n==== 2026-12-07T20:26:00 vak train ended (exit 1)\n"
+        )
+    assert not grid._completed(run, results)
+    with log.open("a") as fh:  # and the next one ends well
+        fh.write(
+            f"\n==== 2026-12-07T20:27:00 vak train {cfg}\n...\n\n==== 2026-12-07T20:45:00 vak train ended (exit 0)\n"
         )
     assert grid._completed(run, results)
     log.unlink()  # no log: no evidence it ended, so it is redone
