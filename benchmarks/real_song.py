@@ -463,8 +463,8 @@ def main(argv=None) -> None:
         help=f"variants (default: {' '.join(DEFAULT_VARIANTS)}; all: {' '.join(VARIANTS)})",
     )
     p.add_argument("--seeds", type=int, default=FOLDS, help=f"runs per variant, one per fold (default {FOLDS})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--seed", type=int, default=0, help="seeds vak prep and each run (its own, derived) (default 0)")
+    p.add_argument("--steps", type=int, default=400, help="optimizer steps per training run (default 400)")
     p.add_argument("--window", type=int, default=1000, help="training window in frames (default 1000)")
     p.add_argument("--workers", type=int, default=1, help="concurrent training runs (default 1: timings)")
     p.add_argument("--table-only", action="store_true", help="print the table of the runs scored so far")
