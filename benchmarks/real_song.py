@@ -103,8 +103,10 @@ def _need(path: pathlib.Path, option: str) -> pathlib.Path:
 
 
 def _write_simple_seq(path: pathlib.Path, onsets, offsets, label: str) -> None:
-    lines = ["onset_s,offset_s,label"] + [f"{a:.6f},{b:.6f},{label}" for a, b in zip(onsets, offsets)]
-    path.write_text("\n".join(lines) + "\n")
+    """One-class syllables as simple-seq beside their audio (``AUDIO.csv``), with annotate's writer."""
+    from vak_tcn.inference.annotate import write_annotation
+
+    write_annotation(path, "simple-seq", path.with_suffix(""), [label] * len(onsets), onsets, offsets)
 
 
 def _bf_folds(src: pathlib.Path, out: pathlib.Path) -> None:
