@@ -156,6 +156,7 @@ def check_runs(runs: Sequence[Run]) -> None:
 # "==== <time> vak <command> ended (exit N)" after it; activity() reads them back.
 _HEADER = re.compile(r"==== \S+ vak (\w+) ")
 _ENDED = re.compile(r"\S+ vak \w+ ended \(exit")  # a log block that is an end line
+_MARK = re.compile(r"\S+ vak (\w+) (?:ended \(exit (-?\d+)\))?")  # a block's command, and its exit if an end line
 _EPOCH = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 
 
@@ -300,9 +301,9 @@ def _ended_with_exit_0(log: pathlib.Path, command: str) -> bool:
         return False
     exit_code = None
     for block in text.split("\n==== "):
-        mark = re.match(rf"\S+ vak {command} (?:ended \(exit (-?\d+)\))?", block)
-        if mark:
-            exit_code = mark.group(1)  # None after the command's start line
+        mark = _MARK.match(block)
+        if mark and mark.group(1) == command:
+            exit_code = mark.group(2)  # None after the command's start line
     return exit_code == "0"
 
 
