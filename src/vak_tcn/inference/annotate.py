@@ -4,7 +4,7 @@
 config: the checkpoint, labelmap and frames standardizer, the ``[vak.prep.spect_params]``, the
 model table, ``majority_vote`` and ``min_segment_dur`` (read without importing vak when the model is
 one of vak-tcn's networks, :class:`~vak_tcn.models.trained.TrainedModel`; else by vak's parser).  The
-clean-up (:func:`choose_cleanup`), as ``vak predict`` applies it to vak-tcn models: the settings
+clean-up (:meth:`TrainedModel.from_predict_config <vak_tcn.models.trained.TrainedModel.from_predict_config>`), as ``vak predict`` applies it to vak-tcn models: the settings
 tuned on validation data and stored beside the checkpoint (``postprocess.json``, with gap filling),
 then the config's ``majority_vote``/``min_segment_dur`` (vak's defaults for keys it leaves out).
 For each recording:
@@ -52,7 +52,7 @@ from .. import settings
 from .._atomic import Replacement, atomic_path, write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..models import postprocess
-from ..models.trained import ModelError, TrainedModel, predict_cleanup, read_predict_config
+from ..models.trained import ModelError, TrainedModel, read_predict_config
 from ..nn.precision import check_precision, with_precision
 from ..plugins import vak_compat
 from . import chunked, pipeline, segments, spectrogram
@@ -65,7 +65,6 @@ __all__ = [
     "RecordingError",
     "Result",
     "audio_info",
-    "choose_cleanup",
     "find_audio",
     "output_paths",
     "record_path",
@@ -99,7 +98,7 @@ class Options:
     annot_format: str = "generic-seq"
     probabilities: bool = False
     post_processing: bool = True  # False: no clean-up at all (--no-post-processing)
-    cleanup: str | None = None  # auto | tuned | config | none; None: see cleanup_mode
+    cleanup: str | None = None  # auto | tuned | config | none; None: postprocess.resolve_mode
     channel: int | None = None
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
@@ -809,26 +808,9 @@ class ProbabilityWriter:
 
 
 # ---------------------------------------------------------------- clean-up
-CLEANUP_CHOICES = postprocess.MODES
-
-
-def cleanup_mode(options: Options, model_config: dict) -> tuple[str, str]:
-    """The clean-up mode and where it was set: ``--post-processing`` (``--no-post-processing``: none),
-    else ``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``."""
-    if not options.post_processing:
-        return "none", "--no-post-processing"
-    # the one precedence (vak_tcn.settings.lookup), which the model family uses too, without the flag
-    table = (model_config.get("network") or {}).get(settings.POST_PROCESSING.config_key)
-    found = settings.lookup("post_processing", cli=options.cleanup, config=table)
-    return found.value, "the network table" if found.source == "config" else found.where
-
-
-def choose_cleanup(config_path: pathlib.Path, predict, options: Options) -> tuple[postprocess.Settings, str]:
-    """The clean-up to apply and a line saying where it comes from: what ``vak predict`` does with
-    the same config (:func:`vak_tcn.models.trained.predict_cleanup`, docs/postprocessing.md), in the
-    mode :func:`cleanup_mode` gives."""
-    mode, set_by = cleanup_mode(options, predict.model.asdict() if hasattr(predict.model, "asdict") else {})
-    return predict_cleanup(config_path, predict, mode, set_by)
+def cleanup_request(options: Options) -> postprocess.Request:
+    """The clean-up the options ask for: ``--post-processing``, or off (``--no-post-processing``)."""
+    return postprocess.Request(cli=options.cleanup, off_by=None if options.post_processing else "--no-post-processing")
 
 
 # ---------------------------------------------------------------- the annotator
@@ -860,7 +842,7 @@ class Annotator:
         from scipy import fft, signal  # noqa: F401  (every recording's filter and FFTs: imported once, here)
 
         #: the trained model, loaded once (vak_tcn.models.trained): its attributes are this annotator's
-        self.model = TrainedModel.from_predict_config(config_path, lambda table: cleanup_mode(options, table))
+        self.model = TrainedModel.from_predict_config(config_path, cleanup_request(options))
         model = self.model
         self.spect_params, self.labelmap, self.standardizer = model.spect_params, model.labelmap, model.standardizer
         self.frames_standardizer_path, self.n_freqbins = model.standardizer_path, model.n_freqbins

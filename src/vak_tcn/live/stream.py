@@ -269,7 +269,7 @@ class Stream:
         there is a usable one, else the running maximum.  :attr:`reference_source` says which.
 
         ``post_processing``: ``none`` (default: events at once), or ``auto``/``tuned``/``config``:
-        the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.inference.annotate.choose_cleanup`),
+        the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.models.postprocess.resolve_mode`),
         at the delay it needs; :attr:`cleanup_source` says where it came from.
         """
         from ..inference.annotate import Annotator, Options

@@ -112,6 +112,28 @@ DEFAULT_GRID = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """The clean-up a command asks for: ``cli``, its ``--post-processing`` mode (None: not given);
+    ``off_by``, what turned clean-up off (``--no-post-processing``; None: on)."""
+
+    cli: str | None = None
+    off_by: str | None = None
+
+
+def resolve_mode(request: Request, network_table: Mapping | None) -> tuple[str, str]:
+    """The clean-up mode and where it was set: off (``request.off_by``), else the option, else
+    ``VAK_TCN_POST_PROCESSING``, else the network table's ``post_processing``, else ``auto``
+    (the one precedence, :func:`vak_tcn.settings.lookup`, which the model family uses too)."""
+    from .. import settings
+
+    if request.off_by:
+        return "none", request.off_by
+    table = (network_table or {}).get(settings.POST_PROCESSING.config_key)
+    found = settings.lookup("post_processing", cli=request.cli, config=table)
+    return found.value, "the network table" if found.source == "config" else found.where
+
+
 def stored_settings(checkpoint_path, mode: str, set_by: str = "") -> tuple[Settings, pathlib.Path] | None:
     """The tuned settings beside a checkpoint and their file, when ``mode`` uses them and the
     file exists; FileNotFoundError naming the checkpoint when ``mode`` is ``tuned`` and it does not.

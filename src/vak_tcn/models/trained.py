@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import pathlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -396,11 +395,12 @@ class TrainedModel:
     # ---- loading
     @classmethod
     def from_predict_config(
-        cls, config_path: str | pathlib.Path, cleanup_mode: Callable[[dict], tuple[str, str]] | None = None
+        cls, config_path: str | pathlib.Path, cleanup: postprocess.Request | None = None
     ) -> TrainedModel:
         """The model of a stock vak predict config: checkpoint, labelmap, frames standardizer,
-        ``[vak.prep.spect_params]``, model table; the clean-up of the mode ``cleanup_mode(model table)``
-        gives with where it was set (:func:`predict_cleanup`; None: no clean-up).  FileNotFoundError
+        ``[vak.prep.spect_params]``, model table; the clean-up ``cleanup`` asks for, its mode resolved
+        with the model's network table (:func:`postprocess.resolve_mode`, :func:`predict_cleanup`;
+        None: no clean-up).  FileNotFoundError
         for a missing file, :class:`ModelError` for a labelmap or standardizer that is not one."""
         from ..plugins import vak_compat
 
@@ -435,7 +435,8 @@ class TrainedModel:
                     f"FramesStandardizer ({_first_line(e)})"
                 ) from None
         model_config = predict.model.asdict()
-        mode, set_by = cleanup_mode(model_config) if cleanup_mode is not None else ("none", "not asked for")
+        table = model_config.get("network")
+        mode, set_by = postprocess.resolve_mode(cleanup, table) if cleanup is not None else ("none", "not asked for")
         cleanup, source = predict_cleanup(config_path, predict, mode, set_by)
         model = cls(
             checkpoint=pathlib.Path(predict.checkpoint_path),
