@@ -104,7 +104,7 @@ def _need(path: pathlib.Path, option: str) -> pathlib.Path:
 
 def _write_simple_seq(path: pathlib.Path, onsets, offsets, label: str) -> None:
     """One-class syllables as simple-seq beside their audio (``AUDIO.csv``), with annotate's writer."""
-    from vak_tcn.inference.annotate import write_annotation
+    from vak_tcn.audio.annotations import write_annotation
 
     write_annotation(path, "simple-seq", path.with_suffix(""), [label] * len(onsets), onsets, offsets)
 

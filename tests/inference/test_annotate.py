@@ -339,6 +339,35 @@ def test_resume_annotates_again_what_another_clean_up_or_checkpoint_made(predict
     assert record["outputs"]["a.wav.annot.csv"]["state"] == "complete"
 
 
+#: the paths this process opened while an audit hook was listening (test_annotate_reads_its_config_once)
+_OPENED: list[str] | None = None
+
+
+def _audit(event: str, args) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, os.PathLike)):
+        _OPENED.append(os.path.realpath(args[0]))
+
+
+@pytest.mark.parametrize("model", ["TCN", "TweetyNetPlugin"])
+def test_annotate_reads_its_config_once(model, tmp_path, rate, capsys):
+    """One read of the predict config (its model, clean-up keys and output folder), with and without
+    vak's parser (TweetyNetPlugin is built by vak's factory); the tuned clean-up beside the checkpoint is
+    read too, so the config's clean-up keys are taken from the same read."""
+    global _OPENED
+    import sys
+
+    config = make_predict_config(tmp_path, model=model, majority_vote=False)
+    recordings(tmp_path / "in", rate, "a.wav")
+    sys.addaudithook(_audit)  # for the life of the process: it records only while _OPENED is a list
+    _OPENED = []
+    try:
+        annotate_in_process(capsys, config, tmp_path / "in", "--out", tmp_path / "out")
+        opened = [path for path in _OPENED if path == os.path.realpath(config)]
+    finally:
+        _OPENED = None
+    assert len(opened) == 1, opened
+
+
 def test_exact_and_float32_outputs_are_told_apart_and_profiled(predict_config, tmp_path, rate, capsys, monkeypatch):
     """The record names the float32 spectrogram: a rerun with --exact (or VAK_TCN_ANNOTATE_EXACT=1) annotates
     again, saying why, then skips; --profile prints the seconds per hour of audio of every stage."""
@@ -481,7 +510,7 @@ def test_read_only_output_folder_is_refused_before_any_work(predict_config, tmp_
 def test_folder_without_audio_says_so_and_suggests_recursive(predict_config, tmp_path, rate, capsys, no_work):
     """An empty folder, or audio only in subfolders without --recursive: "0 annotated, 0 failed", exit
     0; now one line naming the folder, exit 2."""
-    from vak_tcn.inference.annotate import audio_extensions
+    from vak_tcn.audio.read import audio_extensions
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -580,7 +609,7 @@ def test_mp3_in_a_folder_is_annotated_as_when_named(predict_config, tmp_path, ra
     it too, the same annotation either way."""
     import soundfile as sf
 
-    from vak_tcn.inference.annotate import audio_extensions
+    from vak_tcn.audio.read import audio_extensions
 
     if "MP3" not in sf.available_formats():
         pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) reads no MP3: the refusal is tested below")

@@ -65,7 +65,7 @@ def fake_dataset(tmp_path: pathlib.Path, frames: np.ndarray, rate: int = RATE) -
 @pytest.mark.parametrize("labelmap, expected", LABELMAPS)
 def test_family_tune_annotate_and_live_take_one_background_class(tmp_path, labelmap, expected):
     """With and without vak 0.x's 'unlabeled': vak predict's rule, through each consumer's own code."""
-    from vak_tcn.inference import annotate, segments, tune
+    from vak_tcn.inference import annotate, records, segments, tune
     from vak_tcn.inference.spectrogram import SpectParams
     from vak_tcn.live import Stream
     from vak_tcn.plugins import vak_compat
@@ -77,7 +77,7 @@ def test_family_tune_annotate_and_live_take_one_background_class(tmp_path, label
     silent = write_audio(tmp_path / "silent.wav", np.zeros(RATE // 2), RATE)
     options = annotate.Options(probabilities=True)
     annotator = annotate.Annotator(config, options)
-    outputs = annotate.output_paths(pathlib.Path(silent.name), tmp_path / "out", options)
+    outputs = records.output_paths(pathlib.Path(silent.name), tmp_path / "out", options)
     annotator.annotate(silent, outputs)
     with np.load(outputs["probabilities"]) as npz:
         assert set(npz["probabilities"].argmax(axis=0)) == {expected}

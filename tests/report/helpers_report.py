@@ -12,7 +12,8 @@ import crowsetta
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from vak_tcn.inference.annotate import Options, annotate_all, write_annotation  # noqa: E402
+from vak_tcn.audio.annotations import write_annotation  # noqa: E402
+from vak_tcn.inference.annotate import Options, annotate_all  # noqa: E402
 
 from helpers_inference import make_predict_config  # noqa: E402
 

@@ -271,6 +271,59 @@ def test_results_directory_raw_and_cleaned_on_the_test_split(real_bout_trained, 
     assert "cleaned" in (out / "r0001.html").read_text() and "raw" in (out / "r0001.html").read_text()
 
 
+@pytest.mark.slow
+def test_results_directory_loads_the_model_once_and_runs_its_network_once(
+    real_bout_trained, capsys, tmp_path, monkeypatch
+):
+    """The report on a results directory loads its model once (one trained model, its checkpoint read
+    once), runs the network once per recording (the raw pass), and derives the cleaned annotations from
+    the raw labels, equal to what annotate writes with the same clean-up."""
+    import pandas as pd
+    import torch
+
+    from vak_tcn.inference.annotator import Annotator
+    from vak_tcn.models.trained import TrainedModel
+
+    run = real_bout_trained("TCN")
+    counts = {"models": 0, "checkpoint reads": 0, "recordings annotated": 0}
+    for name in ("from_run", "from_predict_config"):
+        loader = getattr(TrainedModel, name).__func__
+
+        def load(cls, *args, _loader=loader, **kwargs):
+            counts["models"] += 1
+            return _loader(cls, *args, **kwargs)
+
+        monkeypatch.setattr(TrainedModel, name, classmethod(load))
+    torch_load, annotate_one = torch.load, Annotator.annotate
+
+    def read(path, *args, **kwargs):
+        counts["checkpoint reads"] += pathlib.Path(path).name == "checkpoint.pt"
+        return torch_load(path, *args, **kwargs)
+
+    def annotate(self, *args, **kwargs):
+        counts["recordings annotated"] += 1
+        return annotate_one(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", read)
+    monkeypatch.setattr(Annotator, "annotate", annotate)
+    out = tmp_path / "report"
+    report(capsys, run["run_dir"], "--out", out)
+    recordings = summary(out)["recordings"]
+    assert counts == {"models": 1, "checkpoint reads": 1, "recordings annotated": len(recordings)}
+    # the cleaned annotations: the same as annotate's with the same clean-up (the predict config written)
+    monkeypatch.undo()
+    config = out / "predictions" / "predict.toml"
+    audio = [pathlib.Path(rec["audio"]) for rec in recordings]
+    proc = cli_in_process(capsys, "annotate", config, *audio, "--out", tmp_path / "annotate")
+    assert proc.returncode == 0, proc.stderr
+    for rec in recordings:
+        name = f"{pathlib.Path(rec['audio']).name}.annot.csv"
+        cleaned = pd.read_csv(out / "predictions" / "cleaned" / name)
+        annotated = pd.read_csv(tmp_path / "annotate" / name)
+        columns = ["label", "onset_s", "offset_s"]  # exactly: the same floats
+        pd.testing.assert_frame_equal(cleaned[columns], annotated[columns], check_exact=True)
+
+
 def test_mistakes_are_one_line_exit_2(demo, real_bout, capsys, tmp_path):
     cases = [
         ((tmp_path / "nope", "--out", tmp_path / "o"), "not found"),

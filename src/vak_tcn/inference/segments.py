@@ -185,3 +185,22 @@ class SegmentStream:
         self.labels.append(np.asarray(names))
         self.onsets_s.append(np.asarray(onsets, dtype=float))
         self.offsets_s.append(np.asarray(offsets, dtype=float))
+
+
+def stream_for(labelmap: dict, frame_times: Callable, frame_dur: float, cleanup) -> SegmentStream:
+    """A :class:`SegmentStream` applying the clean-up ``cleanup`` (:class:`vak_tcn.models.postprocess.Settings`)."""
+    return SegmentStream(
+        labelmap, frame_times, frame_dur, cleanup.majority_vote, cleanup.min_segment_dur or None,
+        min_gap_dur=cleanup.min_gap_dur or None,
+    )  # fmt: skip
+
+
+def of_frame_labels(labelmap: dict, frame_labels: np.ndarray, frame_times: np.ndarray, cleanup):
+    """``(labels, onsets_s, offsets_s)`` of one recording's frame labels (class numbers) and frame times
+    (seconds) under ``cleanup``: what annotate's stream makes of the same labels, for a whole vector."""
+    frame_times = np.asarray(frame_times, dtype=float)
+    n = len(frame_times)
+    frame_dur = float(frame_dur_from_times(frame_times[: min(n, 1000)])) if n >= 2 else float("nan")
+    stream = stream_for(labelmap, lambda a, b: frame_times[a:b], frame_dur, cleanup)
+    stream.feed(np.asarray(frame_labels))
+    return stream.finish()

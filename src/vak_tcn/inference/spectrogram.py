@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy import fft as sp_fft
 
-from ..models.trained import SpectParams  # the trained model's spectrogram parameters
+from ..audio.spect_params import SpectParams  # the trained model's spectrogram parameters
 from ..plugins import vak_compat
 from .pipeline import Profile, ordered_map, prefetch
 

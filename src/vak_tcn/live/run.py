@@ -112,7 +112,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _blocks_from_file(path: pathlib.Path, info, size: int, speed: float, channel: int) -> Iterator[np.ndarray]:
     """``--simulate``: the file in blocks of ``size`` samples (annotate's reader), at ``speed`` x real time."""
-    from ..inference.annotate import block_reader
+    from ..audio.read import block_reader
 
     start = time.perf_counter()
     done = 0
@@ -515,7 +515,8 @@ def _check_reference_level(path: pathlib.Path, power: float, recorded: float | N
 
 
 def main_live(args: argparse.Namespace) -> int:
-    from ..inference.annotate import ANNOT_FORMATS, RecordingError, audio_info, write_annotation
+    from ..audio.annotations import ANNOT_FORMATS, write_annotation
+    from ..audio.read import RecordingError, audio_info
     from .stream import Stream, reference_power_of
 
     # the arguments first, before the model loads: each mistake is one line (exit 2)

@@ -117,7 +117,7 @@ def reference_power_of(
     it cannot serve: unreadable, at a sample rate other than ``samplerate`` (when given), with a
     non-finite sample, or silent (its maximum power 0 would make every frame the floor).
     """
-    from ..inference.annotate import RecordingError, audio_info, block_reader
+    from ..audio.read import RecordingError, audio_info, block_reader
 
     path = pathlib.Path(path)
     try:

@@ -15,7 +15,9 @@ import pathlib
 
 import numpy as np
 
-from ..inference import annotate as _annotate
+from ..audio.annotations import ANNOT_FORMATS, PROBABILITIES_SUFFIX
+from ..audio.read import RecordingError, audio_info
+from ..inference.records import RECORD_SUFFIX, read_record
 
 __all__ = [
     "Probabilities",
@@ -182,16 +184,16 @@ def _recorded_size(entry: dict) -> int | None:
 
 def _annotate_outputs(folder: pathlib.Path) -> list[_Output]:
     """What annotate wrote in ``folder``, found through its records (else its ``*.annot.csv`` files)."""
-    suffix_format = {suffix: fmt for fmt, suffix in _annotate.ANNOT_FORMATS.items()}
+    suffix_format = {suffix: fmt for fmt, suffix in ANNOT_FORMATS.items()}
     found = []
-    for record in sorted(folder.rglob(f"*{_annotate.RECORD_SUFFIX}")):
-        base = record.name[: -len(_annotate.RECORD_SUFFIX)]
+    for record in sorted(folder.rglob(f"*{RECORD_SUFFIX}")):
+        base = record.name[: -len(RECORD_SUFFIX)]
         annotation = probabilities = fmt = size = None
-        for output, entry in _annotate.read_record(record).items():
+        for output, entry in read_record(record).items():
             if not isinstance(entry, dict) or entry.get("state") != "complete":
                 continue
             path = record.with_name(output)
-            if output == base + _annotate.PROBABILITIES_SUFFIX:
+            if output == base + PROBABILITIES_SUFFIX:
                 probabilities = path
             elif output[len(base) :] in suffix_format and path.is_file():
                 annotation, fmt, size = path, suffix_format[output[len(base) :]], _recorded_size(entry)
@@ -199,10 +201,10 @@ def _annotate_outputs(folder: pathlib.Path) -> list[_Output]:
             prob = probabilities if probabilities is not None and probabilities.is_file() else None
             found.append(_Output(str(record.parent.relative_to(folder) / base), annotation, fmt, prob, size))
     if not found:  # no records (copied without them): annotate's default format
-        suffix = _annotate.ANNOT_FORMATS["generic-seq"]
+        suffix = ANNOT_FORMATS["generic-seq"]
         for annotation in sorted(folder.rglob(f"*{suffix}")):
             base = annotation.name[: -len(suffix)]
-            prob = annotation.with_name(base + _annotate.PROBABILITIES_SUFFIX)
+            prob = annotation.with_name(base + PROBABILITIES_SUFFIX)
             name = str(annotation.parent.relative_to(folder) / base)
             found.append(_Output(name, annotation, "generic-seq", prob if prob.is_file() else None, None))
     return found
@@ -267,8 +269,8 @@ def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "predic
     outputs = _annotate_outputs(folder)
     if not outputs:
         raise ValueError(
-            f"{folder} holds no annotation written by vak-tcn annotate (no *{_annotate.RECORD_SUFFIX} record, "
-            f"no *{_annotate.ANNOT_FORMATS['generic-seq']} file): give the folder annotate wrote (its --out)"
+            f"{folder} holds no annotation written by vak-tcn annotate (no *{RECORD_SUFFIX} record, "
+            f"no *{ANNOT_FORMATS['generic-seq']} file): give the folder annotate wrote (its --out)"
         )
     read = []
     for output in outputs:
@@ -289,8 +291,8 @@ def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "predic
         prob = Probabilities.read(output.probabilities) if output.probabilities is not None else None
         if audio is not None:
             try:
-                info = _annotate.audio_info(audio)
-            except _annotate.RecordingError as e:
+                info = audio_info(audio)
+            except RecordingError as e:
                 raise ValueError(f"{audio} (annotated in {output.annotation}): {e}") from None
             duration, samplerate = info.duration_s, info.samplerate
         elif len(segments) or notated:
@@ -361,9 +363,9 @@ def _folder_references(folder: pathlib.Path, fmt: str) -> dict[str, tuple[str, S
     exts = crowsetta.formats.by_name(fmt).ext
     exts = [exts] if isinstance(exts, str) else list(exts)
     if fmt == "generic-seq":
-        exts = [_annotate.ANNOT_FORMATS["generic-seq"]]
+        exts = [ANNOT_FORMATS["generic-seq"]]
     files = sorted(p for p in folder.rglob("*") if p.is_file() and any(p.name.endswith(e) for e in exts))
-    files = [p for p in files if not p.name.endswith((_annotate.RECORD_SUFFIX, ".toml"))]
+    files = [p for p in files if not p.name.endswith((RECORD_SUFFIX, ".toml"))]
     if not files:
         raise ValueError(f"--reference {folder}: no {fmt} annotation file ({', '.join(exts)}) in it")
     refs: dict[str, tuple[str, Segments]] = {}

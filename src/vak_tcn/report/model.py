@@ -1,11 +1,14 @@
 """Predictions of a trained model on its test split, for ``vak-tcn report RESULTS_DIR``.
 
-The one place the report loads a model.  It runs ``vak-tcn annotate``'s machinery
-(:func:`vak_tcn.inference.annotate.annotate_all`) on the audio files of the prepared dataset's
-test split, with a predict config written from the training config: once with no clean-up (raw,
-with probabilities) and once with the clean-up the run reports (its ``_tfm`` columns): the one tuned
-on validation data (``postprocess.json`` beside the checkpoint) when there is one, else the
-config's ``post_tfm_kwargs``.  The checkpoint is found as ``vak-tcn tune`` finds it.
+The one place the report loads a model: once (``run.load()``, the checkpoint found as ``vak-tcn tune``
+finds it), in this process.  ``vak-tcn annotate``'s machinery
+(:func:`vak_tcn.inference.annotate.annotate_all`) runs its network once over the audio files of the
+prepared dataset's test split, with no clean-up (raw, with probabilities); the cleaned version, with
+the clean-up the run reports (its ``_tfm`` columns: the one tuned on validation data,
+``postprocess.json`` beside the checkpoint, when there is one, else the config's ``post_tfm_kwargs``),
+is derived from the raw frame labels (:func:`~vak_tcn.inference.segments.of_frame_labels`), each
+annotation with its record as annotate writes them.  A predict config for stock ``vak predict`` is
+written beside them (the same model and clean-up).
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from __future__ import annotations
 import pathlib
 import tomllib
 
-from ..inference import annotate, tune
+import numpy as np
+
+from ..audio.annotations import write_annotation
+from ..audio.read import find_audio
+from ..inference import annotate, records, segments, tune
 from ..models import postprocess
 from ..models.trained import TrainedModel
 from ..plugins import vak_compat
@@ -68,9 +75,12 @@ def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path
     return prep
 
 
-def _predict_config(run: tune.TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path) -> str:
-    """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config; the
-    labelmap and standardizer are the ones the trained model (``run.load()``) takes."""
+def _predict_config(
+    run: tune.TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path
+) -> tuple[str, postprocess.Settings]:
+    """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config (the
+    labelmap and standardizer are the ones the trained model, ``run.load()``, takes), and the clean-up it
+    applies: the tuned one alone, else the config's ``post_tfm_kwargs``."""
     import tomlkit
 
     with open(run.config, "rb") as fh:
@@ -91,15 +101,18 @@ def _predict_config(run: tune.TrainedRun, model: TrainedModel, audio: list[pathl
         predict["frames_standardizer_path"] = str(model.standardizer_path)
     if "trainer" in train:
         predict["trainer"] = train["trainer"]
-    if postprocess.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
+    tuned = postprocess.stored_settings(run.checkpoint, "auto")
+    if tuned is not None:  # the tuned clean-up alone, as _tfm reports it
         predict["majority_vote"] = False
+        cleanup = tuned[0]
     else:  # the config's, as vak's _tfm columns
         post = train.get("post_tfm_kwargs") or {}
         predict["majority_vote"] = bool(post.get("majority_vote", False))
         if post.get("min_segment_dur"):
             predict["min_segment_dur"] = float(post["min_segment_dur"])
+        cleanup = postprocess.Settings(float(predict.get("min_segment_dur", 0.0)), predict["majority_vote"])
     prep = _prep_table(tables.get("prep"), model, audio, out)
-    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}})
+    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}}), cleanup
 
 
 def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
@@ -118,19 +131,60 @@ def predict_split(
     run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
 ) -> tuple[pathlib.Path, dict]:
     """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
-    The predict config is written to ``config_path`` (default ``out/predict.toml``).  Resumable as
-    ``vak-tcn annotate`` is (a rerun skips what is done)."""
+    The model is loaded once and its network run once; the cleaned annotations are the raw frame labels
+    cleaned.  The equivalent stock vak predict config is written to ``config_path`` (default
+    ``out/predict.toml``).  Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
     model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
     dataset, audio = model.dataset, split_audio(model, split)
     config = pathlib.Path(config_path or out / "predict.toml")
-    text = _predict_config(run, model, audio, out)
+    text, cleanup = _predict_config(run, model, audio, out)
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(text)
     folders = {RAW: out / RAW, CLEANED: out / CLEANED}
-    runs = {RAW: annotate.Options(probabilities=True, cleanup="none"), CLEANED: annotate.Options(cleanup="auto")}
-    for version, options in runs.items():
-        echo(f"{run.checkpoint}: predicting the {split} split ({len(audio)} files), {version}")
-        _, failed, _ = annotate.annotate_all(config, audio, out_dir=folders[version], options=options, echo=echo)
-        if failed:
-            raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
+    # the report's own model: raw here; the cleaned version is made from its labels below
+    model.cleanup, model.cleanup_source = postprocess.Settings(), "none (raw: the report cleans the raw labels)"
+    echo(f"{run.checkpoint}: predicting the {split} split ({len(audio)} files), {RAW}")
+    options = annotate.Options(probabilities=True)
+    _, failed, _ = annotate.annotate_all(model, audio, out_dir=folders[RAW], options=options, echo=echo)
+    if failed:
+        raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
+    echo(f"{run.checkpoint}: {CLEANED}: the raw labels with the clean-up {cleanup.describe()}")
+    _clean(model, audio, folders[RAW], folders[CLEANED], cleanup, options, echo)
     return dataset, folders
+
+
+def _clean(
+    model: TrainedModel,
+    audio: list[pathlib.Path],
+    raw: pathlib.Path,
+    cleaned: pathlib.Path,
+    cleanup: postprocess.Settings,
+    options,
+    echo,
+) -> None:
+    """Each recording's cleaned annotation in ``cleaned``: the argmax of its raw probabilities, cleaned,
+    with a record (what made the raw annotation, with this clean-up); skipped when its record vouches
+    for it; a file no record vouches for is refused, as annotate refuses it."""
+    found = find_audio(audio)
+    planned_raw = records.plan_outputs(found, raw, options)
+    planned = records.plan_outputs(found, cleaned, annotate.Options())
+    with records.output_lock(cleaned, echo):
+        for (recording, raw_outputs, raw_record), (_, outputs, record) in zip(planned_raw, planned):
+            entry = records.read_record(raw_record).get(raw_outputs["probabilities"].name) or {}
+            made_with = {**entry.get("made_with", {}), "clean_up": cleanup.asdict()}
+            state, details = records.resume_state(outputs, record, made_with)
+            if state == "done":
+                continue
+            if state == "foreign":
+                raise ValueError(
+                    f"{details[0]} was not written by vak-tcn annotate or was changed since (no "
+                    f"{records.RECORD_SUFFIX} record vouches for it): not overwritten; move it away or choose another --out"
+                )
+            with np.load(raw_outputs["probabilities"]) as npz:
+                labels = npz["probabilities"].argmax(axis=0)
+                times = npz["frame_times"]
+            about = {"derived_from": str(raw_outputs["probabilities"])}
+            records.write_record(record, outputs, made_with, "pending", about)
+            found_segments = segments.of_frame_labels(model.labelmap, labels, times, cleanup)
+            write_annotation(outputs["annotation"], "generic-seq", recording, *found_segments)
+            records.write_record(record, outputs, made_with, "complete", about)
