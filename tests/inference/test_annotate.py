@@ -356,7 +356,7 @@ def test_annotate_reads_its_config_once(model, tmp_path, rate, capsys):
     global _OPENED
     import sys
 
-    config = make_predict_config(tmp_path, model=model, majority_vote=False)
+    config = make_predict_config(tmp_path, model=model)
     recordings(tmp_path / "in", rate, "a.wav")
     sys.addaudithook(_audit)  # for the life of the process: it records only while _OPENED is a list
     _OPENED = []
