@@ -1,4 +1,4 @@
-"""vak_tcn.live.run.Trigger: a --fifo trigger never blocks the audio path, whoever reads (or not)."""
+"""vak_tcn.live.trigger.Trigger: a --fifo trigger never blocks the audio path, whoever reads (or not)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import os
 import threading
 
-from vak_tcn.live.run import Trigger
 from vak_tcn.live.stream import Event
+from vak_tcn.live.trigger import Trigger
 
 
 def returns_at_once(fn, *args):

@@ -670,7 +670,7 @@ def test_network_equals_a_plain_conv1d_reference(cls, causal, dtype):
 
 
 def test_frame_convolution_takes_both_layouts_and_keeps_hooks():
-    from vak_tcn.nn.tcn import FrameConv1d, from_frames4, to_frames4
+    from vak_tcn.nn.layers import FrameConv1d, from_frames4, to_frames4
 
     torch.manual_seed(0)
     conv = FrameConv1d(6, 4, 3, dilation=2, padding=2)
@@ -685,7 +685,7 @@ def test_frame_convolution_takes_both_layouts_and_keeps_hooks():
 
 
 def test_dropout_on_channels_last_frames_keeps_the_layout_and_its_gradient_is_the_mask():
-    from vak_tcn.nn.tcn import to_frames4
+    from vak_tcn.nn.layers import to_frames4
 
     torch.manual_seed(0)
     drop = Dropout(0.5).train()

@@ -147,14 +147,12 @@ class Annotator:
     def prepare(self, samplerate: int) -> None:
         """Load the network for audio at ``samplerate``; :class:`RecordingError` if the config's
         spect_params give it another number of frequency bins than the model takes."""
-        freqbins = self.spect_params.freqbins(samplerate)
-        if self.n_freqbins is not None and len(freqbins) != self.n_freqbins:
-            raise RecordingError(
-                f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's "
-                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?)"
-            )
+        try:
+            n_freqbins = self.model.check_samplerate(samplerate)
+        except ValueError as e:
+            raise RecordingError(str(e)) from None
         if self.net is None:
-            self._load_network(len(freqbins))
+            self._load_network(n_freqbins)
 
     def annotate(self, audio: pathlib.Path, outputs: dict[str, pathlib.Path]) -> Result:
         """Annotate one recording; write its outputs; raise :class:`RecordingError` if it is bad."""

@@ -1,5 +1,6 @@
-"""Live annotation with a causal TCN: :class:`Stream` (Python), ``vak-tcn live`` (:mod:`.run`)
-and ``vak-tcn bench-live`` (:mod:`.latency`).  See docs/live.md.
+"""Live annotation with a causal TCN: :class:`Stream` (Python), ``vak-tcn live`` (:mod:`.run`:
+the command; :mod:`.sources`: its audio; :mod:`.trigger`: ``--trigger``; :mod:`.session`: its
+messages and signals) and ``vak-tcn bench-live`` (:mod:`.latency`).  See docs/live.md.
 
 The names below are imported on first use, so that the CLI can build its parser without
 importing torch.

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from ..inference.spectrogram import SpectParams, StreamingSpectrogram, transform
-from ..models.trained import background_index, segments_drop_background
+from ..models import postprocess
+from ..models.trained import TrainedModel, background_index, segments_drop_background
 from ..nn.incremental import IncrementalNetwork
 from ..plugins import vak_compat
 
@@ -113,7 +114,7 @@ def reference_power_of(
 ) -> float:
     """The maximum power of a recording's spectrogram: a ``reference_power`` for live streams.
 
-    A :class:`~vak_tcn.inference.annotate.RecordingError` (a ``ValueError``) naming the file if
+    A :class:`~vak_tcn.audio.read.RecordingError` (a ``ValueError``) naming the file if
     it cannot serve: unreadable, at a sample rate other than ``samplerate`` (when given), with a
     non-finite sample, or silent (its maximum power 0 would make every frame the floor).
     """
@@ -272,11 +273,9 @@ class Stream:
         the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.models.postprocess.resolve_mode`),
         at the delay it needs; :attr:`cleanup_source` says where it came from.
         """
-        from ..inference.annotate import Annotator, Options
-
-        annotator = Annotator(pathlib.Path(predict_config), Options(cleanup=post_processing))
-        annotator.prepare(samplerate)  # a ValueError if the model takes other frequency bins
-        model = annotator.model
+        model = TrainedModel.from_predict_config(predict_config, postprocess.Request(cli=post_processing))
+        n_freqbins = model.check_samplerate(samplerate)  # a ValueError if the model takes other frequency bins
+        network = model.load_network(n_freqbins)  # float32, on the CPU (as annotate's network in float32)
         recorded, why = model.reference_power(samplerate)
         source = "given"
         if reference_power is None and recorded_reference:
@@ -285,7 +284,7 @@ class Stream:
         elif reference_power is None:
             source = "running maximum"
         stream = cls(
-            annotator.net.cpu(),
+            network,
             model.labelmap,
             model.spect_params,
             samplerate,

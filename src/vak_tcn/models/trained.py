@@ -9,6 +9,8 @@ vak predict config (:meth:`TrainedModel.from_predict_config`: ``vak-tcn annotate
 
 * :func:`background_index`: the background class (vak predict's rule), for the family, tune,
   annotate and live alike;
+* :meth:`TrainedModel.check_samplerate`: whether audio at a sample rate gives the frequency
+  bins the model takes (the same refusal in annotate and live);
 * :func:`checkpoint_in`: the checkpoint of a training run that is used (vak learncurve's rule),
   for the family's post-training tuner and ``vak-tcn tune`` alike;
 * :func:`training_reference`, :func:`write_reference`, :func:`read_reference`: the reference
@@ -485,6 +487,17 @@ class TrainedModel:
         self.network = inference_copy(network).eval()
         self.n_freqbins = n_freqbins
         return self.network
+
+    def check_samplerate(self, samplerate: int) -> int:
+        """The number of frequency bins the config's spect_params give audio at ``samplerate``; a
+        ValueError if the model takes another number (known from the standardizer or a loaded network)."""
+        freqbins = self.spect_params.freqbins(samplerate)
+        if self.n_freqbins is not None and len(freqbins) != self.n_freqbins:
+            raise ValueError(
+                f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's "
+                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?)"
+            )
+        return len(freqbins)
 
     def _network_without_vak(self, n_freqbins: int):
         """The network vak's model factory builds for one of vak-tcn's models, and the checkpoint's

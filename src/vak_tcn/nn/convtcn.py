@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import _check_int, _check_tcn_args, _pair, _reject_unknown
 from .stages import stage_args_of
-from .tcn import FrameClassifier, _check_int, _check_tcn_args, _pair, _reject_unknown
+from .tcn import FrameClassifier
 
 __all__ = ["ConvTCN"]
 

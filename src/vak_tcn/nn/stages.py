@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._params import reject_unknown
-from .tcn import Dropout, FrameConv1d, _check_dropout, _check_int, _FrameModule, _SameLength
+from .layers import Dropout, FrameConv1d, _check_dropout, _check_int, _FrameModule, _SameLength
 
 __all__ = [
     "STAGE_DEFAULTS",
@@ -93,7 +93,7 @@ class RefinementStage(_FrameModule):
     """One refinement stage (MS-TCN's ``SingleStageModel`` on class probabilities).
 
     Takes ``(batch, num_classes, time)`` probabilities (or ``(batch, num_classes, 1, time)`` frames,
-    :func:`~vak_tcn.nn.tcn.to_frames4`), returns logits of the same shape.
+    :func:`~vak_tcn.nn.layers.to_frames4`), returns logits of the same shape.
 
     Attributes
     ----------
