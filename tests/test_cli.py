@@ -15,7 +15,7 @@ import pytest
 
 from vak_tcn.experiments import configs
 
-from conftest import LEAKY_VARIABLES, cli_in_process
+from helpers.cli import LEAKY_VARIABLES, cli_in_process
 
 
 @pytest.fixture

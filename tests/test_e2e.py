@@ -22,18 +22,16 @@ import pytest
 from vak_tcn.experiments import configs
 from vak_tcn.plugins import vak_compat
 
-from conftest import (
+from helpers.cli import console_script, run_cli, vak_env
+from helpers.data import (
     GS_TMSE,
     REAL_BOUT,
     REAL_BOUT_RUNS,
     REAL_BOUT_TRAIN_ENV,
     REAL_LABELS,
     SMALL_TCN,
-    console_script,
     learncurve_kwargs,
     real_bout_config,
-    run_cli,
-    vak_env,
 )
 
 pytestmark = pytest.mark.slow
@@ -182,7 +180,7 @@ def test_a_new_network_is_one_file_plus_one_catalogue_line(tmp_path, song_dir, s
 def test_vak_rejects_unregistered_model_listing_plugin_models(tmp_path, song_dir):
     import subprocess
 
-    from conftest import console_script, vak_env
+    from helpers.cli import console_script, vak_env
 
     cfg = learncurve_config(tmp_path, song_dir, "NotAModel", dataset_path=tmp_path)
     proc = subprocess.run(

@@ -22,7 +22,8 @@ import pytest
 from vak_tcn.experiments import configs, summary
 from vak_tcn.models import provenance, seeding
 
-from conftest import learncurve_kwargs, run_cli
+from helpers.cli import run_cli
+from helpers.data import learncurve_kwargs
 
 pytestmark = pytest.mark.slow
 

@@ -217,7 +217,7 @@ def test_bad_settings_are_refused_before_any_work(clean, capsys, tmp_path, varia
     """Every vak-tcn command checks every VAK_TCN_* variable first (issue 37: a bad VAK_TCN_TUNE failed
     when training ended, VAK_TCN_POST_PROCESSING after the training steps): one line naming the variable,
     exit 2, nothing done (here `summarize`, which would otherwise write its CSV)."""
-    from conftest import cli_in_process
+    from helpers.cli import cli_in_process
 
     clean.setenv(variable, bad)
     proc = cli_in_process(capsys, "summarize", tmp_path, "--out", tmp_path / "summary.csv")

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from helpers.cli import run_cli
 
 COLUMNS = {
     "model",

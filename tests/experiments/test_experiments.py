@@ -20,7 +20,8 @@ from vak_tcn.experiments import configs, corpus, plots, poster, summary
 from vak_tcn.experiments import runner as grid
 from vak_tcn.models import catalogue
 
-from conftest import console_script, learncurve_kwargs, run_cli, vak_env
+from helpers.cli import console_script, run_cli, vak_env
+from helpers.data import learncurve_kwargs
 
 REPO = pathlib.Path(__file__).parents[2]
 POSTER = REPO.parent / "shared" / "poster-results"  # the poster's results, beside the checkout

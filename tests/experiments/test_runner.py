@@ -15,7 +15,8 @@ import tomlkit
 from vak_tcn.experiments import configs
 from vak_tcn.experiments import runner as grid
 
-from conftest import cli_in_process, console_script, learncurve_kwargs, vak_env
+from helpers.cli import cli_in_process, console_script, vak_env
+from helpers.data import learncurve_kwargs
 
 
 def config(tmp_path, song_dir, path: pathlib.Path, lr: float = 0.001, **overrides) -> pathlib.Path:

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REAL_BOUT, cli_in_process, console_script, vak_env
-from helpers_inference import LABELMAP, make_predict_config, song, whole_file_reference
+from helpers.cli import cli_in_process, console_script, vak_env
+from helpers.data import REAL_BOUT
+from helpers.inference import LABELMAP, make_predict_config, song, whole_file_reference
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
 GOOD = ["bout_1.wav", "long.wav", "silence.wav", "short.wav", "sub/nested.wav"]

@@ -16,8 +16,9 @@ import tomlkit
 from vak_tcn.models.postprocess import Settings
 from vak_tcn.nn.precision import bf16_supported
 
-from conftest import REAL_BOUT, run_cli
-from helpers_inference import make_predict_config
+from helpers.cli import run_cli
+from helpers.data import REAL_BOUT
+from helpers.inference import make_predict_config
 
 pytestmark = pytest.mark.slow
 

@@ -137,8 +137,8 @@ def test_tweetynet_overlapped_chunks_agree_with_whole_sequence(tmp_path):
     from vak_tcn.inference.annotate import Annotator
     from vak_tcn.plugins import vak_compat
 
-    from conftest import REAL_BOUT
-    from helpers_inference import make_predict_config
+    from helpers.data import REAL_BOUT
+    from helpers.inference import make_predict_config
 
     annotator = Annotator(make_predict_config(tmp_path, model="TweetyNetPlugin"))
     left, right, exact = context_of(annotator.net)

@@ -21,8 +21,9 @@ from vak_tcn.models import trained
 from vak_tcn.models.trained import TrainedModel, builds_without_vak
 from vak_tcn.plugins import vak_compat
 
-from conftest import REAL_BOUT, cli_in_process, vak_env
-from helpers_inference import make_predict_config, song, whole_file_reference
+from helpers.cli import cli_in_process, vak_env
+from helpers.data import REAL_BOUT
+from helpers.inference import make_predict_config, song, whole_file_reference
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
 

@@ -19,7 +19,7 @@ from vak_tcn.inference.spectrogram import (
 )
 from vak_tcn.plugins import vak_compat
 
-from conftest import REAL_BOUT
+from helpers.data import REAL_BOUT
 
 PARAMS = {
     "vak-tcn default": SpectParams(512, 64, None, "log_spect", (500.0, 10000.0)),

@@ -14,8 +14,9 @@ import tomlkit
 
 from vak_tcn.experiments import configs
 
-from conftest import REAL_BOUT, run_cli
-from helpers_inference import make_predict_config
+from helpers.cli import run_cli
+from helpers.data import REAL_BOUT
+from helpers.inference import make_predict_config
 
 NETWORK = {"out_channels": 8, "num_layers": 3, "kernel_size": 3, "causal": False}
 
@@ -357,7 +358,7 @@ def test_tune_refuses_a_bad_grid_option_before_loading_vak(tmp_path):
     import subprocess
     import sys
 
-    from conftest import vak_env
+    from helpers.cli import vak_env
 
     script = (
         "import sys; from vak_tcn import cli; status = cli.main(sys.argv[1:]); "

@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REAL_BOUT, cli_in_process, console_script, run_cli, vak_env
-
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from helpers_inference import SPECT_PARAMS, make_predict_config, whole_file_reference  # noqa: E402
+from helpers.cli import cli_in_process, console_script, run_cli, vak_env
+from helpers.data import REAL_BOUT
+from helpers.inference import SPECT_PARAMS, make_predict_config, whole_file_reference
 
 BOUT = REAL_BOUT / "bout_1.wav"
 SMALL_TCN = {"out_channels": 16, "num_layers": 4, "causal": True}  # live needs a causal TCN

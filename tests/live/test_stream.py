@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 import soundfile
@@ -13,10 +10,8 @@ import torch
 from vak_tcn.live import LiveSpectrogram, Stream
 from vak_tcn.live.stream import reference_power_of
 
-from conftest import REAL_BOUT
-
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from helpers_inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference  # noqa: E402
+from helpers.data import REAL_BOUT
+from helpers.inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference
 
 RATE = 32000
 SMALL_TCN = {"out_channels": 16, "num_layers": 4, "causal": True}  # live needs a causal TCN

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 import types
 
 import numpy as np
@@ -16,10 +15,9 @@ import soundfile
 
 from vak_tcn.models import trained
 
-from conftest import REAL_BOUT, cli_in_process
-
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from helpers_inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference, write_audio  # noqa: E402
+from helpers.cli import cli_in_process
+from helpers.data import REAL_BOUT
+from helpers.inference import SPECT_PARAMS, make_predict_config, song, whole_file_reference, write_audio
 
 RATE = 44100  # the real bout's, whose spectrogram the standardizer of make_predict_config is fitted on
 SMALL_TCN = {"out_channels": 8, "num_layers": 3, "causal": True}  # live needs a causal TCN

@@ -265,7 +265,7 @@ def test_moved_dataset_warns_once_that_metrics_fall_back_to_frame_labels(tmp_pat
     import logging
     import shutil
 
-    from conftest import REAL_BOUT
+    from helpers.data import REAL_BOUT
 
     annot = tmp_path / "song" / "bout_1.wav.not.mat"
     annot.parent.mkdir()

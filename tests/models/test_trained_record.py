@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import pytest
 import soundfile
 
-from conftest import REAL_BOUT, cli_in_process
-
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from helpers_inference import make_predict_config  # noqa: E402
+from helpers.cli import cli_in_process
+from helpers.data import REAL_BOUT
+from helpers.inference import make_predict_config
 
 NETWORK = {"out_channels": 8, "num_layers": 3}
 

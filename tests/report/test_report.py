@@ -13,7 +13,15 @@ import crowsetta
 import numpy as np
 import pytest
 import soundfile
-from helpers_report import (
+
+from vak_tcn import metrics
+from vak_tcn.report import compare
+from vak_tcn.report.data import Probabilities, Segments
+from vak_tcn.report.pages import fmt
+
+from helpers.cli import cli_in_process
+from helpers.data import REAL_BOUT
+from helpers.report import (
     annotate_real_bout,
     certainties_the_long_way,
     perturb,
@@ -23,14 +31,7 @@ from helpers_report import (
     write_prediction,
 )
 
-from vak_tcn import metrics
-from vak_tcn.report import compare
-from vak_tcn.report.data import Probabilities, Segments
-from vak_tcn.report.pages import fmt
-
-from conftest import REAL_BOUT, cli_in_process
-
-#: what each demo bout's prediction gets wrong (helpers_report.perturb), and its planted low probabilities
+#: what each demo bout's prediction gets wrong (helpers.report.perturb), and its planted low probabilities
 DEMO = {"bout_000": ("missed", {4: 0.3}), "bout_001": ("wrong", {6: 0.4}), "bout_002": ("extra", {1: 0.2})}
 CLASSES = ["background", "a", "b", "c", "d"]
 MB = 1024 * 1024

@@ -14,9 +14,10 @@ import shutil
 import numpy as np
 import pytest
 import soundfile
-from helpers_report import NETWORK, perturb, read_simple_seq, summary, write_prediction
 
-from conftest import REAL_BOUT, cli_in_process, learncurve_kwargs, run_cli
+from helpers.cli import cli_in_process, run_cli
+from helpers.data import REAL_BOUT, learncurve_kwargs
+from helpers.report import NETWORK, perturb, read_simple_seq, summary, write_prediction
 
 CLASSES = ["background", "a", "b", "c", "d"]
 BOUTS = ("bout_000", "bout_001", "bout_002")
@@ -184,7 +185,7 @@ def with_silence(tmp_path_factory):
     of digital silence (no segment: its annotation names no audio file)."""
     from vak_tcn.inference.annotate import Options, annotate_all
 
-    from helpers_inference import make_predict_config  # importable once helpers_report is
+    from helpers.inference import make_predict_config
 
     tmp = tmp_path_factory.mktemp("report-silence")
     audio = tmp / "audio"

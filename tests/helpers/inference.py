@@ -1,4 +1,5 @@
-"""Fixtures of the inference tests: a model with its artifacts and a vak predict config, no training."""
+"""The inference, live, report and trained-record tests' model: untrained (seeded) weights with their artifacts and
+a vak predict config, no training; segments the way vak's predict makes them; test audio."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import soundfile
 
 from vak_tcn.experiments import configs
 
-from conftest import REAL_BOUT
+from helpers.data import REAL_BOUT
 
 LABELMAP = {"background": 0, "a": 1, "b": 2, "c": 3}  # vak 1.x names its background class "background"
 SPECT_PARAMS = {**configs.DEFAULT_SPECT_PARAMS, "thresh": 6.0}

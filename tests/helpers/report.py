@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import sys
 
 import crowsetta
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "inference"))
-from vak_tcn.audio.annotations import write_annotation  # noqa: E402
-from vak_tcn.inference.annotate import Options, annotate_all  # noqa: E402
+from vak_tcn.audio.annotations import write_annotation
+from vak_tcn.inference.annotate import Options, annotate_all
 
-from helpers_inference import make_predict_config  # noqa: E402
+from helpers.inference import make_predict_config
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
 FRAME_DUR = 0.002
