@@ -14,7 +14,7 @@ import pathlib
 import tomllib
 
 from ..inference import annotate, tune
-from ..models import postprocess
+from ..models import cleanup
 from ..models.trained import TrainedModel
 from ..plugins import vak_compat
 
@@ -91,7 +91,7 @@ def _predict_config(run: tune.TrainedRun, model: TrainedModel, audio: list[pathl
         predict["frames_standardizer_path"] = str(model.standardizer_path)
     if "trainer" in train:
         predict["trainer"] = train["trainer"]
-    if postprocess.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
+    if cleanup.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
         predict["majority_vote"] = False
     else:  # the config's, as vak's _tfm columns
         post = train.get("post_tfm_kwargs") or {}
