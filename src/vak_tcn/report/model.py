@@ -93,11 +93,11 @@ def _predict_config(run: tune.TrainedRun, model: TrainedModel, audio: list[pathl
         predict["trainer"] = train["trainer"]
     if cleanup.settings_path(run.checkpoint).is_file():  # the tuned clean-up alone, as _tfm reports it
         predict["majority_vote"] = False
-    else:  # the config's, as vak's _tfm columns
-        post = train.get("post_tfm_kwargs") or {}
-        predict["majority_vote"] = bool(post.get("majority_vote", False))
-        if post.get("min_segment_dur"):
-            predict["min_segment_dur"] = float(post["min_segment_dur"])
+    else:  # the config's (its training table's post_tfm_kwargs), as vak's _tfm columns
+        fixed = cleanup.config_fixed_settings(run.config, (command,)) or cleanup.Settings()
+        predict["majority_vote"] = fixed.majority_vote
+        if fixed.min_segment_dur:
+            predict["min_segment_dur"] = fixed.min_segment_dur
     prep = _prep_table(tables.get("prep"), model, audio, out)
     return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}})
 
