@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from vak_tcn.models import postprocess
+from vak_tcn.models import cleanup
 
 
 def one_file(n: int, rng: np.random.Generator, error: float, frame_dur: float) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +59,9 @@ def main(argv=None) -> None:
     preds, refs = [f[0] for f in files], [f[1] for f in files]
     n_runs = sum(int(np.count_nonzero(np.diff(pr)) + 1) for pr in preds)
     t0 = time.perf_counter()
-    result = postprocess.tune(preds, refs, args.frame_dur)
+    result = cleanup.tune(preds, refs, args.frame_dur)
     seconds = time.perf_counter() - t0
-    raw = result.scores_of(postprocess.Settings())
+    raw = result.scores_of(cleanup.Settings())
     print(
         f"{n_files} files, {result.n_frames} frames ({result.audio_s / 3600:.2f} h at {args.frame_dur * 1000:g} ms), "
         f"{n_runs} runs of predicted labels"

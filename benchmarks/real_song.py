@@ -318,7 +318,7 @@ def score_run(results: pathlib.Path, test_dataset: pathlib.Path, retune: bool = 
     from vak_tcn.inference.segments import to_segments
     from vak_tcn.metrics import boundaries
     from vak_tcn.metrics.segments import f1_counts, f1_from_counts, levenshtein
-    from vak_tcn.models import postprocess
+    from vak_tcn.models import cleanup
     from vak_tcn.plugins import vak_compat
 
     (run,) = tune_cli.find_runs(results)
@@ -327,17 +327,17 @@ def score_run(results: pathlib.Path, test_dataset: pathlib.Path, retune: bool = 
         import io
 
         with contextlib.redirect_stdout(io.StringIO()):  # its table, once per run: not here
-            tune_cli.tune_run(run, postprocess.grid(), echo=lambda *_: None)
+            tune_cli.tune_run(run, cleanup.grid(), echo=lambda *_: None)
     model = run.load()
-    data = tune_cli.split_predictions(model, "test", echo=lambda *_: None, dataset=test_dataset)
+    data = tune_cli.split_predictions(model, "test", dataset=test_dataset)
     annots = vak_compat.read_annotations(vak_compat.read_prepared_dataset(test_dataset, "test"))
-    cleanups = {"raw": postprocess.Settings(), "fixed": postprocess.fixed_settings(FIXED), "tuned": model.cleanup}
+    cleanups = {"raw": cleanup.Settings(), "fixed": cleanup.fixed_settings(FIXED), "tuned": model.cleanup}
     out = {"tuned_setting": model.cleanup.describe(), "n_files": len(annots)}
     for name, setting in cleanups.items():
         cer, wrong, frames, hits, n_hyp, n_ref = [], 0, 0, 0, 0, 0
         tp = fp = fn = n_touch = n_merged = n_syllables = 0
         for pred, ref_frames, times, annot in zip(data["predictions"], data["references"], data["frame_times"], annots):
-            cleaned = postprocess.clean(pred, model.frame_dur, setting, model.background)
+            cleaned = cleanup.clean(pred, model.frame_dur, setting, model.background)
             wrong, frames = wrong + int(np.sum(cleaned != ref_frames)), frames + cleaned.size
             labels, on, off = to_segments(cleaned, model.labelmap, times)
             labels = [] if labels is None else [str(x) for x in labels]

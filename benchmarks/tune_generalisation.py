@@ -8,14 +8,14 @@ by :func:`vak_tcn.inference.tune.find_runs`: the checkpoint the family tunes whe
 runs the network over the prepared dataset's validation split and its test split
 (:func:`vak_tcn.inference.tune.split_predictions`, exact chunked inference, argmax), tunes the clean-up
 on the validation split with the default grid, the config's fixed ``post_tfm_kwargs`` among the
-candidates, by both rules of :func:`vak_tcn.models.postprocess.tune`:
+candidates, by both rules of :func:`vak_tcn.models.cleanup.tune`:
 
 * ``old``: ``rule="best"``, the lowest validation mean character error rate (ties: boundary F-score,
   then grid order), the rule before issue 29;
 * ``new``: ``rule="one-se"``, the one-standard-error rule over validation files, then the simplest
   (docs/postprocessing.md);
 
-and scores on the **test** split (:func:`vak_tcn.models.postprocess.evaluate`: vak's character error
+and scores on the **test** split (:func:`vak_tcn.models.cleanup.evaluate`: vak's character error
 rate, each file's edit distance / reference length, averaged over files): no clean-up (raw), the
 config's fixed clean-up, the old choice and the new one.  One CSV row per run (written again after each
 run, so an interrupted benchmark keeps what it measured); a directory without checkpoints, or a run
@@ -35,7 +35,7 @@ import time
 import warnings
 
 from vak_tcn.inference import tune as tune_cli
-from vak_tcn.models import postprocess
+from vak_tcn.models import cleanup
 
 COLUMNS = [
     "results_dir",
@@ -66,31 +66,31 @@ def _part(path: pathlib.Path, prefix: str) -> str:
     return next((p.removeprefix(prefix) for p in path.parts if p.startswith(prefix)), "")
 
 
-def _settings_text(settings: postprocess.Settings | None) -> str:
+def _settings_text(settings: cleanup.Settings | None) -> str:
     return "" if settings is None else settings.describe()
 
 
 def measure(run: tune_cli.TrainedRun, root: pathlib.Path, device: str | None, echo=print) -> dict:
     """One row: validation and test character error rates of raw, fixed, the old and the new choice."""
     model = run.load()
-    fixed = postprocess.config_fixed_settings(run.config)
+    fixed = cleanup.config_fixed_settings(run.config)
     t0 = time.perf_counter()
-    val = tune_cli.split_predictions(model, "val", echo, device)
-    test = tune_cli.split_predictions(model, "test", echo, device)
+    val = tune_cli.split_predictions(model, "val", device)
+    test = tune_cli.split_predictions(model, "test", device)
     echo(
         f"inference: {len(val['files'])} validation and {len(test['files'])} test files in {time.perf_counter() - t0:.1f} s"
     )
     with warnings.catch_warnings():  # n_val_files is in the row
-        warnings.simplefilter("ignore", postprocess.TooFewFilesWarning)
+        warnings.simplefilter("ignore", cleanup.TooFewFilesWarning)
         args = (val["predictions"], val["references"], val["frame_dur"])
-        new = postprocess.tune(*args, background=val["background"], fixed=fixed, rule="one-se")
-        old = postprocess.tune(*args, background=val["background"], fixed=fixed, rule="best")
-    candidates = [postprocess.Settings(), fixed, old.best, new.best]
-    scored = postprocess.evaluate(
+        new = cleanup.tune(*args, background=val["background"], fixed=fixed, rule="one-se")
+        old = cleanup.tune(*args, background=val["background"], fixed=fixed, rule="best")
+    candidates = [cleanup.Settings(), fixed, old.best, new.best]
+    scored = cleanup.evaluate(
         test["predictions"],
         test["references"],
         test["frame_dur"],
-        [s if s is not None else postprocess.Settings() for s in candidates],
+        [s if s is not None else cleanup.Settings() for s in candidates],
         background=test["background"],
     )
     test_cer = [sc["character_error_rate"] for sc in scored]
@@ -108,7 +108,7 @@ def measure(run: tune_cli.TrainedRun, root: pathlib.Path, device: str | None, ec
         "fixed": _settings_text(fixed),
         "old": _settings_text(old.best),
         "new": _settings_text(new.best),
-        "val_cer_raw": new.cer_of(postprocess.Settings()),
+        "val_cer_raw": new.cer_of(cleanup.Settings()),
         "val_cer_fixed": new.cer_of(fixed) if fixed is not None else math.nan,
         "val_cer_old": old.best_scores["character_error_rate"],
         "val_cer_new": new.best_scores["character_error_rate"],

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import tomlkit
 
-from vak_tcn.models.postprocess import Settings
+from vak_tcn.models.cleanup import Settings
 from vak_tcn.nn.precision import bf16_supported
 
 from helpers.cli import run_cli

@@ -92,7 +92,7 @@ def test_postprocess_equals_vaks(seed, post):
 @pytest.mark.parametrize("seed", range(4))
 def test_streamed_gap_filling_equals_the_whole_vector(seed):
     """Tuned settings (gap filling first): pieces cut only after a gap that is never filled."""
-    from vak_tcn.models.postprocess import Settings, clean
+    from vak_tcn.models.cleanup import Settings, clean
 
     labels = runs(5000, seed)
     for start in range(250, 5000, 290):  # short gaps between two runs of one label, near the cuts too

@@ -148,7 +148,7 @@ def test_tune_names_a_directory_without_checkpoints(tmp_path, capsys):
 def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     """No clean-up in the predict config + postprocess.json beside the checkpoint: annotate applies it."""
     from vak_tcn.inference.annotate import Annotator, Options
-    from vak_tcn.models.postprocess import Settings, clean
+    from vak_tcn.models.cleanup import Settings, clean
     from vak_tcn.plugins import vak_compat
 
     config = make_predict_config(tmp_path, network=NETWORK, post_tfm_kwargs=None)
@@ -180,7 +180,7 @@ def test_annotate_uses_the_tuned_settings_beside_the_checkpoint(tmp_path):
     # auto/tuned: clean-up keys written in the config apply after the tuned clean-up (as vak predict applies
     # them after the model), with both settings' validation scores; config: the config's alone; none; the
     # mode from the environment and the network table
-    from vak_tcn.models.postprocess import then
+    from vak_tcn.models.cleanup import then
 
     explicit = make_predict_config(tmp_path / "explicit", network=NETWORK)  # min_segment_dur 0.01, majority vote
     loose = Settings(min_segment_dur=0.004, min_gap_dur=0.02, majority_vote=False)
@@ -263,7 +263,7 @@ def hand_computed_result(fixed=None):
     """Files (short syllables, blips) (0, 3), (2, 0), (1, 0), (0, 1): raw mean 0.1; min_segment_dur 5 ms
     0.075, the lowest, but raw is within one SE (0.1109) of it: raw chosen (or the config's ``fixed``
     clean-up, when it is no worse than raw)."""
-    from vak_tcn.models import postprocess as pp
+    from vak_tcn.models import cleanup as pp
 
     preds, refs = zip(*(song(*f) for f in ((0, 3), (2, 0), (1, 0), (0, 1))))
     return pp.tune(list(preds), list(refs), FD, [pp.Settings(min_segment_dur=0.005)], fixed=fixed)
@@ -271,7 +271,7 @@ def hand_computed_result(fixed=None):
 
 def test_the_table_and_figure_mark_raw_fixed_lowest_and_chosen(tmp_path):
     from vak_tcn.inference import tune
-    from vak_tcn.models.postprocess import Settings
+    from vak_tcn.models.cleanup import Settings
 
     result = hand_computed_result()
     lines = tune.table(result).splitlines()
@@ -300,7 +300,7 @@ def test_tune_prints_the_gain_of_each_replicate(tmp_path, monkeypatch, capsys):
     import argparse
 
     from vak_tcn.inference import tune
-    from vak_tcn.models.postprocess import Settings
+    from vak_tcn.models.cleanup import Settings
 
     root = tmp_path / "results"
     runs = [
@@ -329,8 +329,8 @@ def test_the_configs_clean_up_when_training_ends(tmp_path, learncurve):
     vak train's and vak learncurve's layouts; vak's post-processing of the model, when it has one, first."""
     import types
 
+    from vak_tcn.models.cleanup import Settings
     from vak_tcn.models.family import FrameClassificationModel
-    from vak_tcn.models.postprocess import Settings
 
     results = tmp_path / "results_261126_010203"
     run_dir = results / "train_dur_4s" / "replicate_1" if learncurve else results

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vak_tcn.live.cleanup import OnlineCleanup
-from vak_tcn.models import postprocess
+from vak_tcn.models import cleanup as postprocess
 
 FRAME = 0.002
 

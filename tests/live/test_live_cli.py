@@ -116,7 +116,7 @@ def test_user_mistakes_are_one_line_errors(config, capsys):
 def test_post_processing_gives_annotates_segments_later(config, tmp_path):
     """--post-processing auto: the tuned clean-up beside the checkpoint, then the config's, as
     `vak-tcn annotate` applies it; with the file's own reference power, the same syllables."""
-    from vak_tcn.models.postprocess import Settings
+    from vak_tcn.models.cleanup import Settings
 
     tuned = Settings(min_segment_dur=0.004, min_gap_dur=0.006, majority_vote=True)
     stored = config.parent / "postprocess.json"

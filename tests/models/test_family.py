@@ -485,7 +485,7 @@ def _file_logits(labels: np.ndarray, n_windows: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("mode", ["auto", "config", "none"])
 def test_predict_step_returns_logits_whose_argmax_is_the_tuned_clean_up(tmp_path, monkeypatch, mode):
-    from vak_tcn.models import postprocess
+    from vak_tcn.models import cleanup as postprocess
 
     monkeypatch.setenv("VAK_TCN_POST_PROCESSING", mode)
     tuned = {"min_segment_dur": 0.01, "min_gap_dur": 0.006, "majority_vote": True}
@@ -519,7 +519,7 @@ def test_predict_step_returns_logits_whose_argmax_is_the_tuned_clean_up(tmp_path
 
 def test_then_is_the_two_clean_ups_in_turn():
     """``then(tuned, config's)`` = the tuned clean-up followed by vak's, on random label sequences."""
-    from vak_tcn.models import postprocess
+    from vak_tcn.models import cleanup as postprocess
 
     rng = np.random.default_rng(0)
     settings = postprocess.grid((0, 0.004, 0.01), (0, 0.006), (False, True))

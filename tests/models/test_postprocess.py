@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vak_tcn import metrics
-from vak_tcn.models import postprocess as pp
-from vak_tcn.models.postprocess import Settings
+from vak_tcn.models import cleanup as pp
+from vak_tcn.models.cleanup import Settings, scorer
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_batched_levenshtein_equals_metrics_levenshtein():
     a = [rng.integers(0, 4, int(rng.integers(0, 30))) for _ in range(150)]
     b = [rng.integers(0, 4, int(rng.integers(0, 30))) for _ in range(150)]
     expected = [metrics.levenshtein(x, y) for x, y in zip(a, b)]
-    assert pp._batched_levenshtein(a, b, bucket=16).tolist() == expected
+    assert scorer._batched_levenshtein(a, b, bucket=16).tolist() == expected
 
 
 def test_tuner_picks_the_known_optimum():

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..audio.annotations import ANNOT_FORMATS, ProbabilityWriter, warm_up_writer, write_annotation
 from ..audio.read import RecordingError, audio_info, block_reader
-from ..models import postprocess
+from ..models import cleanup
 from ..models.trained import TrainedModel
 from ..nn.precision import check_precision, with_precision
 from . import chunked, pipeline, segments, spectrogram
@@ -43,9 +43,9 @@ class Result:
 
 
 # ---------------------------------------------------------------- clean-up
-def cleanup_request(options: Options) -> postprocess.Request:
+def cleanup_request(options: Options) -> cleanup.Request:
     """The clean-up the options ask for: ``--post-processing``, or off (``--no-post-processing``)."""
-    return postprocess.Request(cli=options.cleanup, off_by=None if options.post_processing else "--no-post-processing")
+    return cleanup.Request(cli=options.cleanup, off_by=None if options.post_processing else "--no-post-processing")
 
 
 # ---------------------------------------------------------------- the annotator

@@ -16,7 +16,7 @@ Memory is bounded by the piece length, not the file's; the result equals vak's o
 vector (tested).  A labelmap without a background class cannot be cut: the whole vector is
 then kept.
 
-The clean-up itself lives in :mod:`vak_tcn.models.postprocess` (vak's ``postprocess``,
+The clean-up itself lives in :mod:`vak_tcn.models.cleanup` (vak's ``postprocess``,
 vectorised, and the gap filling of tuned settings).  With gap filling on, a piece is cut only
 after at least ``min_gap_dur`` of background, a gap that is never filled, so the pieces still
 give the whole file's segments.
@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..models.postprocess import fill_gaps, postprocess
+from ..models.cleanup import fill_gaps, postprocess
 from ..models.trained import background_index, segments_drop_background
 from ..plugins import vak_compat
 
@@ -103,7 +103,7 @@ class SegmentStream:
         vak's post-processing; none if both are off (``--no-post-processing``).
     min_gap_dur : float or None
         Fill silent gaps shorter than this between two runs of one label first
-        (:func:`vak_tcn.models.postprocess.fill_gaps`).
+        (:func:`vak_tcn.models.cleanup.fill_gaps`).
     piece_frames : int
     """
 
@@ -188,7 +188,7 @@ class SegmentStream:
 
 
 def stream_for(labelmap: dict, frame_times: Callable, frame_dur: float, cleanup) -> SegmentStream:
-    """A :class:`SegmentStream` applying the clean-up ``cleanup`` (:class:`vak_tcn.models.postprocess.Settings`)."""
+    """A :class:`SegmentStream` applying the clean-up ``cleanup`` (:class:`vak_tcn.models.cleanup.Settings`)."""
     return SegmentStream(
         labelmap, frame_times, frame_dur, cleanup.majority_vote, cleanup.min_segment_dur or None,
         min_gap_dur=cleanup.min_gap_dur or None,

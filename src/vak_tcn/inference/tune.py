@@ -12,9 +12,10 @@ For each trained model in a ``vak train`` or ``vak learncurve`` results director
 3. runs the network over every file of the dataset's **validation** split (the frames vak
    prepared; no other split's files are opened) with exact chunked inference, argmax
    (:func:`split_predictions`, which benchmarks/tune_generalisation.py also runs on the test split);
-4. tunes the clean-up (:func:`vak_tcn.models.postprocess.tune`, the one-standard-error rule, with the
+4. tunes the clean-up (:func:`vak_tcn.models.cleanup.tune`, the one-standard-error rule, with the
    config's fixed ``post_tfm_kwargs`` among the candidates) against the prepared frame labels, and
-   writes ``postprocess.json`` (atomically) and ``postprocess.png`` beside the checkpoint; prints the
+   writes ``postprocess.json`` (atomically) and ``postprocess.png`` beside the checkpoint
+   (:func:`vak_tcn.models.after_training.tune_and_write`, as the family does when training ends); prints the
    chosen settings, what they gain on validation over raw and over the config's clean-up, a small
    table, and a warning when the validation split has one or two files;
 5. writes the reference level for ``vak-tcn live`` (``reference_power.json``) beside the checkpoint
@@ -27,12 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import warnings
 
 import numpy as np
 
-from ..models import postprocess
-from ..models.trained import TrainedModel, checkpoint_in, config_above, training_reference, write_reference
+from ..models import after_training, cleanup
+from ..models.trained import TrainedModel, checkpoint_in, config_above
 from ..plugins import vak_compat
 from . import chunked
 
@@ -90,7 +90,6 @@ def find_runs(results_dir: pathlib.Path, checkpoint_name: str | None = None) -> 
 def split_predictions(
     run: TrainedRun | TrainedModel,
     split: str = "val",
-    echo=print,
     device: str | None = None,
     dataset: pathlib.Path | None = None,
 ) -> dict:
@@ -146,11 +145,11 @@ def split_predictions(
 
 
 def validation_predictions(run: TrainedRun | TrainedModel, echo=print, device: str | None = None) -> dict:
-    """:func:`split_predictions` of the validation split."""
-    return split_predictions(run, "val", echo, device)
+    """:func:`split_predictions` of the validation split (``echo`` is accepted, and unused)."""
+    return split_predictions(run, "val", device)
 
 
-def table(result: postprocess.TuneResult, fixed: postprocess.Settings | None = None, top: int = 8) -> str:
+def table(result: cleanup.TuneResult, fixed: cleanup.Settings | None = None, top: int = 8) -> str:
     """No clean-up, the config's fixed clean-up (if any), the lowest mean and the chosen setting, then the
     others with the lowest character error rates, up to ``top`` rows besides those; ``-lowest``: the
     character error rate minus the lowest's, ``SE``: the standard error of the per-file differences
@@ -158,7 +157,7 @@ def table(result: postprocess.TuneResult, fixed: postprocess.Settings | None = N
     fixed = fixed if fixed is not None else result.fixed
     lowest = result.settings.index(result.lowest)
     names: dict[int, list[str]] = {}
-    for name, s in (("raw (none)", postprocess.Settings()), ("config's", fixed)):
+    for name, s in (("raw (none)", cleanup.Settings()), ("config's", fixed)):
         if s is not None and s in result.settings:
             names.setdefault(result.settings.index(s), []).append(name)
     names.setdefault(lowest, []).append("lowest")
@@ -183,7 +182,7 @@ def table(result: postprocess.TuneResult, fixed: postprocess.Settings | None = N
     return "\n".join(lines)
 
 
-def gains_text(result: postprocess.TuneResult) -> str:
+def gains_text(result: cleanup.TuneResult) -> str:
     """What tuning bought on validation: character error rate raw -> chosen, config's -> chosen."""
     cer = result.validation_cer()
     text = f"validation character error rate: raw {cer['raw']:.4f} -> {cer['chosen']:.4f} (gain {cer['gain_over_raw']:.4f})"
@@ -194,7 +193,7 @@ def gains_text(result: postprocess.TuneResult) -> str:
     return text
 
 
-def write_figure(result: postprocess.TuneResult, path: pathlib.Path, title: str = "") -> pathlib.Path:
+def write_figure(result: cleanup.TuneResult, path: pathlib.Path, title: str = "") -> pathlib.Path:
     """Character error rate against each setting: the best over the others, and the others at the chosen
     values; no clean-up and the config's fixed clean-up as horizontal lines, the lowest mean and the
     chosen setting marked, the rule and the validation gain in the title."""
@@ -254,40 +253,28 @@ def write_figure(result: postprocess.TuneResult, path: pathlib.Path, title: str 
     return path
 
 
-def tune_run(
-    run: TrainedRun, settings: list[postprocess.Settings], echo=print, rule: str = "one-se"
-) -> postprocess.TuneResult:
+def tune_run(run: TrainedRun, settings: list[cleanup.Settings], echo=print, rule: str = "one-se") -> cleanup.TuneResult:
     """Tune one trained model; write ``postprocess.json`` and the figure beside its checkpoint, and the
     reference level for live use when it has none (``reference_power.json``, as training writes it).
-    The config's fixed ``post_tfm_kwargs`` (:func:`~vak_tcn.models.postprocess.config_fixed_settings`)
-    are a candidate."""
+    The config's fixed ``post_tfm_kwargs`` (:func:`~vak_tcn.models.cleanup.config_fixed_settings`)
+    are a candidate (:func:`~vak_tcn.models.after_training.tune_and_write`)."""
     echo(f"{run.checkpoint}: running the model on the validation split")
     model = run.load()
-    fixed = postprocess.config_fixed_settings(run.config)
-    data = validation_predictions(model, echo)
-    with warnings.catch_warnings():  # printed below, with the result
-        warnings.simplefilter("ignore", postprocess.TooFewFilesWarning)
-        result = postprocess.tune(
-            data["predictions"],
-            data["references"],
-            data["frame_dur"],
-            settings,
-            background=data["background"],
-            fixed=fixed,
-            rule=rule,
-        )
-    extra = {
-        "checkpoint": run.checkpoint.name,
-        "tuned_by": "vak-tcn tune",
-        "config": str(run.config),
-        "dataset": str(data["dataset"]),
-        "split": "val",
-        "n_files": result.n_files,
-        "audio_s": round(result.audio_s, 3),
-        "frame_dur": data["frame_dur"],
-        "tuner_seconds": round(result.seconds, 3),
-    }
-    out = postprocess.write_settings(postprocess.settings_path(run.checkpoint), result, extra)
+    fixed = cleanup.config_fixed_settings(run.config)
+    data = validation_predictions(model)
+    result, out = after_training.tune_and_write(
+        run.checkpoint,
+        data["predictions"],
+        data["references"],
+        data["frame_dur"],
+        background=data["background"],
+        fixed=fixed,
+        tuned_by="vak-tcn tune",
+        frame_dur=data["frame_dur"],
+        about={"config": str(run.config), "dataset": str(data["dataset"])},
+        settings=settings,
+        rule=rule,
+    )
     figure = write_figure(result, run.checkpoint.with_name(FIGURE), title=str(run.checkpoint))
     echo(
         f"{len(result.settings)} settings on {result.n_files} validation file{'' if result.n_files == 1 else 's'} "
@@ -308,24 +295,24 @@ def tune_run(
 
 def _record_reference(model: TrainedModel, echo=print) -> None:
     """``reference_power.json`` beside the checkpoint of a run trained before it was recorded (or whose
-    recording failed): the training split's level (:func:`~vak_tcn.models.trained.training_reference`)."""
+    recording failed): the training split's level (:func:`~vak_tcn.models.after_training.record_reference`)."""
     try:
-        doc = training_reference(model.dataset, model.spect_params)
+        doc, path = after_training.record_reference(model.checkpoint, model.dataset, "vak-tcn tune", model.spect_params)
     except (OSError, ValueError) as e:
         echo(f"no reference level for live use recorded: {e}")
         return
     echo(f"reference level for vak-tcn live: {doc['reference_power']:.6g} ({doc['n_files']} training files)")
-    echo(f"-> {write_reference(model.checkpoint, doc, 'vak-tcn tune')}")
+    echo(f"-> {path}")
 
 
 def main_tune(args) -> int:
-    g = postprocess.DEFAULT_GRID
-    settings = postprocess.grid(  # the grid options are lists of seconds, parsed by the CLI
+    g = cleanup.DEFAULT_GRID
+    settings = cleanup.grid(  # the grid options are lists of seconds, parsed by the CLI
         args.min_segment_dur or g["min_segment_dur"],
         args.min_gap_dur or g["min_gap_dur"],
         {"both": (False, True), "on": (True,), "off": (False,)}[args.majority_vote],
     )
-    # no clean-up and the config's fixed clean-up are always candidates (postprocess.tune adds them)
+    # no clean-up and the config's fixed clean-up are always candidates (cleanup.tune adds them)
     runs = find_runs(args.results_dir, args.checkpoint)
     print(f"{len(runs)} trained model(s) in {args.results_dir}; {len(settings)} clean-up settings each")
     results = [(run, tune_run(run, settings)) for run in runs]

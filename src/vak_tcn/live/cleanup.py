@@ -1,6 +1,6 @@
 """Clean-up of a live stream's frame labels, frame by frame, with the fewest frames of delay.
 
-:class:`OnlineCleanup` applies :func:`vak_tcn.models.postprocess.clean` (gap filling, then
+:class:`OnlineCleanup` applies :func:`vak_tcn.models.cleanup.clean` (gap filling, then
 ``min_segment_dur``, then majority vote) to frame labels as they arrive and says what it can
 as soon as it is certain:
 
@@ -10,7 +10,7 @@ as soon as it is certain:
 * an **offset** once ``min_gap_dur`` of background follows (a shorter gap before the same label
   would be filled), or when a different label starts; offsets come ``min_gap_dur`` late.
 
-The segments it reports are exactly those of :func:`~vak_tcn.models.postprocess.clean` on
+The segments it reports are exactly those of :func:`~vak_tcn.models.cleanup.clean` on
 the whole label vector, split where the label changes (tested on random label sequences).
 Pure Python: one frame costs a few dictionary and list operations.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..models.postprocess import Settings
+from ..models.cleanup import Settings
 
 __all__ = ["OnlineCleanup"]
 

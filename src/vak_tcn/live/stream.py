@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..inference.spectrogram import SpectParams, StreamingSpectrogram, transform
-from ..models import postprocess
+from ..models import cleanup
 from ..models.trained import TrainedModel, background_index, segments_drop_background
 from ..nn.incremental import IncrementalNetwork
 from ..plugins import vak_compat
@@ -270,10 +270,10 @@ class Stream:
         there is a usable one, else the running maximum.  :attr:`reference_source` says which.
 
         ``post_processing``: ``none`` (default: events at once), or ``auto``/``tuned``/``config``:
-        the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.models.postprocess.resolve_mode`),
+        the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.models.cleanup.resolve_mode`),
         at the delay it needs; :attr:`cleanup_source` says where it came from.
         """
-        model = TrainedModel.from_predict_config(predict_config, postprocess.Request(cli=post_processing))
+        model = TrainedModel.from_predict_config(predict_config, cleanup.Request(cli=post_processing))
         n_freqbins = model.check_samplerate(samplerate)  # a ValueError if the model takes other frequency bins
         network = model.load_network(n_freqbins)  # float32, on the CPU (as annotate's network in float32)
         recorded, why = model.reference_power(samplerate)

@@ -13,7 +13,8 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
 * stops at once, with :class:`NonFiniteError` naming the file(s) and the cause, on non-finite
   frames or loss (silent or NaN audio would otherwise train to NaN and exit 0): the training
   set's frames files are checked when training starts, each training loss and each validation
-  file's frames as they come;
+  file's frames as they come (the files read by :mod:`vak_tcn.models.dataset_files`, as the
+  reference annotations the segment metrics score against are);
 * honours ``VAK_TCN_MAX_STEPS`` (resolved when training starts), to bound
   smoke tests and demos by optimizer steps rather than epochs;
 * writes ``vak-tcn-provenance.json`` into each training run's results directory
@@ -23,7 +24,8 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   ``predict_step`` all of a file's windows at once;
 * tunes the clean-up of its predictions on the validation split when training ends, and
   writes ``postprocess.json`` beside the checkpoint vak evaluates (:meth:`on_fit_end`,
-  ``VAK_TCN_TUNE=0`` turns it off); ``vak eval`` (and learncurve's evaluation) then report the
+  :mod:`vak_tcn.models.after_training`, which ``vak-tcn tune`` uses too; ``VAK_TCN_TUNE=0`` turns
+  it off); ``vak eval`` (and learncurve's evaluation) then report the
   tuned clean-up in the ``_tfm`` columns, the config's ``post_tfm_kwargs`` in ``_fixed`` and
   the tuned one again in ``_tuned``; ``vak predict`` applies it before vak's own clean-up
   (docs/postprocessing.md);
@@ -44,10 +46,8 @@ The class is deliberately named ``FrameClassificationModel``: vak's
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 import pathlib
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -56,7 +56,9 @@ import torch
 
 from .. import settings
 from ..plugins import vak_compat
-from . import postprocess, trained
+from . import after_training, cleanup, trained
+from .dataset_files import dataset_references, frame_times_of, frames_finite, nonfinite_sources, source_of
+from .record_check import record_contradictions
 
 logger = logging.getLogger(__name__)
 #: messages a vak user must see go to vak's own logger, so they land in vak's log file too
@@ -72,31 +74,6 @@ NONFINITE_CAUSE = (
     "non-finite (NaN/inf) spectrogram values: silent audio (vak's log_spect divides by the file's "
     "peak power, 0 for silence) or NaN samples; remove or fix the file(s) and run vak prep again"
 )
-
-
-@functools.lru_cache(maxsize=65536)
-def _frames_finite(frames_path: str, input_type: str, mtime: float) -> bool:
-    return bool(np.isfinite(vak_compat.load_frames(frames_path, input_type)).all())
-
-
-def nonfinite_sources(files, input_type: str = "spect") -> list[str]:
-    """Sources of the ``(frames file, source)`` pairs whose frames have NaN/inf values
-    (each file read once per process)."""
-    return [
-        source
-        for frames, source in files
-        if frames.exists() and not _frames_finite(str(frames), input_type, frames.stat().st_mtime)
-    ]
-
-
-def _source_of(located: tuple[pathlib.Path, pathlib.Path]) -> str | None:
-    """The audio file ``vak prep`` made a frames file from, if the dataset's CSV says."""
-    frames, dataset_dir = located
-    try:
-        sources = vak_compat.prepared_split_sources(dataset_dir, None)
-    except Exception:  # no CSV, moved files: the frames file is named instead
-        return None
-    return next((source for path, source in sources if path.name == frames.name), None)
 
 
 def _nonfinite_message(where: str, sources: list[str], dataset_path) -> str:
@@ -129,72 +106,6 @@ def _windows_to_sequence(x: torch.Tensor) -> torch.Tensor:
     """(windows, ..., window) -> (1, ..., windows * window): concatenate windows in time."""
     dims = list(range(1, x.ndim - 1))
     return torch.flatten(x.permute(*dims, 0, x.ndim - 1), start_dim=x.ndim - 2).unsqueeze(0)
-
-
-@functools.lru_cache(maxsize=16)
-def dataset_references(dataset_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Ground-truth segments of a prepared dataset, by frames file name.
-
-    Maps the name of each frames file to ``(onsets_s, offsets_s, labels)``
-    from its annotation (read with vak's own reader).  Empty if the dataset has
-    no annotations or they cannot be read.
-    """
-    dataset_dir = pathlib.Path(dataset_dir)
-    try:
-        df = vak_compat.read_prepared_dataset(dataset_dir)
-    except Exception as e:  # not a prepared dataset vak-tcn can read: frame labels are all there is
-        logger.info(f"no reference annotations for dataset {dataset_dir}: {e}")
-        return {}
-    if "annot_path" not in df.columns or df["annot_path"].isna().all():
-        logger.info(f"dataset {dataset_dir} has no annotations: segment metrics score against frame labels")
-        return {}
-    named = [pathlib.Path(p) for p in df["annot_path"].dropna().unique()]
-    missing = [p for p in named if not p.exists()]
-    if missing:  # a moved dataset: its CSV's annotation paths no longer resolve
-        _warn_no_annotations(
-            dataset_dir, f"{len(missing)} of the {len(named)} annotation files it names are missing, e.g. {missing[0]}"
-        )
-        return {}
-    try:
-        annots = vak_compat.read_annotations(df)
-    except Exception as e:
-        _warn_no_annotations(dataset_dir, f"{type(e).__name__}: {e}")
-        return {}
-    if annots is None:
-        return {}
-    return {
-        pathlib.Path(frames_path).name: (
-            np.asarray(annot.seq.onsets_s, dtype=float),
-            np.asarray(annot.seq.offsets_s, dtype=float),
-            np.asarray(annot.seq.labels).astype(str),
-        )
-        for frames_path, annot in zip(df["frames_path"], annots)
-    }
-
-
-def _warn_no_annotations(dataset_dir: pathlib.Path, why: str) -> None:
-    """Say, once per dataset and process, that its annotations cannot be read, and what that changes."""
-    if str(dataset_dir) in _WARNED_DATASETS:
-        return
-    _WARNED_DATASETS.add(str(dataset_dir))
-    vak_logger.warning(
-        f"cannot read the annotations of dataset {dataset_dir} ({why}): segment metrics (boundary "
-        "precision/recall/F-score, R-value, edit, F1@k) score against the frame labels, quantised to "
-        "frames, instead of the annotations' onset and offset times. If the dataset or the audio and "
-        "annotation files were moved since `vak prep`, its CSV still names the old paths: put them back "
-        "or prepare the dataset again."
-    )
-
-
-_WARNED_DATASETS: set[str] = set()
-
-
-def _frame_times(frames_path: pathlib.Path) -> np.ndarray | None:
-    """Times of the frames (spectrogram time bins) stored with a prepared dataset's frames."""
-    if frames_path.suffix != ".npz" or not frames_path.exists():
-        return None
-    with np.load(frames_path) as npz:
-        return np.asarray(npz[vak_compat.TIMEBINS_KEY]) if vak_compat.TIMEBINS_KEY in npz else None
 
 
 def _score_metric(
@@ -240,8 +151,8 @@ class FrameClassificationModel(vak_compat.base_family()):
         self._checkpoint_path: pathlib.Path | None = None
         self._config_tfm = self.post_tfm  # vak's, from the config's post_tfm_kwargs (or None)
         self._fixed_tfm = None  # the config's clean-up, logged as _fixed in vak eval
-        self._tuned_tfm: postprocess.Settings | None = None
-        self._predict_cleanup: postprocess.Settings | None = None
+        self._tuned_tfm: cleanup.Settings | None = None
+        self._predict_cleanup: cleanup.Settings | None = None
 
     def load_state_dict_from_path(self, ckpt_path):
         """vak's, remembering the checkpoint: its ``postprocess.json`` is the tuned clean-up.  A network
@@ -249,7 +160,6 @@ class FrameClassificationModel(vak_compat.base_family()):
         that keep the weight shapes) is refused first, naming both values (stock ``vak eval``/``predict``;
         ``vak-tcn annotate`` and ``live`` check the same, :meth:`TrainedModel.check_against_record`)."""
         from .seeding import BUILD_ATTR
-        from .trained import record_contradictions
 
         resolved = (
             getattr(self.network, BUILD_ATTR, {}).get("network_kwargs") if not isinstance(self.network, dict) else None
@@ -270,9 +180,9 @@ class FrameClassificationModel(vak_compat.base_family()):
         (:func:`vak_tcn.settings.resolve`; ``vak-tcn annotate``'s ``--post-processing`` comes first there)."""
         return settings.resolve("post_processing", config=self._network_settings.get("post_processing"))
 
-    def _tuned_settings(self) -> tuple[postprocess.Settings, pathlib.Path] | None:
+    def _tuned_settings(self) -> tuple[cleanup.Settings, pathlib.Path] | None:
         """The tuned clean-up beside the loaded checkpoint, if the mode uses it and it exists."""
-        return postprocess.stored_settings(self._checkpoint_path, self.cleanup_mode())
+        return cleanup.stored_settings(self._checkpoint_path, self.cleanup_mode())
 
     def _set_eval_cleanup(self) -> None:
         """``vak eval``: ``_tfm`` is the tuned clean-up when there is one (the config's otherwise),
@@ -292,11 +202,11 @@ class FrameClassificationModel(vak_compat.base_family()):
             vak_logger.info(f"evaluating with tuned clean-up {tuned[0].describe()} from {tuned[1]}")
 
     def _apply_cleanup(self, tfm, y_pred: np.ndarray, context: Mapping) -> np.ndarray:
-        """``y_pred`` (1, time) cleaned by vak's post_tfm or by tuned :class:`postprocess.Settings`."""
-        if isinstance(tfm, postprocess.Settings):
+        """``y_pred`` (1, time) cleaned by vak's post_tfm or by tuned :class:`cleanup.Settings`."""
+        if isinstance(tfm, cleanup.Settings):
             if context.get("frame_dur") is None:
                 raise ValueError("tuned clean-up needs the dataset's frame duration; vak gave none")
-            return np.atleast_2d(postprocess.clean(y_pred[0], context["frame_dur"], tfm, context["background"]))
+            return np.atleast_2d(cleanup.clean(y_pred[0], context["frame_dur"], tfm, context["background"]))
         # copy: vak 1.0's post-processing edits its input in place (vak issue #821),
         # which would corrupt the raw predictions scored beside it
         return np.atleast_2d(tfm(np.copy(y_pred)))
@@ -321,22 +231,18 @@ class FrameClassificationModel(vak_compat.base_family()):
         except Exception as e:  # training is done and saved: say so, do not lose the run
             vak_logger.warning(f"clean-up not tuned after training ({type(e).__name__}: {e})")
 
-    def _evaluated_checkpoint(self) -> pathlib.Path | None:
-        """The checkpoint of this fit that vak evaluates (:func:`trained.checkpoint_in`)."""
-        dirs = [pathlib.Path(cb.dirpath) for cb in self._trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)]
-        return next((c for c in map(trained.checkpoint_in, dirs) if c is not None), None)
-
     def record_reference(self) -> pathlib.Path | None:
         """Write ``reference_power.json`` beside the checkpoint: the level ``vak-tcn live`` normalises by
-        without ``--reference``, from the training files' audio (:func:`trained.training_reference`)."""
+        without ``--reference``, from the training files' audio (:func:`after_training.record_reference`)."""
         found = vak_compat.dataset_sources(self._train_dataset())
-        ckpt = self._evaluated_checkpoint()
+        ckpt = after_training.evaluated_checkpoint(self._trainer)
         if found is None or ckpt is None:
             vak_logger.info("no vak training set or no checkpoint saved: no reference level recorded for live use")
             return None
         dataset_path, _, files = found
-        doc = trained.training_reference(dataset_path, sources=[source for _, source in files])
-        path = trained.write_reference(ckpt, doc, "vak-tcn, after training")
+        doc, path = after_training.record_reference(
+            ckpt, dataset_path, "vak-tcn, after training", sources=[source for _, source in files]
+        )
         low, high = doc["files_db_range"]
         vak_logger.info(
             f"reference level for vak-tcn live: {doc['reference_power']:.6g}, the median maximum power of "
@@ -345,18 +251,17 @@ class FrameClassificationModel(vak_compat.base_family()):
         return path
 
     def tune_cleanup(self) -> pathlib.Path | None:
-        """Run the checkpoint vak will evaluate over the validation split, tune the clean-up on it
-        (:func:`postprocess.tune`: the default grid, the config's clean-up among the candidates, the
-        one-standard-error rule) and write ``postprocess.json`` beside the checkpoint.  vak's log gets
-        the choice and what it gains on validation over raw and over the config's clean-up, and a
-        warning when there are one or two validation files."""
-        trainer = self._trainer
-        loaders = trainer.val_dataloaders
+        """Run the checkpoint vak will evaluate over the validation split, tune the clean-up on it and write
+        ``postprocess.json`` beside the checkpoint (:func:`after_training.tune_and_write`: the default grid,
+        the config's clean-up among the candidates, the one-standard-error rule).  vak's log gets the choice
+        and what it gains on validation over raw and over the config's clean-up, and a warning when there
+        are one or two validation files."""
+        loaders = self._trainer.val_dataloaders
         loader = loaders[0] if isinstance(loaders, (list, tuple)) and loaders else loaders
         if not loader:
             vak_logger.info("no validation split: the clean-up is not tuned")
             return None
-        ckpt = self._evaluated_checkpoint()
+        ckpt = after_training.evaluated_checkpoint(self._trainer)
         if ckpt is None:
             vak_logger.info("no checkpoint saved: the clean-up is not tuned")
             return None
@@ -373,22 +278,10 @@ class FrameClassificationModel(vak_compat.base_family()):
                 frame_durs.append(self._context(batch)["frame_dur"])
         if any(d is None for d in frame_durs):
             raise ValueError("no frame duration for the validation files (not a vak-prepared dataset?)")
-        fixed = self._fixed_cleanup(ckpt)
-        with warnings.catch_warnings():  # logged below, with the result
-            warnings.simplefilter("ignore", postprocess.TooFewFilesWarning)
-            result = postprocess.tune(
-                predictions, references, frame_durs, background=self._background_index(), fixed=fixed
-            )
-        extra = {
-            "checkpoint": ckpt.name,
-            "tuned_by": "vak-tcn, after training",
-            "split": "val",
-            "n_files": result.n_files,
-            "audio_s": round(result.audio_s, 3),
-            "frame_dur": float(np.mean(frame_durs)),
-            "tuner_seconds": round(result.seconds, 3),
-        }
-        path = postprocess.write_settings(postprocess.settings_path(ckpt), result, extra)
+        result, path = after_training.tune_and_write(
+            ckpt, predictions, references, frame_durs, background=self._background_index(),
+            fixed=self._fixed_cleanup(ckpt), tuned_by="vak-tcn, after training", frame_dur=float(np.mean(frame_durs)),
+        )  # fmt: skip
         vak_logger.info(
             f"clean-up tuned on {result.n_files} validation file{'' if result.n_files == 1 else 's'} in "
             f"{result.seconds:.2f} s: {result.summary()}; -> {path}"
@@ -397,25 +290,9 @@ class FrameClassificationModel(vak_compat.base_family()):
             vak_logger.warning(result.warning)
         return path
 
-    def _fixed_cleanup(self, ckpt: pathlib.Path) -> postprocess.Settings | None:
-        """The config's fixed clean-up, a candidate of the tuner: vak's post-processing of this model if
-        vak gave it one, else the ``post_tfm_kwargs`` of the config vak copied into the results
-        (:func:`postprocess.config_fixed_settings`: ``[vak.learncurve]``, else ``[vak.eval]``).  vak's
-        train and learncurve build the model without, so the config is where they are."""
-        tfm = self._config_tfm
-        if tfm is not None and hasattr(tfm, "min_segment_dur"):
-            return postprocess.vak_settings(tfm)
-        run_dir = ckpt.parents[2]  # <run>/<Model>/checkpoints/; learncurve's run: <results>/train_dur_*/replicate_*
-        learncurve = run_dir.name.startswith("replicate_") and run_dir.parent.name.startswith("train_dur_")
-        config = trained.config_above(run_dir, run_dir.parent.parent if learncurve else run_dir)
-        if config is None:
-            vak_logger.info(f"no config (*.toml) in {run_dir}: the config's clean-up is not among the candidates")
-            return None
-        try:
-            return postprocess.config_fixed_settings(config)
-        except ValueError as e:  # e.g. a [vak.eval] table vak train did not check
-            vak_logger.warning(f"the config's clean-up is not among the candidates: {e}")
-            return None
+    def _fixed_cleanup(self, ckpt: pathlib.Path) -> cleanup.Settings | None:
+        """The config's fixed clean-up, a candidate of the tuner (:func:`after_training.fixed_cleanup`)."""
+        return after_training.fixed_cleanup(self._config_tfm, ckpt)
 
     def _sequence_predictions(self, network, batch: Mapping):
         """A validation batch (one file's windows) through ``network``: ``(class_logits (1, classes,
@@ -483,7 +360,7 @@ class FrameClassificationModel(vak_compat.base_family()):
             return
         located = self._frames_file(batch)
         name = str(located[0]) if located else "a validation file (vak gave no path)"
-        raw_finite = located is not None and _frames_finite(str(located[0]), "spect", located[0].stat().st_mtime)
+        raw_finite = located is not None and frames_finite(str(located[0]), "spect", located[0].stat().st_mtime)
         if raw_finite:  # the standardizer, fitted on the training split, is the cause: name its bad files
             bad = nonfinite_sources(vak_compat.prepared_split_sources(located[1], "train"))
             if bad:
@@ -492,7 +369,7 @@ class FrameClassificationModel(vak_compat.base_family()):
                 f"frames of {name} are finite on disk but non-finite after the frames standardizer: it was "
                 f"fitted on training data with {NONFINITE_CAUSE}"
             )
-        source = _source_of(located) if located else None
+        source = source_of(located) if located else None
         raise NonFiniteError(f"{source + ' (frames ' + name + ')' if source else name} has {NONFINITE_CAUSE}")
 
     def on_train_start(self) -> None:
@@ -536,7 +413,7 @@ class FrameClassificationModel(vak_compat.base_family()):
                 "[vak.predict] to apply the tuned clean-up alone)"
             )
 
-    def _cleaned_logits(self, logits: torch.Tensor, batch: Mapping, settings: postprocess.Settings) -> torch.Tensor:
+    def _cleaned_logits(self, logits: torch.Tensor, batch: Mapping, settings: cleanup.Settings) -> torch.Tensor:
         """Logits of a file's windows whose argmax is the tuned clean-up of theirs: at each frame the
         clean-up relabels, its new label's logit becomes the frame's maximum + 1 (others untouched)."""
         located = self._frames_file(batch)
@@ -549,7 +426,7 @@ class FrameClassificationModel(vak_compat.base_family()):
             valid = torch.as_tensor(batch["padding_mask"], device=seq.device).reshape(-1).bool()
         index = torch.nonzero(valid).flatten()
         labels = seq[0][:, index].argmax(dim=0).cpu().numpy()
-        cleaned = postprocess.clean(labels, frame_dur, settings, self._background_index())
+        cleaned = cleanup.clean(labels, frame_dur, settings, self._background_index())
         changed = np.flatnonzero(cleaned != labels)
         if changed.size:
             frames = index[torch.as_tensor(changed, device=seq.device)]
@@ -625,7 +502,7 @@ class FrameClassificationModel(vak_compat.base_family()):
             path, dataset_dir = located
             if frame_dur is None:
                 frame_dur = vak_compat.dataset_frame_dur(str(dataset_dir))
-            frame_times = _frame_times(path)
+            frame_times = frame_times_of(path)
             segments = dataset_references(str(dataset_dir)).get(path.name)
             if segments is not None:
                 onsets, offsets, labels = segments

@@ -16,6 +16,9 @@ vak predict config (:meth:`TrainedModel.from_predict_config`: ``vak-tcn annotate
 * :func:`training_reference`, :func:`write_reference`, :func:`read_reference`: the reference
   level for live use, ``reference_power.json`` beside the checkpoint (docs/live.md).
 
+Its clean-up comes from :mod:`.cleanup` (a predict config's: :func:`~.cleanup.predict_cleanup`), the
+check of its network table against the training run's record from :mod:`.record_check`.
+
 This module imports nothing heavy at import time (NumPy only); torch when a model loads, and vak
 only when it must: a predict config whose model is one of vak-tcn's own networks is read and built
 without it (:func:`builds_without_vak`, :func:`vak_compat.read_predict_config
@@ -29,12 +32,14 @@ import json
 import logging
 import math
 import pathlib
+import tomllib
 from typing import Any
 
 import numpy as np
 
 from ..audio.spect_params import SpectParams
-from . import postprocess
+from .cleanup import Request, Settings, predict_cleanup, resolve_mode, stored_settings
+from .record_check import network_defaults, record_contradictions
 
 __all__ = [
     "REFERENCE_FILENAME",
@@ -47,7 +52,6 @@ __all__ = [
     "read_predict_config",
     "config_above",
     "read_reference",
-    "record_contradictions",
     "segments_drop_background",
     "training_reference",
     "write_reference",
@@ -60,75 +64,6 @@ REFERENCE_FILENAME = "reference_power.json"
 REFERENCE_FORMAT = 1
 #: training files whose maximum power goes into the reference (evenly spaced over the split)
 REFERENCE_MAX_FILES = 200
-#: the training run's record (:mod:`.provenance`'s ``FILENAME``; not imported: provenance imports more)
-_PROVENANCE = "vak-tcn-provenance.json"
-#: network keys not compared with the record: sizes vak sets from the data, dropout (nothing at
-#: inference), vak-tcn's own keys that are not the network's
-_UNCHECKED_NETWORK_KEYS = frozenset(
-    {"num_classes", "num_input_channels", "num_freqbins", "dropout", "stage_dropout", "rnn_dropout", "seed",
-     "post_processing"}
-)  # fmt: skip
-
-
-def _network_defaults(name: str | None) -> dict | None:
-    """The keyword defaults of a catalogue model's network (its refinement stages' too); None for a
-    model outside the catalogue."""
-    import inspect
-
-    from . import catalogue
-
-    try:
-        cls = catalogue.get(name).network_class()
-    except (KeyError, ImportError, AttributeError):
-        return None
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        from ..nn.stages import STAGE_DEFAULTS
-
-        defaults.update(STAGE_DEFAULTS)
-    return defaults
-
-
-def record_contradictions(
-    checkpoint: str | pathlib.Path, resolved: dict, explicit: dict | None = None
-) -> tuple[pathlib.Path, list[str]] | None:
-    """What a network's keyword arguments ``resolved`` say other than the training run's record.
-
-    Causal and centred TCNs (and other keys that keep the weight shapes) load each other's checkpoints,
-    so a config saying ``causal = true`` would run a centred checkpoint as causal.  The training run's
-    provenance record (``vak-tcn-provenance.json``, beside the checkpoint or up to two folders above it:
-    vak's ``<run>/<model>/checkpoints/``) keeps the resolved network keyword arguments; each key both
-    have with different values is one line naming both (``(the default)`` when ``explicit``, the keys a
-    config wrote, is given and lacks it).  Keys that change nothing at inference (dropout) and the sizes
-    vak sets from the data are not compared.  ``(record, lines)``, or None: no record (a model trained
-    elsewhere), an unreadable one, or nothing contradicts it."""
-    checkpoint = pathlib.Path(checkpoint)
-    record = next((d / _PROVENANCE for d in list(checkpoint.parents)[:3] if (d / _PROVENANCE).is_file()), None)
-    if record is None:
-        return None
-    try:
-        trained = json.loads(record.read_text())["model"]["network_kwargs"] or {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # an unreadable record says nothing
-    said = []
-    for key, value in sorted(trained.items()):
-        if key in _UNCHECKED_NETWORK_KEYS or key not in resolved:
-            continue
-        if _jsonable(resolved[key]) != _jsonable(value):
-            default = "" if explicit is None or key in explicit else " (the default)"
-            said.append(
-                f"{key} = {_toml(resolved[key])}{default}, the checkpoint was trained with {key} = {_toml(value)}"
-            )
-    return (record, said) if said else None
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=list))
-
-
-def _toml(value: Any) -> str:
-    return json.dumps(_jsonable(value))
 
 
 class ModelError(ValueError):
@@ -327,7 +262,7 @@ class TrainedModel:
     standardizer_path: pathlib.Path | None = None
     #: the prepared dataset's frame duration (None: from the audio's sample rate, per recording)
     frame_dur: float | None = None
-    cleanup: postprocess.Settings = dataclasses.field(default_factory=postprocess.Settings)
+    cleanup: Settings = dataclasses.field(default_factory=Settings)
     cleanup_source: str = "none"
     input_type: str = "spect"
     #: the prepared dataset of a training run (None for a predict config's model)
@@ -352,12 +287,10 @@ class TrainedModel:
 
     # ---- loading
     @classmethod
-    def from_predict_config(
-        cls, config_path: str | pathlib.Path, cleanup: postprocess.Request | None = None
-    ) -> TrainedModel:
+    def from_predict_config(cls, config_path: str | pathlib.Path, cleanup: Request | None = None) -> TrainedModel:
         """The model of a stock vak predict config: checkpoint, labelmap, frames standardizer,
         ``[vak.prep.spect_params]``, model table; the clean-up ``cleanup`` asks for, its mode resolved
-        with the model's network table (:func:`postprocess.resolve_mode`, :func:`predict_cleanup`;
+        with the model's network table (:func:`~.cleanup.resolve_mode`, :func:`~.cleanup.predict_cleanup`;
         None: no clean-up).  FileNotFoundError
         for a missing file, :class:`ModelError` for a labelmap or standardizer that is not one."""
         from ..plugins import vak_compat
@@ -394,8 +327,9 @@ class TrainedModel:
                 ) from None
         model_config = predict.model.asdict()
         table = model_config.get("network")
-        mode, set_by = postprocess.resolve_mode(cleanup, table) if cleanup is not None else ("none", "not asked for")
-        cleanup, source = predict_cleanup(config_path, predict, mode, set_by)
+        mode, set_by = resolve_mode(cleanup, table) if cleanup is not None else ("none", "not asked for")
+        written = _predict_table(config_path) if mode != "none" else {}  # the keys the user wrote
+        cleanup, source = predict_cleanup(config_path, predict, mode, set_by, written)
         model = cls(
             checkpoint=pathlib.Path(predict.checkpoint_path),
             labelmap=labelmap,
@@ -440,7 +374,7 @@ class TrainedModel:
         if spect is None:
             spect = cfg.prep.spect_params if cfg.prep is not None else {}
         try:
-            tuned = postprocess.stored_settings(checkpoint, "auto")
+            tuned = stored_settings(checkpoint, "auto")
         except (OSError, ValueError) as e:  # tune writes it again
             logger.warning(f"clean-up beside {checkpoint} not read: {e}")
             tuned = None
@@ -453,7 +387,7 @@ class TrainedModel:
             standardizer=standardizer,
             standardizer_path=standardizer_path if standardizer is not None else None,
             frame_dur=vak_compat.dataset_frame_dur(str(dataset)),
-            cleanup=tuned[0] if tuned else postprocess.Settings(),
+            cleanup=tuned[0] if tuned else Settings(),
             cleanup_source=f"tuned ({tuned[1]})" if tuned else "none",
             input_type=input_type,
             dataset=dataset,
@@ -548,10 +482,10 @@ class TrainedModel:
     # ---- the config against the record of the training run
     def check_against_record(self) -> None:
         """Refuse a network table that says something other than the network was trained with
-        (:func:`record_contradictions`: the table's value of each key, else the network's default),
+        (:func:`~.record_check.record_contradictions`: the table's value of each key, else the network's default),
         in one :class:`ModelError` naming both values and the record."""
         name = self.model_config.get("name")
-        defaults = _network_defaults(name)
+        defaults = network_defaults(name)
         if defaults is None:
             return  # a model outside vak-tcn's catalogue
         table = self.model_config.get("network") or {}
@@ -584,57 +518,10 @@ class TrainedModel:
         )
 
 
-# ---------------------------------------------------------------- clean-up of a predict config's model
-def predict_cleanup(config_path: pathlib.Path, predict, mode: str, set_by: str) -> tuple[postprocess.Settings, str]:
-    """The clean-up to apply in ``mode`` and a line saying where it comes from (docs/postprocessing.md).
-
-    ``auto``: ``postprocess.json`` beside the checkpoint (tuned after training, or by ``vak-tcn
-    tune``) when there is one: exactly the setting chosen and scored on validation.  A clean-up key
-    the user wrote in ``[vak.predict]`` (``majority_vote``, ``min_segment_dur``) still applies after
-    it, as ``vak predict`` applies it after the model (:func:`postprocess.then`), and the line gives
-    both settings' validation character error rates; keys left out add nothing (vak predict's own
-    default, ``majority_vote = true``, is said in the line when it would change the tuned setting).
-    Without the file: the config's (vak's defaults for keys it leaves out), as vak predict.
-    ``tuned``: as ``auto``, an error without the file.  ``config``: the config's alone.  ``none``: none.
-    """
-    if mode == "none":
-        return postprocess.Settings(), f"none ({set_by})"
-    import tomllib
-
+def _predict_table(config_path: pathlib.Path) -> dict:
+    """The ``[vak.predict]`` table of a config as written (no defaults filled in)."""
     with open(config_path, "rb") as fh:
-        table = tomllib.load(fh).get("vak", {}).get("predict", {})
-    explicit = [key for key in ("majority_vote", "min_segment_dur") if key in table]
-    from_config = postprocess.vak_settings(predict)
-    config_source = (
-        f"the config's ({', '.join(explicit)} in [vak.predict] of {config_path})" if explicit else "vak's defaults"
-    )
-    tuned = postprocess.stored_settings(predict.checkpoint_path, mode, set_by)
-    if tuned is None:
-        if mode == "auto":
-            return from_config, f"{config_source} (no {postprocess.FILENAME} beside the checkpoint)"
-        return from_config, f"{config_source} ({mode} mode, set by {set_by})"
-    settings, path = tuned
-    if not explicit:
-        source = f"tuned ({path})"
-        if postprocess.then(settings, from_config) != settings:  # what stock vak predict adds to it
-            source += (
-                f"; stock vak predict would add its default {from_config.describe()}: set majority_vote = false in "
-                "[vak.predict] for it to apply the tuned clean-up alone"
-            )
-        return settings, source
-    applied = postprocess.then(settings, postprocess.vak_settings(predict))
-    if applied == settings:
-        return settings, f"tuned ({path}); {config_source} add nothing to it"
-
-    def cer(s: postprocess.Settings) -> str:
-        value = postprocess.stored_validation_cer(path, s)
-        return "not scored" if value is None else f"{value:.4f}"
-
-    return applied, (
-        f"tuned ({path}), then {config_source}: validation character error rate {cer(applied)} against "
-        f"{cer(settings)} for the tuned clean-up alone ({settings.describe()}); remove the key(s) or set "
-        "majority_vote = false to apply it alone"
-    )
+        return tomllib.load(fh).get("vak", {}).get("predict", {})
 
 
 def _first_line(error: BaseException) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from ..audio.annotations import write_annotation
 from ..audio.read import find_audio
 from ..inference import annotate, records, segments, tune
-from ..models import postprocess
+from ..models import cleanup
 from ..models.trained import TrainedModel
 from ..plugins import vak_compat
 
@@ -77,7 +77,7 @@ def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path
 
 def _predict_config(
     run: tune.TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path
-) -> tuple[str, postprocess.Settings]:
+) -> tuple[str, cleanup.Settings]:
     """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config (the
     labelmap and standardizer are the ones the trained model, ``run.load()``, takes), and the clean-up it
     applies: the tuned one alone, else the config's ``post_tfm_kwargs``."""
@@ -101,18 +101,17 @@ def _predict_config(
         predict["frames_standardizer_path"] = str(model.standardizer_path)
     if "trainer" in train:
         predict["trainer"] = train["trainer"]
-    tuned = postprocess.stored_settings(run.checkpoint, "auto")
-    if tuned is not None:  # the tuned clean-up alone, as _tfm reports it
+    stored = cleanup.settings_path(run.checkpoint)
+    if stored.is_file():  # the tuned clean-up alone, as _tfm reports it
         predict["majority_vote"] = False
-        cleanup = tuned[0]
-    else:  # the config's, as vak's _tfm columns
-        post = train.get("post_tfm_kwargs") or {}
-        predict["majority_vote"] = bool(post.get("majority_vote", False))
-        if post.get("min_segment_dur"):
-            predict["min_segment_dur"] = float(post["min_segment_dur"])
-        cleanup = postprocess.Settings(float(predict.get("min_segment_dur", 0.0)), predict["majority_vote"])
+        applied = cleanup.read_settings(stored)
+    else:  # the config's (its training table's post_tfm_kwargs), as vak's _tfm columns
+        applied = cleanup.config_fixed_settings(run.config, (command,)) or cleanup.Settings()
+        predict["majority_vote"] = applied.majority_vote
+        if applied.min_segment_dur:
+            predict["min_segment_dur"] = applied.min_segment_dur
     prep = _prep_table(tables.get("prep"), model, audio, out)
-    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}}), cleanup
+    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}}), applied
 
 
 def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
@@ -137,19 +136,19 @@ def predict_split(
     model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
     dataset, audio = model.dataset, split_audio(model, split)
     config = pathlib.Path(config_path or out / "predict.toml")
-    text, cleanup = _predict_config(run, model, audio, out)
+    text, applied = _predict_config(run, model, audio, out)
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(text)
     folders = {RAW: out / RAW, CLEANED: out / CLEANED}
     # the report's own model: raw here; the cleaned version is made from its labels below
-    model.cleanup, model.cleanup_source = postprocess.Settings(), "none (raw: the report cleans the raw labels)"
+    model.cleanup, model.cleanup_source = cleanup.Settings(), "none (raw: the report cleans the raw labels)"
     echo(f"{run.checkpoint}: predicting the {split} split ({len(audio)} files), {RAW}")
     options = annotate.Options(probabilities=True)
     _, failed, _ = annotate.annotate_all(model, audio, out_dir=folders[RAW], options=options, echo=echo)
     if failed:
         raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
-    echo(f"{run.checkpoint}: {CLEANED}: the raw labels with the clean-up {cleanup.describe()}")
-    _clean(model, audio, folders[RAW], folders[CLEANED], cleanup, options, echo)
+    echo(f"{run.checkpoint}: {CLEANED}: the raw labels with the clean-up {applied.describe()}")
+    _clean(model, audio, folders[RAW], folders[CLEANED], applied, options, echo)
     return dataset, folders
 
 
@@ -158,7 +157,7 @@ def _clean(
     audio: list[pathlib.Path],
     raw: pathlib.Path,
     cleaned: pathlib.Path,
-    cleanup: postprocess.Settings,
+    settings: cleanup.Settings,
     options,
     echo,
 ) -> None:
@@ -171,7 +170,7 @@ def _clean(
     with records.output_lock(cleaned, echo):
         for (recording, raw_outputs, raw_record), (_, outputs, record) in zip(planned_raw, planned):
             entry = records.read_record(raw_record).get(raw_outputs["probabilities"].name) or {}
-            made_with = {**entry.get("made_with", {}), "clean_up": cleanup.asdict()}
+            made_with = {**entry.get("made_with", {}), "clean_up": settings.asdict()}
             state, details = records.resume_state(outputs, record, made_with)
             if state == "done":
                 continue
@@ -185,6 +184,6 @@ def _clean(
                 times = npz["frame_times"]
             about = {"derived_from": str(raw_outputs["probabilities"])}
             records.write_record(record, outputs, made_with, "pending", about)
-            found_segments = segments.of_frame_labels(model.labelmap, labels, times, cleanup)
+            found_segments = segments.of_frame_labels(model.labelmap, labels, times, settings)
             write_annotation(outputs["annotation"], "generic-seq", recording, *found_segments)
             records.write_record(record, outputs, made_with, "complete", about)
