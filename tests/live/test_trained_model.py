@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from vak_tcn.models import trained
+from vak_tcn.models import results, trained
 
 from helpers.cli import cli_in_process
 from helpers.data import REAL_BOUT
@@ -120,7 +120,7 @@ def test_the_family_and_tune_choose_one_checkpoint(tmp_path, names, chosen):
     assert (
         run.checkpoint
         == family.checkpoint_vak_evaluates(ckpt_dir)
-        == trained.checkpoint_in(ckpt_dir)
+        == results.checkpoint_in(ckpt_dir)
         == ckpt_dir / chosen
     )
 

@@ -42,6 +42,7 @@ import tomlkit
 from .. import settings
 from .._atomic import write_text
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
+from ..models import results as vak_results
 from . import configs
 from .reproducibility import run_env
 
@@ -286,10 +287,10 @@ def _results_dirs(run: Run) -> list[pathlib.Path]:
 
 def _completed(run: Run, results: pathlib.Path) -> bool:
     if run.command == "learncurve":
-        return (results / "learning_curve.csv").exists()  # vak writes it when the last run ends
+        return (results / vak_results.LEARNING_CURVE).exists()  # vak writes it when the last run ends
     # vak train saves checkpoints all through training: they do not say it ended, the run's
     # log does (a run killed mid-training, machine and all, has no end line)
-    return any(results.glob("*/checkpoints/*.pt")) and _ended_with_exit_0(run.state_file.with_suffix(".log"), "train")
+    return vak_results.has_checkpoints(results) and _ended_with_exit_0(run.state_file.with_suffix(".log"), "train")
 
 
 def _ended_with_exit_0(log: pathlib.Path, command: str) -> bool:

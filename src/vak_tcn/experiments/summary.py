@@ -25,6 +25,7 @@ import tomlkit
 from .._atomic import atomic_write
 from ..models import catalogue
 from ..models.catalogue import display_name
+from ..models.results import LEARNING_CURVE
 from . import reproducibility
 from .poster import loss_label
 
@@ -153,9 +154,7 @@ def find_learning_curves(roots: Iterable[str | pathlib.Path]) -> list[pathlib.Pa
         root = pathlib.Path(root)
         if not root.exists():
             raise FileNotFoundError(f"results directory not found: {root}")
-        found += [
-            p for p in root.rglob("learning_curve.csv") if not any(part.startswith("interrupted-") for part in p.parts)
-        ]
+        found += [p for p in root.rglob(LEARNING_CURVE) if not any(part.startswith("interrupted-") for part in p.parts)]
     return sorted(set(found))
 
 
@@ -163,7 +162,7 @@ def summarize(roots: Iterable[str | pathlib.Path], out_csv: str | pathlib.Path) 
     """Walk results directories, write the tidy CSV, return it."""
     curves = find_learning_curves(roots)
     if not curves:
-        raise FileNotFoundError(f"no learning_curve.csv under {', '.join(map(str, roots))}")
+        raise FileNotFoundError(f"no {LEARNING_CURVE} under {', '.join(map(str, roots))}")
     frames = [
         reproducibility.with_provenance(tidy(_read_csv(path), _run_info(path.parent), path), path.parent)
         for path in curves

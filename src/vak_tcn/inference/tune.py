@@ -7,7 +7,7 @@ For each trained model in a ``vak train`` or ``vak learncurve`` results director
 1. finds the config vak copied into the results directory (the nearest ``*.toml`` above the
    checkpoint), and from it the prepared dataset and the model table;
 2. loads the checkpoint the family tunes when training ends (``max-val-acc-checkpoint.pt``, else
-   the only checkpoint, else ``checkpoint.pt``: :func:`~vak_tcn.models.trained.checkpoint_in`), the
+   the only checkpoint, else ``checkpoint.pt``: :func:`~vak_tcn.models.results.checkpoint_in`), the
    labelmap and frames standardizer vak saved beside it (:class:`~vak_tcn.models.trained.TrainedModel`);
 3. runs the network over every file of the dataset's **validation** split (the frames vak
    prepared; no other split's files are opened) with exact chunked inference, argmax
@@ -32,7 +32,7 @@ import pathlib
 import numpy as np
 
 from ..models import after_training, cleanup
-from ..models.trained import TrainedModel, checkpoint_in, config_above
+from ..models.trained import TrainedModel, TrainedRun, find_runs
 from ..plugins import vak_compat
 from . import chunked
 
@@ -50,41 +50,6 @@ __all__ = [
 FIGURE = "postprocess.png"
 #: output frames per network call
 CHUNK_FRAMES = 8192
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainedRun:
-    checkpoint: pathlib.Path
-    run_dir: pathlib.Path  # vak's results_path of this training run (labelmap, standardizer)
-    config: pathlib.Path
-
-    def load(self) -> TrainedModel:
-        return TrainedModel.from_run(self.checkpoint, self.run_dir, self.config)
-
-
-def find_runs(results_dir: pathlib.Path, checkpoint_name: str | None = None) -> list[TrainedRun]:
-    """The trained models of a results directory, one per ``checkpoints`` directory, each with the
-    checkpoint the family tunes when training ends (:func:`~vak_tcn.models.trained.checkpoint_in`),
-    or ``checkpoint_name``."""
-    results_dir = pathlib.Path(results_dir).resolve()
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"results directory not found: {results_dir}")
-    runs = []
-    for ckpt_dir in sorted({p.parent for p in results_dir.rglob("checkpoints/*.pt")}):
-        ckpt = checkpoint_in(ckpt_dir, checkpoint_name)
-        if ckpt is None:
-            continue
-        run_dir = ckpt_dir.parent.parent  # <run>/<Model>/checkpoints/
-        config = config_above(run_dir, results_dir)
-        if config is None:
-            raise FileNotFoundError(f"no vak config (*.toml) in {results_dir} or above {ckpt} within it")
-        runs.append(TrainedRun(ckpt, run_dir, config))
-    if not runs:
-        raise FileNotFoundError(
-            f"no checkpoint ({checkpoint_name or '*.pt'}) under {results_dir}: expected vak's layout "
-            "<results>/<Model>/checkpoints/ (train) or <results>/train_dur_*/replicate_*/<Model>/checkpoints/"
-        )
-    return runs
 
 
 def split_predictions(

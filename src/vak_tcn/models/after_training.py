@@ -12,7 +12,7 @@ prepared validation split, the terminal).
   (:func:`~.trained.training_reference`, :func:`~.trained.write_reference`);
 * :func:`evaluated_checkpoint` and :func:`fixed_cleanup`: the checkpoint of a fit that vak evaluates,
   and the config's clean-up among the tuner's candidates, as the family finds them (``vak-tcn tune``
-  finds both from the results directory: :func:`vak_tcn.inference.tune.find_runs`,
+  finds both from the results directory: :func:`vak_tcn.models.trained.find_runs`,
   :func:`~.cleanup.config_fixed_settings`).
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import cleanup, trained
+from . import cleanup, results, trained
 
 __all__ = ["evaluated_checkpoint", "fixed_cleanup", "record_reference", "tune_and_write"]
 
@@ -86,10 +86,10 @@ def record_reference(
 
 
 def evaluated_checkpoint(trainer) -> pathlib.Path | None:
-    """The checkpoint of a fit that vak evaluates (:func:`~.trained.checkpoint_in` in the directories of
+    """The checkpoint of a fit that vak evaluates (:func:`~.results.checkpoint_in` in the directories of
     the trainer's checkpoint callbacks)."""
     dirs = [pathlib.Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)]
-    return next((c for c in map(trained.checkpoint_in, dirs) if c is not None), None)
+    return next((c for c in map(results.checkpoint_in, dirs) if c is not None), None)
 
 
 def fixed_cleanup(config_tfm, ckpt: pathlib.Path) -> cleanup.Settings | None:
@@ -100,9 +100,8 @@ def fixed_cleanup(config_tfm, ckpt: pathlib.Path) -> cleanup.Settings | None:
     log, without a config or with one whose clean-up is not one."""
     if config_tfm is not None and hasattr(config_tfm, "min_segment_dur"):
         return cleanup.vak_settings(config_tfm)
-    run_dir = ckpt.parents[2]  # <run>/<Model>/checkpoints/; learncurve's run: <results>/train_dur_*/replicate_*
-    learncurve = run_dir.name.startswith("replicate_") and run_dir.parent.name.startswith("train_dur_")
-    config = trained.config_above(run_dir, run_dir.parent.parent if learncurve else run_dir)
+    run_dir = results.run_dir_of(ckpt)
+    config = results.config_of(run_dir)
     if config is None:
         vak_logger.info(f"no config (*.toml) in {run_dir}: the config's clean-up is not among the candidates")
         return None

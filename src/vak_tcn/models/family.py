@@ -56,7 +56,7 @@ import torch
 
 from .. import settings
 from ..plugins import vak_compat
-from . import after_training, cleanup, trained
+from . import after_training, cleanup, results, trained
 from .dataset_files import dataset_references, frame_times_of, frames_finite, nonfinite_sources, source_of
 from .record_check import record_contradictions
 
@@ -133,8 +133,8 @@ def _sequence_to_windows(x: torch.Tensor, n_windows: int) -> torch.Tensor:
     return x[0].reshape(classes, n_windows, -1).permute(1, 0, 2)
 
 
-#: the checkpoint of a training run that vak evaluates, and vak-tcn tunes: the one rule, in .trained
-checkpoint_vak_evaluates = trained.checkpoint_in
+#: the checkpoint of a training run that vak evaluates, and vak-tcn tunes: the one rule, in .results
+checkpoint_vak_evaluates = results.checkpoint_in
 
 
 class FrameClassificationModel(vak_compat.base_family()):

@@ -11,7 +11,7 @@ vak predict config (:meth:`TrainedModel.from_predict_config`: ``vak-tcn annotate
   annotate and live alike;
 * :meth:`TrainedModel.check_samplerate`: whether audio at a sample rate gives the frequency
   bins the model takes (the same refusal in annotate and live);
-* :func:`checkpoint_in`: the checkpoint of a training run that is used (vak learncurve's rule),
+* :func:`~.results.checkpoint_in`: the checkpoint of a training run that is used (vak learncurve's rule),
   for the family's post-training tuner and ``vak-tcn tune`` alike;
 * :func:`training_reference`, :func:`write_reference`, :func:`read_reference`: the reference
   level for live use, ``reference_power.json`` beside the checkpoint (docs/live.md).
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..audio.spect_params import SpectParams
+from . import results
 from .cleanup import Request, Settings, predict_cleanup, resolve_mode, stored_settings
 from .record_check import network_defaults, record_contradictions
 
@@ -48,9 +49,9 @@ __all__ = [
     "TrainedModel",
     "background_index",
     "builds_without_vak",
-    "checkpoint_in",
+    "TrainedRun",
+    "find_runs",
     "read_predict_config",
-    "config_above",
     "read_reference",
     "segments_drop_background",
     "training_reference",
@@ -119,37 +120,6 @@ def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool]:
 
     load_plugins()  # the start-up hook on or off
     return vak_compat.load_config(config_path, unprepped_ok=True), False
-
-
-def checkpoint_in(ckpt_dir: str | pathlib.Path, name: str | None = None) -> pathlib.Path | None:
-    """The checkpoint of a training run (its ``checkpoints`` directory) that is used: ``name`` when
-    given; else the max-val-acc one if there is exactly one, else the only ``.pt`` file, else
-    ``checkpoint.pt`` (vak learncurve's rule, vak's file names; where vak would stop, this falls back
-    to ``checkpoint.pt``).  None if there is none.  The family's post-training tuner and
-    ``vak-tcn tune`` both choose by it."""
-    ckpt_dir = pathlib.Path(ckpt_dir)
-    if name:
-        return ckpt_dir / name if (ckpt_dir / name).is_file() else None
-    paths = sorted(ckpt_dir.glob("*.pt"))
-    best = [p for p in paths if "max-val-acc" in p.name]
-    if len(best) == 1:
-        return best[0]
-    if len(paths) == 1:
-        return paths[0]
-    last = ckpt_dir / "checkpoint.pt"
-    return last if last.is_file() else None
-
-
-def config_above(path: pathlib.Path, root: pathlib.Path) -> pathlib.Path | None:
-    """The nearest ``*.toml`` in ``path`` or a folder above it, up to ``root`` (the config vak copied
-    into a results directory)."""
-    for parent in [path, *path.parents]:
-        tomls = sorted(parent.glob("*.toml"))
-        if tomls:
-            return tomls[0]
-        if parent == root:
-            break
-    return None
 
 
 # ---------------------------------------------------------------- the reference level for live use
@@ -365,10 +335,8 @@ class TrainedModel:
         dataset = pathlib.Path(section.dataset.path)
         if not (dataset / "metadata.json").is_file():
             raise FileNotFoundError(f"{config}: dataset {dataset} not found (no metadata.json)")
-        labelmap_path = run_dir / "labelmap.json"
-        if not labelmap_path.is_file():
-            labelmap_path = dataset / "labelmap.json"
-        standardizer_path = run_dir / "FramesStandardizer"
+        labelmap_path = results.labelmap_path(run_dir, dataset)
+        standardizer_path = results.standardizer_path(run_dir)
         standardizer = vak_compat.load_frames_standardizer(standardizer_path) if standardizer_path.is_file() else None
         spect = vak_compat.dataset_spect_params(dataset)
         if spect is None:
@@ -531,3 +499,23 @@ def _first_line(error: BaseException) -> str:
 
 def _shorten(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------- the trained models of a results directory
+@dataclasses.dataclass(frozen=True)
+class TrainedRun:
+    """One trained model of a results directory: its checkpoint, its run (vak's ``results_path``:
+    labelmap, standardizer) and the config vak copied into the results."""
+
+    checkpoint: pathlib.Path
+    run_dir: pathlib.Path
+    config: pathlib.Path
+
+    def load(self) -> TrainedModel:
+        return TrainedModel.from_run(self.checkpoint, self.run_dir, self.config)
+
+
+def find_runs(results_dir: pathlib.Path, checkpoint_name: str | None = None) -> list[TrainedRun]:
+    """The trained models of a results directory (:func:`~.results.run_paths`: one per ``checkpoints``
+    directory, each with the checkpoint the family tunes when training ends, or ``checkpoint_name``)."""
+    return [TrainedRun(*paths) for paths in results.run_paths(results_dir, checkpoint_name)]

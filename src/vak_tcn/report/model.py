@@ -20,9 +20,9 @@ import numpy as np
 
 from ..audio.annotations import write_annotation
 from ..audio.read import find_audio
-from ..inference import annotate, records, segments, tune
-from ..models import cleanup
-from ..models.trained import TrainedModel
+from ..inference import annotate, records, segments
+from ..models import cleanup, results
+from ..models.trained import TrainedModel, TrainedRun, find_runs
 from ..plugins import vak_compat
 
 __all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
@@ -30,24 +30,9 @@ __all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
 RAW, CLEANED = "raw", "cleaned"
 
 
-def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | None) -> tune.TrainedRun:
+def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | None) -> TrainedRun:
     """The trained model of ``results_dir`` (``--run``: a part of its path, for learncurve's many)."""
-    runs = tune.find_runs(results_dir, checkpoint)
-    root = pathlib.Path(results_dir).resolve()
-    names = [str(r.checkpoint.relative_to(root)) for r in runs]
-    if run is not None:
-        chosen = [r for r, name in zip(runs, names) if run in name]
-        if len(chosen) != 1:
-            what = "no" if not chosen else f"{len(chosen)}"
-            raise ValueError(f"--run {run!r}: {what} checkpoint(s) of {results_dir} match; one of: {', '.join(names)}")
-        return chosen[0]
-    if len(runs) > 1:
-        example = pathlib.Path(names[-1]).parent.parent.parent  # <train_dur_N>/<replicate_M>/<Model>/checkpoints/
-        raise ValueError(
-            f"{results_dir} holds {len(runs)} trained models: choose one with --run (e.g. --run {example}); "
-            f"they are: {', '.join(names)}"
-        )
-    return runs[0]
+    return results.choose(find_runs(results_dir, checkpoint), results_dir, run)
 
 
 def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path) -> dict:
@@ -76,7 +61,7 @@ def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path
 
 
 def _predict_config(
-    run: tune.TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path
+    run: TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path
 ) -> tuple[str, cleanup.Settings]:
     """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config (the
     labelmap and standardizer are the ones the trained model, ``run.load()``, takes), and the clean-up it
@@ -127,7 +112,7 @@ def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
 
 
 def predict_split(
-    run: tune.TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
+    run: TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
 ) -> tuple[pathlib.Path, dict]:
     """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
     The model is loaded once and its network run once; the cleaned annotations are the raw frame labels
