@@ -9,6 +9,7 @@
 * ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation
   split; ``annotate`` uses the result (docs/postprocessing.md);
 * ``vak-tcn live CONFIG``: annotate song as it arrives, with a causal TCN (docs/live.md);
+  ``vak-tcn bench-live``: its latency;
 * ``vak-tcn report ANNOTATIONS|RESULTS_DIR --out DIR``: an offline HTML review of annotations
   (against references when given), with a review queue (docs/report.md);
 * ``vak-tcn demo``, ``configs``, ``grid``, ``summarize``, ``plot``, ``bench``: the poster's
