@@ -209,9 +209,9 @@ def corpus_format(name: str) -> dict:
 
 def _duration(path: pathlib.Path) -> float:
     if path.suffix == ".cbin":
-        from vak_tcn.plugins import vak_compat
+        from vak_tcn.plugins import vak_files
 
-        samples, rate = vak_compat.read_cbin(path)
+        samples, rate = vak_files.read_cbin(path)
         return len(samples) / rate
     import soundfile
 

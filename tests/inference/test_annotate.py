@@ -430,8 +430,8 @@ def test_grid_workers_below_one_is_one_line_at_parse_time(tmp_path, capsys):
 
 
 def test_min_chunk_seconds_is_the_same_for_the_command_and_the_api():
-    from vak_tcn import cli
     from vak_tcn.inference import annotate as module
+    from vak_tcn.inference import command as cli
 
     assert cli.MIN_CHUNK_SECONDS == module.MIN_CHUNK_SECONDS
     with pytest.raises(ValueError, match="--chunk-seconds"):

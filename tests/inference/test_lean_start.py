@@ -19,7 +19,7 @@ import torch
 
 from vak_tcn.models import trained
 from vak_tcn.models.trained import TrainedModel, builds_without_vak
-from vak_tcn.plugins import vak_compat
+from vak_tcn.plugins import vak_compat, vak_files
 
 from helpers.cli import cli_in_process, vak_env
 from helpers.data import REAL_BOUT
@@ -85,7 +85,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_predict_config_read_without_vak_is_what_vaks_parser_reads(predict_config, tmp_path, variant):
     config = edited(predict_config, tmp_path / "predict.toml", VARIANTS[variant])
-    lean, ours = vak_compat.read_predict_config(config, unprepped_ok=True), vak_parsed(config)
+    lean, ours = vak_files.read_predict_config(config, unprepped_ok=True), vak_parsed(config)
     assert lean is not None
     got, want = lean.predict, ours.predict
     for key in (
@@ -117,11 +117,11 @@ NOT_SURE = {
 @pytest.mark.parametrize("case", list(NOT_SURE))
 def test_configs_the_reader_is_not_sure_of_are_left_to_vaks_parser(predict_config, tmp_path, case):
     config = edited(predict_config, tmp_path / "predict.toml", NOT_SURE[case])
-    assert vak_compat.read_predict_config(config, unprepped_ok=True) is None
+    assert vak_files.read_predict_config(config, unprepped_ok=True) is None
     with pytest.raises((ValueError, KeyError, TypeError)):  # vak's parser says what is wrong
         vak_parsed(config)
     (tmp_path / "bad.toml").write_text("[vak.predict\n")
-    assert vak_compat.read_predict_config(tmp_path / "bad.toml") is None
+    assert vak_files.read_predict_config(tmp_path / "bad.toml") is None
 
 
 def test_annotate_reports_vaks_own_error_for_a_bad_config(predict_config, tmp_path, capsys):
@@ -134,7 +134,7 @@ def test_annotate_reports_vaks_own_error_for_a_bad_config(predict_config, tmp_pa
 
 def test_saved_standardizer_read_without_vak_is_vaks(predict_config, tmp_path):
     path = predict_config.parent / "FramesStandardizer"
-    ours, vaks = vak_compat.read_frames_standardizer(path), joblib.load(path)
+    ours, vaks = vak_files.read_frames_standardizer(path), joblib.load(path)
     assert type(vaks).__module__ == "vak.transforms.transforms"  # the file is vak's
     for key in ("mean_freqs", "std_freqs", "non_zero_std"):
         np.testing.assert_array_equal(getattr(ours, key), getattr(vaks, key))
@@ -147,7 +147,7 @@ def test_saved_standardizer_read_without_vak_is_vaks(predict_config, tmp_path):
     joblib.dump({"mean_freqs": vaks.mean_freqs}, tmp_path / "dict")
     (tmp_path / "text").write_text("not a standardizer")
     for name in ("compressed", "dict", "text"):
-        assert vak_compat.read_frames_standardizer(tmp_path / name) is None, name
+        assert vak_files.read_frames_standardizer(tmp_path / name) is None, name
 
 
 def test_vaks_constants_and_filter_known_without_vak_are_vaks():
@@ -157,7 +157,7 @@ def test_vaks_constants_and_filter_known_without_vak_are_vaks():
     assert sorted(vak_compat.AUDIO_FORMATS) == sorted(constants.AUDIO_FORMAT_FUNC_MAP)
     for rate, cutoffs in ((32000, (500, 10000)), (44100, (300.0, 8000.0)), (16000, (100, 7999))):
         for ours, vaks in zip(
-            vak_compat.bandpass_coefficients(*cutoffs, rate), vak_compat.butter_bandpass(*cutoffs, rate)
+            vak_files.bandpass_coefficients(*cutoffs, rate), vak_compat.butter_bandpass(*cutoffs, rate)
         ):
             np.testing.assert_array_equal(ours, vaks)
 
@@ -179,7 +179,7 @@ def test_which_models_are_built_without_vak():
 def test_network_built_without_vak_is_vaks(tmp_path, monkeypatch, model, network):
     config = make_predict_config(tmp_path, model=model, network=network)
     lean = TrainedModel.from_predict_config(config)
-    assert lean.built_without_vak and isinstance(lean.standardizer, vak_compat.SavedFramesStandardizer)
+    assert lean.built_without_vak and isinstance(lean.standardizer, vak_files.SavedFramesStandardizer)
     monkeypatch.setattr(trained, "builds_without_vak", lambda name: False)
     vaks = TrainedModel.from_predict_config(config)
     assert not vaks.built_without_vak

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..plugins import vak_compat
+from ..plugins import vak_files
 
 __all__ = [
     "SOUNDFILE_EXTENSIONS",
@@ -132,7 +132,7 @@ def audio_info(path: pathlib.Path) -> AudioInfo:
     path = pathlib.Path(path)
     try:
         if path.suffix.lower() == ".cbin":
-            data, rate = vak_compat.read_cbin(path)
+            data, rate = vak_files.read_cbin(path)
             data = np.asarray(data)
             return AudioInfo(int(rate), data.shape[0], 1 if data.ndim == 1 else data.shape[1])
         import soundfile
@@ -246,7 +246,7 @@ def block_reader(path: pathlib.Path, info: AudioInfo, channel: int | None, check
     if path.suffix.lower() == ".cbin":  # evfuncs reads whole files; cbin files are short
 
         def read_blocks(n: int) -> Iterator[np.ndarray]:
-            data = np.asarray(vak_compat.read_cbin(path)[0])
+            data = np.asarray(vak_files.read_cbin(path)[0])
             for start in range(0, data.shape[0], n):
                 yield pick(data[start : start + n], start)
 

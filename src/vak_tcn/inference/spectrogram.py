@@ -47,7 +47,7 @@ import numpy as np
 from scipy import fft as sp_fft
 
 from ..audio.spect_params import SpectParams  # the trained model's spectrogram parameters
-from ..plugins import vak_compat
+from ..plugins import vak_files
 from .pipeline import Profile, ordered_map, prefetch
 
 __all__ = [
@@ -167,7 +167,7 @@ class StreamingSpectrogram:
 
         p = self.params
         if p.freq_cutoffs:  # vak's butter_bandpass, the same numbers (vak is not imported for them)
-            b, a = vak_compat.bandpass_coefficients(p.freq_cutoffs[0], p.freq_cutoffs[1], self.samplerate)
+            b, a = vak_files.bandpass_coefficients(p.freq_cutoffs[0], p.freq_cutoffs[1], self.samplerate)
             state = np.zeros(max(len(a), len(b)) - 1)
         hop = self.block_frames * p.step_size
         for block in self.profile.timed("read", self.read_blocks(hop)):

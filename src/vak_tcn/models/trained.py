@@ -21,8 +21,8 @@ check of its network table against the training run's record from :mod:`.record_
 
 This module imports nothing heavy at import time (NumPy only); torch when a model loads, and vak
 only when it must: a predict config whose model is one of vak-tcn's own networks is read and built
-without it (:func:`builds_without_vak`, :func:`vak_compat.read_predict_config
-<vak_tcn.plugins.vak_compat.read_predict_config>`; ``vak-tcn annotate`` starts in seconds).
+without it (:func:`builds_without_vak`, :func:`vak_files.read_predict_config
+<vak_tcn.plugins.vak_files.read_predict_config>`; ``vak-tcn annotate`` starts in seconds).
 """
 
 from __future__ import annotations
@@ -107,13 +107,13 @@ def builds_without_vak(name: str) -> bool:
 def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool]:
     """A predict config, parsed, and whether its model is built without vak: read without vak (7-8 s to
     import) when the config is plainly one vak accepts and its model one of vak-tcn's own networks
-    (:func:`vak_compat.read_predict_config <vak_tcn.plugins.vak_compat.read_predict_config>`,
+    (:func:`vak_files.read_predict_config <vak_tcn.plugins.vak_files.read_predict_config>`,
     :func:`builds_without_vak`); else by vak's parser (its checks, its errors), vak-tcn's plugins loaded
     first (vak checks the model's name against its registry), as ``vak predict`` reads it.  A predict
     config ``vak prep`` has not yet given a dataset path is accepted."""
-    from ..plugins import vak_compat
+    from ..plugins import vak_compat, vak_files
 
-    cfg = vak_compat.read_predict_config(config_path, unprepped_ok=True)
+    cfg = vak_files.read_predict_config(config_path, unprepped_ok=True)
     if cfg is not None and builds_without_vak(cfg.predict.model.name):
         return cfg, True
     from ..plugins.manager import load_plugins
@@ -263,7 +263,7 @@ class TrainedModel:
         with the model's network table (:func:`~.cleanup.resolve_mode`, :func:`~.cleanup.predict_cleanup`;
         None: no clean-up).  FileNotFoundError
         for a missing file, :class:`ModelError` for a labelmap or standardizer that is not one."""
-        from ..plugins import vak_compat
+        from ..plugins import vak_compat, vak_files
 
         config_path = pathlib.Path(config_path)
         if not config_path.exists():
@@ -286,7 +286,7 @@ class TrainedModel:
         standardizer = None
         if predict.frames_standardizer_path:
             try:
-                standardizer = vak_compat.read_frames_standardizer(predict.frames_standardizer_path) if lean else None
+                standardizer = vak_files.read_frames_standardizer(predict.frames_standardizer_path) if lean else None
                 if standardizer is None:
                     standardizer = vak_compat.load_frames_standardizer(predict.frames_standardizer_path)
                 len(standardizer.mean_freqs)

@@ -6,7 +6,8 @@ Knows nothing of TCNs; written so that vak could adopt it upstream.
 * :mod:`.manager`: :func:`load_plugins` and the :data:`REGISTRY` of what was loaded;
 * :mod:`.startup`: the start-up hook that loads plugins when ``vak`` is imported;
 * :mod:`.vak_compat`: every difference between the supported vak versions, and every
-  use of vak's internal API.
+  use of vak's internal API;
+* :mod:`.vak_files`: vak's files (predict configs, standardizers, ...) read without vak.
 
 The names below are imported on first use, not with this package: the start-up hook
 (``vak_tcn.plugins.startup``) runs in every Python process and must stay cheap.

@@ -181,3 +181,10 @@ def load_plugins(group: str = ENTRY_POINT_GROUP) -> Registry:
     _call_each("vak_register_losses", lambda p: _register_named(REGISTRY.losses, "loss", p))
     _call_each("vak_register_models", _register_model)
     return REGISTRY
+
+
+def load_with_vak(group: str = ENTRY_POINT_GROUP) -> Registry:
+    """Import vak, then :func:`load_plugins`: what a command that uses vak's registries runs first."""
+    import vak  # noqa: F401  (the start-up hook, if active, loads plugins here)
+
+    return load_plugins(group)

@@ -22,21 +22,18 @@ parser, model factory, standardizer, spectrogram and frame-label functions, audi
 A prepared dataset (its ``metadata.json`` and CSV) is read here only (:func:`read_prepared_dataset`).
 
 Importing this module does not import vak: each function imports what it uses (vak itself on
-first use, 7-8 s with lightning and torchmetrics).  A few readers of vak's file formats need no vak
-at all, for commands that only run a trained model (``vak-tcn annotate``): :func:`read_predict_config`
-(a predict config, when it is one these readers are sure vak accepts, with vak's defaults),
-:func:`read_frames_standardizer` (a saved ``FramesStandardizer``), :func:`bandpass_coefficients`
-(vak's band-pass filter), :data:`BACKGROUND_LABEL` and :data:`AUDIO_FORMATS`; each is compared with
-vak's own in tests/inference/test_lean_start.py.
+first use, 7-8 s with lightning and torchmetrics).  The readers of vak's files that need no vak at
+all, for commands that only run a trained model (``vak-tcn annotate``), are in :mod:`.vak_files`
+(a predict config, a saved standardizer, vak's band-pass filter, cbin files); :data:`BACKGROUND_LABEL`
+and :data:`AUDIO_FORMATS` are here, known without vak.  Each is compared with vak's own in
+tests/inference/test_lean_start.py.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import json
-import os
 import pathlib
 import sys
 
@@ -54,8 +51,7 @@ def _vak():
     """vak, imported on first use (7-8 s: lightning, torchmetrics), its version checked once.
 
     Importing this module does not import vak, so the code paths that only need vak's file
-    formats (``vak-tcn annotate`` with a vak-tcn model: :func:`read_predict_config`,
-    :func:`read_frames_standardizer`) never pay for it."""
+    formats (``vak-tcn annotate`` with a vak-tcn model: :mod:`.vak_files`) never pay for it."""
     import vak
     import vak.models
 
@@ -392,15 +388,21 @@ def spectrogram_max_power(audio, samplerate: int, fft_size: int, step_size: int,
     return float(power.max()) if power.size else 0.0
 
 
-def load_config(path, unprepped_ok: bool = False):
+def load_config(path, unprepped_ok: bool = False, toml: dict | None = None):
     """A vak TOML config, parsed by vak's own parser.
 
     ``unprepped_ok``: accept a predict config that ``vak prep`` has not yet given a
     ``dataset.path`` (vak's parser requires one; ``vak-tcn annotate`` needs no dataset).
+    ``toml``: the file's TOML document as ``tomllib.load`` gives it, when the caller has read it
+    already (as for :func:`.vak_files.read_predict_config`): vak parses its ``vak`` table, a copy, and
+    the file is not read again (without a ``vak`` table, vak reads the file and says so).
     """
     from vak.config import load
 
-    config_dict = load._load_toml_from_path(path)
+    if toml is not None and "vak" in toml:
+        config_dict = copy.deepcopy(toml["vak"])  # vak's parser changes the tables it is given
+    else:
+        config_dict = load._load_toml_from_path(path)
     if unprepped_ok:
         dataset = config_dict.get("predict", {}).get("dataset")
         if isinstance(dataset, dict):
@@ -435,268 +437,3 @@ def frame_labels_functions():
 def audio_formats() -> dict:
     """vak's audio formats and the functions it reads them with."""
     return dict(_vak().common.constants.AUDIO_FORMAT_FUNC_MAP)
-
-
-# ---------------------------------------------------------------- vak's formats, read without vak
-# ``vak-tcn annotate`` runs a trained model: it needs a predict config's values, the saved
-# standardizer and vak's band-pass filter, not vak's training stack (importing vak takes 7-8 s).
-# The readers below know vak's file formats and config layout (that is why they are here) and
-# import nothing of vak; each is compared with vak's own in tests/inference/test_lean_start.py.
-
-
-def bandpass_coefficients(lowcut: float, highcut: float, samplerate: int) -> tuple:
-    """vak's band-pass (``vak.prep.spectrogram_dataset.spect.butter_bandpass``: a 5th-order
-    Butterworth, cut-offs over the Nyquist frequency), computed here with scipy: ``(b, a)``, the same
-    numbers as vak's."""
-    from scipy.signal import butter
-
-    nyq = 0.5 * samplerate
-    return butter(5, [lowcut / nyq, highcut / nyq], btype="band")
-
-
-def read_cbin(path):
-    """``(samples, samplerate)`` of a ``.cbin`` file with the reader vak uses (evfuncs)."""
-    from evfuncs import load_cbin
-
-    return load_cbin(path)
-
-
-class SavedFramesStandardizer:
-    """A ``FramesStandardizer`` that vak saved (``joblib.dump``), read without vak
-    (:func:`read_frames_standardizer`): the same attributes, and vak's ``__call__``
-    (``vak.transforms.functional.standardize_spect``: the same operations, the same floats)."""
-
-    mean_freqs = std_freqs = non_zero_std = None
-
-    def __call__(self, spect):
-        import numpy as np
-
-        if not isinstance(spect, np.ndarray):
-            raise TypeError(f"type of spect must be numpy.ndarray but was: {type(spect)}")
-        if spect.shape[0] != self.mean_freqs.shape[0]:
-            raise ValueError(
-                f"number of rows in spects, {spect.shape[0]}, does not match number of elements in "
-                f"self.mean_freqs, {self.mean_freqs.shape[0]}"
-            )
-        tfm = spect - self.mean_freqs[:, np.newaxis]
-        tfm[self.non_zero_std, :] = tfm[self.non_zero_std, :] / self.std_freqs[self.non_zero_std, np.newaxis]
-        return tfm
-
-
-#: what a saved FramesStandardizer's pickle may name: vak's class (read as SavedFramesStandardizer)
-#: and the NumPy and joblib machinery that stores its arrays
-_STANDARDIZER_CLASS = ("vak.transforms.transforms", "FramesStandardizer")
-_STANDARDIZER_MODULES = ("numpy", "joblib", "builtins", "copyreg", "_codecs")
-
-
-def read_frames_standardizer(path) -> SavedFramesStandardizer | None:
-    """vak's saved ``FramesStandardizer`` (the file ``vak train`` writes), read without importing vak.
-
-    vak saves it with ``joblib.dump`` (uncompressed): a pickle of its class with three NumPy arrays
-    in joblib's format.  Read with joblib's own unpickler, vak's class taken for
-    :class:`SavedFramesStandardizer` (and nothing but NumPy's and joblib's classes allowed beside it).
-    None when the file is not that (compressed, another class, another joblib): read it with
-    :func:`load_frames_standardizer`, which imports vak and says what is wrong.
-    """
-    import pickle
-
-    try:
-        from joblib.numpy_pickle import NumpyUnpickler
-    except ImportError:  # pragma: no cover - joblib is vak's dependency
-        return None
-
-    class Unpickler(NumpyUnpickler):
-        def find_class(self, module, name):
-            if (module, name) == _STANDARDIZER_CLASS:
-                return SavedFramesStandardizer
-            if module.split(".")[0] not in _STANDARDIZER_MODULES:
-                raise pickle.UnpicklingError(f"{module}.{name} in a FramesStandardizer file")
-            return super().find_class(module, name)
-
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(1) != b"\x80":  # compressed, or not a pickle of protocol >= 2
-                return None
-            fh.seek(0)
-            standardizer = Unpickler(str(path), fh, ensure_native_byte_order=True).load()
-    except Exception:
-        return None
-    if not isinstance(standardizer, SavedFramesStandardizer) or standardizer.mean_freqs is None:
-        return None
-    return standardizer
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelTable:
-    """``[vak.predict.model.NAME]`` as vak's ``ModelConfig`` holds it."""
-
-    name: str
-    network: dict
-    optimizer: dict
-    loss: dict
-    metrics: dict
-
-    def asdict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictConfig:
-    """The values of a vak predict config, as vak's parser gives them (:func:`read_predict_config`):
-    ``prep.spect_params`` (a dict of the keys given), and ``predict`` with the attributes of vak's
-    ``PredictConfig`` (``model``, ``dataset.params``, ``trainer.accelerator``, ...)."""
-
-    prep: object | None
-    predict: object
-
-
-#: vak's tables and their keys (``vak.config``: the same in vak 1.0 and 1.1)
-_PREDICT_KEYS = {
-    "checkpoint_path", "labelmap_path", "model", "batch_size", "dataset", "trainer", "frames_standardizer_path",
-    "num_workers", "annot_csv_filename", "output_dir", "min_segment_dur", "majority_vote", "save_net_outputs",
-}  # fmt: skip
-_PREDICT_REQUIRED = ("checkpoint_path", "labelmap_path", "model", "batch_size", "dataset", "trainer")
-_MODEL_TABLES = ("network", "optimizer", "loss", "metrics")
-_DATASET_KEYS = {"path", "splits_path", "name", "params"}
-_TRAINER_KEYS = {"accelerator", "devices"}
-_PREP_KEYS = {
-    "data_dir", "output_dir", "dataset_type", "input_type", "audio_format", "spect_format", "spect_params",
-    "annot_file", "annot_format", "labelset", "audio_dask_bag_kwargs", "train_dur", "val_dur", "test_dur",
-    "train_set_durs", "num_replicates",
-}  # fmt: skip
-_PREP_REQUIRED = ("data_dir", "output_dir", "dataset_type", "input_type")
-_SPECT_PARAMS_KEYS = {
-    "fft_size", "step_size", "freq_cutoffs", "thresh", "transform_type", "spect_key", "freqbins_key",
-    "timebins_key", "audio_path_key",
-}  # fmt: skip
-_TRANSFORM_TYPES = ("log_spect", "log_spect_plus_one")
-_ACCELERATORS = ("cpu", "gpu", "tpu", "ipu")
-
-
-class _NotSure(Exception):
-    """The config is not one :func:`read_predict_config` is sure vak accepts as it reads it."""
-
-
-def _is(value, *types) -> bool:
-    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-
-
-def _check(condition: bool) -> None:
-    if not condition:
-        raise _NotSure
-
-
-def _trainer(table: dict):
-    """``[vak.predict.trainer]`` with vak's default accelerator and devices (``TrainerConfig``)."""
-    import types
-
-    _check(isinstance(table, dict) and set(table) <= _TRAINER_KEYS)
-    accelerator = table.get("accelerator")
-    if accelerator is None:  # vak's default: a GPU when torch sees one
-        import torch
-
-        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    _check(accelerator in _ACCELERATORS)
-    devices = table.get("devices")
-    if devices is not None:
-        _check(_is(devices, int) or (isinstance(devices, list) and all(_is(d, int) for d in devices)))
-    if accelerator == "cpu":
-        devices = 1 if devices is None else devices
-        _check(_is(devices, int) and devices >= 1)
-    else:
-        devices = [0] if devices is None else devices
-        _check(devices == 1 or (isinstance(devices, list) and len(devices) == 1))
-    return types.SimpleNamespace(accelerator=accelerator, devices=devices)
-
-
-def _predict(table: dict, unprepped_ok: bool):
-    import types
-
-    _check(isinstance(table, dict) and set(table) <= _PREDICT_KEYS)
-    _check(all(key in table for key in _PREDICT_REQUIRED))
-    path = lambda value: pathlib.Path(value).expanduser()  # noqa: E731  (vak's expanded_user_path)
-    for key in ("checkpoint_path", "labelmap_path", "frames_standardizer_path", "output_dir"):
-        _check(key not in table or _is(table[key], str))
-    models = table["model"]
-    _check(isinstance(models, dict) and len(models) == 1)
-    ((name, tables),) = models.items()
-    _check(isinstance(tables, dict) and set(tables) <= set(_MODEL_TABLES))
-    _check(all(isinstance(tables[key], dict) for key in tables))
-    model = ModelTable(name, **{key: copy.deepcopy(tables.get(key, {})) for key in _MODEL_TABLES})
-    dataset = table["dataset"]
-    _check(isinstance(dataset, dict) and set(dataset) <= _DATASET_KEYS)
-    _check("path" in dataset or unprepped_ok)
-    _check(all(_is(dataset[key], str) for key in ("path", "splits_path", "name") if key in dataset))
-    params = dataset.get("params", {})
-    _check(params is None or isinstance(params, dict))
-    _check(_is(table["batch_size"], int))
-    _check(_is(table.get("num_workers", 2), int))
-    _check(table.get("annot_csv_filename") is None or _is(table["annot_csv_filename"], str))
-    _check(table.get("min_segment_dur") is None or _is(table["min_segment_dur"], float))
-    _check(_is(table.get("majority_vote", True), bool) and _is(table.get("save_net_outputs", False), bool))
-    standardizer = table.get("frames_standardizer_path")
-    return types.SimpleNamespace(
-        checkpoint_path=path(table["checkpoint_path"]),
-        labelmap_path=path(table["labelmap_path"]),
-        model=model,
-        batch_size=table["batch_size"],
-        dataset=types.SimpleNamespace(
-            path=path(dataset.get("path", "")),
-            splits_path=path(dataset["splits_path"]) if "splits_path" in dataset else None,
-            name=dataset.get("name"),
-            params=dict(params or {}),
-        ),
-        trainer=_trainer(table["trainer"]),
-        frames_standardizer_path=None if standardizer is None else path(standardizer),
-        num_workers=table.get("num_workers", 2),
-        annot_csv_filename=table.get("annot_csv_filename"),
-        output_dir=path(table.get("output_dir", os.getcwd())),
-        min_segment_dur=table.get("min_segment_dur"),
-        majority_vote=table.get("majority_vote", True),
-        save_net_outputs=table.get("save_net_outputs", False),
-    )
-
-
-def _prep(table: dict):
-    import types
-
-    _check(isinstance(table, dict) and set(table) <= _PREP_KEYS)
-    _check(all(key in table for key in _PREP_REQUIRED))
-    spect = table.get("spect_params")
-    if spect is not None:
-        _check(isinstance(spect, dict) and set(spect) <= _SPECT_PARAMS_KEYS)
-        _check(all(_is(spect[key], int) for key in ("fft_size", "step_size") if key in spect))
-        _check(spect.get("thresh") is None or _is(spect["thresh"], int, float))
-        _check(spect.get("transform_type") is None or spect["transform_type"] in _TRANSFORM_TYPES)
-        cutoffs = spect.get("freq_cutoffs")
-        if cutoffs is not None:
-            _check(isinstance(cutoffs, list) and len(cutoffs) == 2 and all(_is(c, int, float) for c in cutoffs))
-            _check(cutoffs[0] <= cutoffs[1])
-        spect = dict(spect)
-    return types.SimpleNamespace(spect_params=spect)
-
-
-def read_predict_config(path, unprepped_ok: bool = False) -> PredictConfig | None:
-    """A vak predict config's ``[vak.prep]`` and ``[vak.predict]`` as vak's parser reads them (vak's
-    defaults for keys left out), parsed with ``tomllib``, without importing vak.
-
-    Only for a config this reader is sure vak accepts: ``[vak.prep]`` and ``[vak.predict]`` tables
-    alone, every key one of vak's (vak 1.0 and 1.1 have the same), each value of the type vak checks
-    (``[vak.prep]``'s keys other than ``spect_params`` are ``vak prep``'s, not checked further).  Any
-    other config gives None: read it with :func:`load_config`, vak's own parser, which says what is
-    wrong (the errors are vak's).  The model's name is not checked against vak's registry either: the
-    caller builds the model, through vak's factory if it is not one it knows.
-    """
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-        tables = doc.get("vak")
-        _check(isinstance(tables, dict) and "predict" in tables and set(tables) <= {"prep", "predict"})
-        return PredictConfig(
-            prep=_prep(tables["prep"]) if "prep" in tables else None,
-            predict=_predict(tables["predict"], unprepped_ok),
-        )
-    except (_NotSure, OSError, ValueError, TypeError):  # tomllib.TOMLDecodeError is a ValueError
-        return None

@@ -1,7 +1,7 @@
 """The ``vak-tcn report`` command: its options and what it runs (docs/report.md).
 
-Light at import (the command line builds its parser from :func:`add_arguments` without importing
-numpy, vak or torch); :func:`main_report` imports the rest.
+Light at import (no NumPy, vak or torch): :mod:`vak_tcn.cli` imports it when ``vak-tcn report``
+runs (or is asked for ``--help``); :func:`main` loads vak's plugins and imports the rest.
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 import pathlib
 
-__all__ = ["add_arguments", "main_report"]
+from .._cli_args import errors_in_one_line
+
+__all__ = ["add_arguments", "main"]
 
 
 def add_arguments(parser) -> None:
+    errors_in_one_line(parser)
     parser.add_argument(
         "source",
         type=pathlib.Path,
@@ -78,7 +81,10 @@ def _unmatched_line(where, unmatched: list[tuple[str, str]], shown: int = 10) ->
     )
 
 
-def main_report(args) -> int:
+def main(args) -> int:
+    from ..plugins.manager import load_with_vak
+
+    load_with_vak()
     from tqdm import tqdm
 
     from . import data, pages

@@ -1,0 +1,102 @@
+"""What the ``vak-tcn`` commands share on the command line: argparse types, options, one-line errors.
+
+Each command's module (in the layer that owns the command: ``inference/command.py``,
+``live/command.py``, ``report/command.py``, ...) builds its own arguments from these, so no
+command module imports :mod:`vak_tcn.cli`, the top layer.  Pure Python (argparse, math), so
+every layer can use it and importing it costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+__all__ = [
+    "MIN_CHUNK_SECONDS",
+    "Command",
+    "add_seed",
+    "chunk_seconds",
+    "durations",
+    "errors_in_one_line",
+    "int_at_least",
+    "nonnegative_int",
+    "positive_int",
+]
+
+
+class Command(NamedTuple):
+    """One command of a module that holds several (``inference.command.TUNE``): what
+    :mod:`vak_tcn.cli` needs of it, as a module holding one command gives it at its top level."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    main: Callable[[argparse.Namespace], int]
+
+
+def add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
+    parser.add_argument("--seed", type=int, default=default, metavar="N", help=help)
+
+
+def int_at_least(minimum: int, what: str):
+    """argparse type: an integer >= ``minimum``; the message says ``what`` it must be."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1, "a positive integer")
+nonnegative_int = int_at_least(0, "an integer >= 0")
+
+
+#: the shortest ``annotate --chunk-seconds`` (also :data:`vak_tcn.inference.annotate.MIN_CHUNK_SECONDS`, checked
+#: there for callers of the API).  Each network call also computes its chunk's context (a TCN's receptive field,
+#: up to hundreds of frames; TweetyNet: 2048 frames each side), so shorter chunks only repeat that work and never
+#: change the result; at 0.0001 s every frame recomputed its whole context, a run that seemed to hang.
+MIN_CHUNK_SECONDS = 0.05
+
+
+def chunk_seconds(text: str) -> float:
+    """argparse type of ``--chunk-seconds``: a finite number of seconds >= :data:`MIN_CHUNK_SECONDS`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= MIN_CHUNK_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds >= {MIN_CHUNK_SECONDS} (shorter chunks only repeat the network's "
+            f"context, the result is the same), got {text!r}"
+        )
+    return value
+
+
+def durations(text: str | None, option: str) -> list[float] | None:
+    """A grid option of ``vak-tcn tune``: comma-separated seconds >= 0 (None: the default grid)."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{option}: comma-separated durations in seconds, got {text!r}") from None
+    if not values or any(not v >= 0 for v in values):
+        raise ValueError(f"{option}: durations >= 0 in seconds, comma-separated; got {text!r}")
+    return values
+
+
+def errors_in_one_line(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's mistakes for this command as one line, exit status 2, without the usage block above
+    it (``annotate`` has a dozen options: the line that matters would be the last of ten)."""
+
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error
+    return parser

@@ -1,0 +1,171 @@
+"""The poster's experiments as ``vak-tcn`` commands: ``demo``, ``configs``, ``grid``, ``summarize``,
+``plot`` and ``bench`` (docs/experiments.md); their options and what they run.
+
+Light at import (no pandas, torch or vak): :mod:`vak_tcn.cli` imports it when one of them runs
+(or is asked for ``--help``); each command's ``main`` imports the module that does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from .. import settings
+from .._cli_args import Command, add_seed, errors_in_one_line, positive_int
+
+__all__ = ["BENCH", "CONFIGS", "DEMO", "GRID", "PLOT", "SUMMARIZE"]
+
+
+def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", type=pathlib.Path, default=None, help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)"
+    )
+    p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
+    p.add_argument(
+        "--bouts",
+        type=int,
+        default=45,
+        help="synthetic bouts to generate (default 45, ~3.6 min of song; at least 20 for the 70 s of train/val/test splits)",
+    )
+    p.add_argument("--window-size", type=int, default=256, help="training window in frames (default 256)")
+    add_seed(p, "seed of the synthetic song and of every training run (default 0)", default=0)
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every model N times with different seeds; the overview gives mean ± SD (default 1)",
+    )
+    p.add_argument(
+        "--short-gaps",
+        action="store_true",
+        help="synthetic song with short inter-syllable gaps (3 ms and up, about a third under 10 ms)",
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(
+        args.out,
+        steps=args.steps,
+        n_bouts=args.bouts,
+        window_size=args.window_size,
+        seed=args.seed,
+        repeat=args.repeat,
+        short_gaps=args.short_gaps,
+    )
+    return 0
+
+
+def _add_configs_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the configs")
+    p.add_argument(
+        "--data-dir",
+        type=pathlib.Path,
+        default=pathlib.Path("data/bfsongrepo/bird1"),
+        help="audio + annotations of one bird",
+    )
+    p.add_argument("--labelset", default="iabcdefghjk", help="labels to keep (default: BFSongRepo bird gy6or6's)")
+    p.add_argument("--annot-format", default="notmat")
+    p.add_argument("--audio-format", default="cbin")
+    p.add_argument(
+        "--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default OUT/prep)"
+    )
+    p.add_argument("--results-dir", type=pathlib.Path, default=None, help="root of results (default OUT/results)")
+    p.add_argument("--accelerator", default="gpu", choices=["gpu", "cpu"])
+
+
+def _configs(args: argparse.Namespace) -> int:
+    from .poster import poster_grid
+
+    paths = poster_grid(
+        args.out,
+        data_dir=args.data_dir,
+        labelset=args.labelset,
+        annot_format=args.annot_format,
+        audio_format=args.audio_format,
+        prep_dir=args.prep_dir,
+        results_dir=args.results_dir,
+        accelerator=args.accelerator,
+    )
+    print(f"wrote {len(paths)} configs to {args.out}")
+    return 0
+
+
+def _add_grid_arguments(p: argparse.ArgumentParser) -> None:
+    errors_in_one_line(p)
+    p.add_argument("configs", nargs="+", type=pathlib.Path, help="learncurve or train configs")
+    p.add_argument(
+        "--scheduler", default=None, help="address of a dask.distributed scheduler (default: a local cluster)"
+    )
+    p.add_argument("--workers", type=positive_int, default=None, help="local workers (default: one per GPU, else 1)")
+    p.add_argument(
+        "--max-steps", type=positive_int, default=None, help="cap training steps per run (sets VAK_TCN_MAX_STEPS)"
+    )
+    add_seed(p, "seed every run: each gets VAK_TCN_SEED derived from N and its config's name")
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from .runner import run_grid
+
+    env = settings.variables({"max_steps": args.max_steps})
+    try:
+        run_grid(args.configs, scheduler=args.scheduler, workers=args.workers, env=env, seed=args.seed)
+    except RuntimeError as e:  # runs failed: each was reported with its error above
+        print(f"vak-tcn grid: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_summarize_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", nargs="+", type=pathlib.Path, help="directories searched for learning_curve.csv")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="CSV to write")
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from .summary import summarize
+
+    df = summarize(args.results, args.out)
+    print(f"wrote {len(df)} rows ({df['Model'].nunique()} model(s)) to {args.out}")
+    return 0
+
+
+def _add_plot_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("csv", type=pathlib.Path)
+    p.add_argument("--out", type=pathlib.Path, required=True, help="directory for the figures")
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import plot
+
+    for path in plot(args.csv, args.out):
+        print(path)
+    return 0
+
+
+def _add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    from .bench import add_arguments
+
+    add_arguments(p)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main_bench
+
+    return main_bench(args)
+
+
+#: ``vak-tcn demo``: synthetic song -> vak prep -> learncurve of each model -> summary + figures
+DEMO = Command(_add_demo_arguments, _demo)
+#: ``vak-tcn configs --out DIR``: the poster's grid of learncurve configs
+CONFIGS = Command(_add_configs_arguments, _configs)
+#: ``vak-tcn grid CONFIG...``: run many configs, resumable
+GRID = Command(_add_grid_arguments, _grid)
+#: ``vak-tcn summarize RESULTS... --out CSV``: results directories -> one tidy CSV
+SUMMARIZE = Command(_add_summarize_arguments, _summarize)
+#: ``vak-tcn plot CSV --out DIR``: the poster's figures
+PLOT = Command(_add_plot_arguments, _plot)
+#: ``vak-tcn bench``: speed and memory of the models, plugin overheads
+BENCH = Command(_add_bench_arguments, _bench)

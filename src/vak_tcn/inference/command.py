@@ -1,0 +1,154 @@
+"""The ``vak-tcn annotate`` and ``vak-tcn tune`` commands: their options and what they run
+(docs/annotate.md, docs/postprocessing.md).
+
+Light at import (no NumPy, torch or vak): :mod:`vak_tcn.cli` imports it when one of the two runs
+(or is asked for ``--help``); each ``main`` imports the rest.  ``annotate`` never imports vak for a
+vak-tcn network (the lean start: tests/inference/test_lean_start.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from .. import settings
+from .._cli_args import (
+    MIN_CHUNK_SECONDS,
+    Command,
+    chunk_seconds,
+    durations,
+    errors_in_one_line,
+    nonnegative_int,
+    positive_int,
+)
+
+__all__ = ["ANNOTATE", "MIN_CHUNK_SECONDS", "TUNE"]
+
+
+def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
+    errors_in_one_line(p)
+    p.add_argument("configfile", type=pathlib.Path, help="vak predict config (checkpoint, labelmap, standardizer)")
+    p.add_argument("audio", nargs="+", type=pathlib.Path, help="audio files and/or directories")
+    p.add_argument("--recursive", action="store_true", help="search directories recursively")
+    p.add_argument(
+        "--annot-format",
+        default="generic-seq",
+        help="crowsetta format of the annotation files: generic-seq (default), simple-seq, aud-seq",
+    )
+    p.add_argument("--probabilities", action="store_true", help="also write per-frame class probabilities (.npz)")
+    p.add_argument(
+        "--post-processing",
+        choices=settings.MODES,
+        default=None,
+        help="clean-up: auto (default): postprocess.json beside the checkpoint (tuned on validation data), as "
+        "scored there (majority_vote/min_segment_dur written in [vak.predict] apply after it); tuned: the same, "
+        "an error without the file; config: the config's only; none. Default: VAK_TCN_POST_PROCESSING, else the network table's "
+        "post_processing, else auto (docs/postprocessing.md)",
+    )
+    p.add_argument("--no-post-processing", action="store_true", help="no clean-up (same as --post-processing none)")
+    p.add_argument(
+        "--out", type=pathlib.Path, default=None, help="output directory (default: the config's output_dir, else .)"
+    )
+    p.add_argument("--workers", type=positive_int, default=None, help="annotate on a local dask cluster of N processes")
+    p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler to annotate on")
+    p.add_argument("--channel", type=nonnegative_int, default=None, help="channel of multichannel audio (0-based)")
+    p.add_argument(
+        "--samplerate", type=positive_int, default=None, help="reject recordings at any other sample rate (Hz)"
+    )
+    p.add_argument(
+        "--chunk-seconds",
+        type=chunk_seconds,
+        default=60.0,
+        help=f"audio per network call, in seconds (default 60, at least {MIN_CHUNK_SECONDS})",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch threads per process (default: torch's; 1 per worker with --workers/--scheduler)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=settings.PRECISIONS,
+        default="32",
+        help="network precision: 32 (float32, default) or bf16 (bfloat16 where the hardware has it, "
+        "else float32 with a warning); see docs/annotate.md",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="vak's spectrogram exactly (float64, the audio read twice for log_spect), as vak predict computes "
+        "it; default: float32 in one pass (VAK_TCN_ANNOTATE_EXACT=1 sets it too; see docs/annotate.md)",
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="print the seconds per hour of audio of each stage at the end"
+    )
+
+
+def _annotate(args: argparse.Namespace) -> int:
+    if not args.configfile.exists():
+        raise FileNotFoundError(f"config file not found: {args.configfile}")
+    # no plugin loading: a vak-tcn network is read and built without vak (vak_tcn.models.trained), which
+    # imports vak and loads the plugins itself for any other model
+    from .annotate import Options, annotate_all
+
+    options = Options(
+        annot_format=args.annot_format,
+        probabilities=args.probabilities,
+        post_processing=not args.no_post_processing,
+        cleanup=args.post_processing,
+        channel=args.channel,
+        chunk_seconds=args.chunk_seconds,
+        precision=args.precision,
+        threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),
+        exact=True if args.exact else None,  # else VAK_TCN_ANNOTATE_EXACT, else float32
+        profile=args.profile,
+    )
+    _, failed, _ = annotate_all(
+        args.configfile,
+        args.audio,
+        out_dir=args.out,
+        options=options,
+        recursive=args.recursive,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        samplerate=args.samplerate,
+    )
+    return 1 if failed else 0
+
+
+def _add_tune_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results_dir", type=pathlib.Path, help="a `vak train` or `vak learncurve` results directory")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="NAME",
+        help="checkpoint file name (default: max-val-acc-checkpoint.pt, else checkpoint.pt)",
+    )
+    p.add_argument(
+        "--min-segment-dur", default=None, metavar="S,S,...", help="grid of min_segment_dur, seconds (0: off)"
+    )
+    p.add_argument("--min-gap-dur", default=None, metavar="S,S,...", help="grid of min_gap_dur, seconds (0: off)")
+    p.add_argument(
+        "--majority-vote", choices=("both", "on", "off"), default="both", help="majority vote (default both)"
+    )
+
+
+def _tune(args: argparse.Namespace) -> int:
+    # the options first: a bad one is refused in milliseconds, not after vak's import (issue 37)
+    args.min_segment_dur = durations(args.min_segment_dur, "--min-segment-dur")
+    args.min_gap_dur = durations(args.min_gap_dur, "--min-gap-dur")
+    if not args.results_dir.is_dir():
+        raise FileNotFoundError(f"results directory not found: {args.results_dir}")
+    from ..plugins.manager import load_with_vak
+
+    load_with_vak()
+    from .tune import main_tune
+
+    return main_tune(args)
+
+
+#: ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained model
+ANNOTATE = Command(_add_annotate_arguments, _annotate)
+#: ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation split
+TUNE = Command(_add_tune_arguments, _tune)
