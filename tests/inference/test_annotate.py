@@ -342,6 +342,7 @@ def test_resume_annotates_again_what_another_clean_up_or_checkpoint_made(predict
 
 #: the paths this process opened while an audit hook was listening (test_annotate_reads_its_config_once)
 _OPENED: list[str] | None = None
+_AUDITING: list[bool] = []
 
 
 def _audit(event: str, args) -> None:
@@ -359,7 +360,9 @@ def test_annotate_reads_its_config_once(model, tmp_path, rate, capsys):
 
     config = make_predict_config(tmp_path, model=model)
     recordings(tmp_path / "in", rate, "a.wav")
-    sys.addaudithook(_audit)  # for the life of the process: it records only while _OPENED is a list
+    if not _AUDITING:  # once: a hook is for the life of the process; it records only while _OPENED is a list
+        sys.addaudithook(_audit)
+        _AUDITING.append(True)
     _OPENED = []
     try:
         annotate_in_process(capsys, config, tmp_path / "in", "--out", tmp_path / "out")

@@ -104,22 +104,30 @@ def builds_without_vak(name: str) -> bool:
         return False
 
 
-def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool]:
-    """A predict config, parsed, and whether its model is built without vak: read without vak (7-8 s to
-    import) when the config is plainly one vak accepts and its model one of vak-tcn's own networks
+def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool, dict]:
+    """A predict config, parsed; whether its model is built without vak; and the ``[vak.predict]`` table
+    as written (no defaults filled in).  The file is read once: without vak (7-8 s to import) when the
+    config is plainly one vak accepts and its model one of vak-tcn's own networks
     (:func:`vak_files.read_predict_config <vak_tcn.plugins.vak_files.read_predict_config>`,
-    :func:`builds_without_vak`); else by vak's parser (its checks, its errors), vak-tcn's plugins loaded
-    first (vak checks the model's name against its registry), as ``vak predict`` reads it.  A predict
-    config ``vak prep`` has not yet given a dataset path is accepted."""
+    :func:`builds_without_vak`); else by vak's parser (its checks, its errors) from the same document,
+    vak-tcn's plugins loaded first (vak checks the model's name against its registry), as ``vak predict``
+    reads it.  A predict config ``vak prep`` has not yet given a dataset path is accepted."""
     from ..plugins import vak_compat, vak_files
 
-    cfg = vak_files.read_predict_config(config_path, unprepped_ok=True)
+    try:
+        with open(config_path, "rb") as fh:
+            toml = tomllib.load(fh)  # the one read of the file
+    except tomllib.TOMLDecodeError:
+        toml = None  # vak's parser reads it and says what is wrong, in its words
+    written = (toml or {}).get("vak", {}).get("predict", {})
+    written = written if isinstance(written, dict) else {}
+    cfg = vak_files.read_predict_config(config_path, unprepped_ok=True, toml=toml) if toml is not None else None
     if cfg is not None and builds_without_vak(cfg.predict.model.name):
-        return cfg, True
+        return cfg, True, written
     from ..plugins.manager import load_plugins
 
     load_plugins()  # the start-up hook on or off
-    return vak_compat.load_config(config_path, unprepped_ok=True), False
+    return vak_compat.load_config(config_path, unprepped_ok=True, toml=toml), False, written
 
 
 # ---------------------------------------------------------------- the reference level for live use
@@ -268,7 +276,7 @@ class TrainedModel:
         config_path = pathlib.Path(config_path)
         if not config_path.exists():
             raise FileNotFoundError(f"config file not found: {config_path}")
-        cfg, lean = read_predict_config(config_path)
+        cfg, lean, written = read_predict_config(config_path)
         if cfg.predict is None:
             raise ValueError(f"{config_path} has no [vak.predict] table: annotate takes a vak predict config")
         predict = cfg.predict
@@ -298,7 +306,6 @@ class TrainedModel:
         model_config = predict.model.asdict()
         table = model_config.get("network")
         mode, set_by = resolve_mode(cleanup, table) if cleanup is not None else ("none", "not asked for")
-        written = _predict_table(config_path) if mode != "none" else {}  # the keys the user wrote
         cleanup, source = predict_cleanup(config_path, predict, mode, set_by, written)
         model = cls(
             checkpoint=pathlib.Path(predict.checkpoint_path),
@@ -484,12 +491,6 @@ class TrainedModel:
             f"recorded when training ended ({doc['path']}: median maximum power of {doc.get('n_files', '?')} "
             "training files)"
         )
-
-
-def _predict_table(config_path: pathlib.Path) -> dict:
-    """The ``[vak.predict]`` table of a config as written (no defaults filled in)."""
-    with open(config_path, "rb") as fh:
-        return tomllib.load(fh).get("vak", {}).get("predict", {})
 
 
 def _first_line(error: BaseException) -> str:
