@@ -32,8 +32,6 @@ __all__ = ["BACKGROUND", "Diff", "confusion", "diff", "file_scores", "frame_grid
 BACKGROUND = "-"
 #: frame duration of the grid when no probabilities give the model's frames
 DEFAULT_FRAME_DUR = 0.001
-#: what a file's scores are, in the order a report lists them
-SCORE_KEYS = ("frame_error", "cer", "precision", "recall", "fscore", "edit", "f1_50")
 
 
 def frame_grid(duration: float, probabilities=None) -> np.ndarray:

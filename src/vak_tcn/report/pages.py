@@ -31,7 +31,6 @@ nav { margin: 6px 0; font-size: 13px; } nav a, nav b { margin-right: 8px; }
 .note { font-size: 12px; color: #555; max-width: 1100px; }
 """
 
-PERCENT = ("frame_error", "cer", "precision", "recall", "fscore")
 SCORE_NAMES = {
     "frame_error": "frame error",
     "cer": "CER",
