@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..metrics.segments import runs, segment_times
 from ..models.cleanup import fill_gaps, postprocess
 from ..models.trained import background_index, segments_drop_background
 from ..plugins import vak_compat
@@ -64,26 +65,17 @@ def to_segments(frame_labels: np.ndarray, labelmap: dict, frame_times: np.ndarra
         if len(unique) == 1 and unique[0] == labelmap[background]:
             return None, None, None
     timebin_dur = frame_dur_from_times(frame_times, n_decimals_trunc)
-    offset_inds = np.nonzero(np.diff(frame_labels, axis=0))[0]
-    onset_inds = offset_inds + 1
-    offset_inds = np.concatenate((offset_inds, np.asarray([frame_labels.shape[0] - 1])))
-    onset_inds = np.concatenate((np.asarray([0]), onset_inds))
-    labels = frame_labels[onset_inds]
+    starts, lengths, labels = runs(frame_labels)
     if background in labelmap:
         keep = np.where(labels != labelmap[background])[0]
-        labels, onset_inds, offset_inds = labels[keep], onset_inds[keep], offset_inds[keep]
+        labels, starts, lengths = labels[keep], starts[keep], lengths[keep]
     if len(labels) == 0:
         return None, None, None
     names = {v: k for k, v in labelmap.items()}
     codes = np.unique(labels)
     lookup = np.asarray([names[code] for code in codes.tolist()])  # a KeyError as vak's for a label not in it
     labels = lookup[np.searchsorted(codes, labels)]
-    onsets_s = frame_times[onset_inds] - (timebin_dur / 2)
-    offsets_s = frame_times[offset_inds] + (timebin_dur / 2)
-    if onsets_s[0] < 0.0:
-        onsets_s[0] = 0.0
-    if offsets_s[-1] > frame_times[-1]:
-        offsets_s[-1] = frame_times[-1]
+    onsets_s, offsets_s = segment_times(np.asarray(frame_times), starts, starts + lengths, timebin_dur)
     return labels, onsets_s, offsets_s
 
 

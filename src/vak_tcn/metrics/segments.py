@@ -9,6 +9,8 @@ import numpy as np
 
 __all__ = [
     "frame_labels_to_segments",
+    "runs",
+    "segment_times",
     "levenshtein",
     "segmental_edit_score",
     "f1_counts",
@@ -57,10 +59,8 @@ def frame_labels_to_segments(frame_labels, frame_dur: float, background=0, frame
     y = np.asarray(frame_labels).ravel()
     if y.size == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=y.dtype)
-    change = np.flatnonzero(y[1:] != y[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [y.size]])  # exclusive
-    labels = y[starts]
+    starts, lengths, labels = runs(y)
+    ends = starts + lengths  # exclusive
     if background is not None:
         keep = labels != background
         starts, ends, labels = starts[keep], ends[keep], labels[keep]
@@ -69,12 +69,35 @@ def frame_labels_to_segments(frame_labels, frame_dur: float, background=0, frame
     frame_times = np.asarray(frame_times, dtype=float).ravel()
     if frame_times.size != y.size:
         raise ValueError(f"frame_times has {frame_times.size} values for {y.size} frames")
+    return (*segment_times(frame_times, starts, ends, frame_dur), labels)
+
+
+def runs(labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, lengths, values)`` of the runs of equal values of a 1-D vector: labels to segments,
+    the one core that the metrics (:func:`frame_labels_to_segments`), annotation's segments
+    (:func:`vak_tcn.inference.segments.to_segments`) and the clean-up and its tuner
+    (:mod:`vak_tcn.models.cleanup`) share.
+
+    >>> [a.tolist() for a in runs(np.array([0, 3, 3, 0, 1, 1]))]
+    [[0, 1, 3, 4], [1, 2, 1, 2], [0, 3, 0, 1]]
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), labels[:0]
+    starts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]]))
+    lengths = np.diff(np.append(starts, labels.size))
+    return starts, lengths, labels[starts]
+
+
+def segment_times(frame_times: np.ndarray, starts, ends, frame_dur: float) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and offsets (s) of the segments from frame ``starts`` up to ``ends`` (exclusive), vak's
+    convention (:func:`vak.transforms.frame_labels.functional.to_segments`): frame time -/+ ``frame_dur / 2``,
+    the first onset clipped at 0 and the last offset at the last frame time."""
     onsets = frame_times[starts] - frame_dur / 2
-    offsets = frame_times[ends - 1] + frame_dur / 2
-    # vak clips the first onset at 0 and the last offset at the last frame's time
+    offsets = frame_times[np.asarray(ends) - 1] + frame_dur / 2
     np.maximum(onsets, 0.0, out=onsets)
     np.minimum(offsets, frame_times[-1], out=offsets)
-    return onsets, offsets, labels
+    return onsets, offsets
 
 
 def _codes(a, b) -> tuple[np.ndarray, np.ndarray]:

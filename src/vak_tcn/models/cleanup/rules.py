@@ -25,6 +25,8 @@ import dataclasses
 
 import numpy as np
 
+from ...metrics.segments import runs
+
 __all__ = ["Settings", "clean", "fill_gaps", "postprocess", "then"]
 
 
@@ -66,15 +68,6 @@ def postprocess(
     return labels
 
 
-def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(starts, lengths, values)`` of the runs of equal values."""
-    if labels.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), labels[:0]
-    starts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]]))
-    lengths = np.diff(np.append(starts, labels.size))
-    return starts, lengths, labels[starts]
-
-
 def fill_gaps(frame_labels: np.ndarray, frame_dur: float, min_gap_dur: float | None, background: int = 0) -> np.ndarray:
     """Fill short silent gaps between two runs of the same label; returns a new array.
 
@@ -89,7 +82,7 @@ def fill_gaps(frame_labels: np.ndarray, frame_dur: float, min_gap_dur: float | N
     labels = np.array(frame_labels, dtype=np.int64).ravel()
     if not min_gap_dur:
         return labels
-    starts, lengths, values = _runs(labels)
+    starts, lengths, values = runs(labels)
     if len(values) < 3:
         return labels
     inner = np.zeros(len(values), dtype=bool)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...metrics import boundaries as _boundaries
-from .rules import Settings, _runs
+from ...metrics.segments import runs as runs_of
+from .rules import Settings
 
 __all__ = ["evaluate"]
 
@@ -26,7 +27,7 @@ class _Runs:
 
     @classmethod
     def of(cls, files: Sequence[np.ndarray]) -> _Runs:
-        parts = [_runs(np.asarray(f, dtype=np.int64).ravel()) for f in files]
+        parts = [runs_of(np.asarray(f, dtype=np.int64).ravel()) for f in files]
         label = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
         length = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
         file = np.repeat(np.arange(len(parts)), [len(p[0]) for p in parts])
