@@ -307,6 +307,12 @@ def load_frame_times(frames_path: str | pathlib.Path):
         return np.asarray(spect["t"], dtype=float).ravel()
 
 
+def source_column(df) -> str:
+    """The column of a prepared dataset's table naming each row's source file: the audio (or the
+    spectrogram file) ``vak prep`` made its frames from, else the frames file itself."""
+    return next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
+
+
 def dataset_sources(dataset) -> tuple[pathlib.Path, str, list[tuple[pathlib.Path, str]]] | None:
     """``(dataset directory, input type, [(frames file, source file)])`` of a vak training datapipe.
 
@@ -318,8 +324,7 @@ def dataset_sources(dataset) -> tuple[pathlib.Path, str, list[tuple[pathlib.Path
     if dataset_path is None or df is None or "frames_path" not in getattr(df, "columns", ()):
         return None
     dataset_path = pathlib.Path(dataset_path)
-    source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
-    pairs = dict(zip(df["frames_path"], df[source_column]))
+    pairs = dict(zip(df["frames_path"], df[source_column(df)]))
     files = [(dataset_path / frames, str(source)) for frames, source in pairs.items()]
     return dataset_path, str(getattr(dataset, "input_type", "spect")), files
 
@@ -328,8 +333,7 @@ def prepared_split_sources(dataset_dir: str | pathlib.Path, split: str | None) -
     """``[(frames file, source file)]`` of one split (None: all) of a prepared dataset, from its CSV."""
     dataset_dir = pathlib.Path(dataset_dir)
     df = read_prepared_dataset(dataset_dir, split)
-    source_column = next((c for c in ("audio_path", "spect_path") if c in df.columns), "frames_path")
-    return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column])]
+    return [(dataset_dir / frames, str(source)) for frames, source in zip(df["frames_path"], df[source_column(df)])]
 
 
 def prepared_split_frame_labels(dataset_dir: str | pathlib.Path, split: str) -> list[tuple[pathlib.Path, pathlib.Path]]:

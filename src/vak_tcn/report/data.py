@@ -323,16 +323,15 @@ def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "predic
 
 # ---------------------------------------------------------------- references
 def _dataset_references(dataset: pathlib.Path, split: str) -> dict[str, tuple[str, Segments]]:
-    from ..plugins.vak_compat import read_prepared_dataset
+    from ..plugins.vak_compat import read_prepared_dataset, source_column
 
     df = read_prepared_dataset(dataset, None if split == "all" else split)
     if df.empty:
         raise ValueError(f"--reference {dataset}: the prepared dataset has no '{split}' split (see --split)")
     if "annot_path" not in df.columns or df["annot_path"].isna().all():
         raise ValueError(f"--reference {dataset}: the prepared dataset has no annotations (annot_path)")
-    source = "audio_path" if "audio_path" in df.columns else "spect_path"
     refs, cache = {}, {}
-    for audio, annot_path, fmt in zip(df[source], df["annot_path"], df["annot_format"]):
+    for audio, annot_path, fmt in zip(df[source_column(df)], df["annot_path"], df["annot_format"]):
         if annot_path not in cache:
             cache[annot_path] = read_annotation(pathlib.Path(annot_path), fmt)
         annots = cache[annot_path]
