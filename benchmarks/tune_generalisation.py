@@ -4,7 +4,7 @@
         [--checkpoint NAME] [--device cpu|cuda]
 
 For every trained model in each ``vak train`` / ``vak learncurve`` results directory (vak's layout, found
-by :func:`vak_tcn.inference.tune.find_runs`: the checkpoint the family tunes when training ends), this
+by :func:`vak_tcn.models.trained.find_runs`: the checkpoint the family tunes when training ends), this
 runs the network over the prepared dataset's validation split and its test split
 (:func:`vak_tcn.inference.tune.split_predictions`, exact chunked inference, argmax), tunes the clean-up
 on the validation split with the default grid, the config's fixed ``post_tfm_kwargs`` among the

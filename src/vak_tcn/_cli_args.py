@@ -57,7 +57,7 @@ positive_int = int_at_least(1, "a positive integer")
 nonnegative_int = int_at_least(0, "an integer >= 0")
 
 
-#: the shortest ``annotate --chunk-seconds`` (also :data:`vak_tcn.inference.annotate.MIN_CHUNK_SECONDS`, checked
+#: the shortest ``annotate --chunk-seconds`` (also :data:`vak_tcn.inference.options.MIN_CHUNK_SECONDS`, checked
 #: there for callers of the API).  Each network call also computes its chunk's context (a TCN's receptive field,
 #: up to hundreds of frames; TweetyNet: 2048 frames each side), so shorter chunks only repeat that work and never
 #: change the result; at 0.0001 s every frame recomputed its whole context, a run that seemed to hang.
