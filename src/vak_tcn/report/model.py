@@ -91,7 +91,7 @@ def _predict_config(
         predict["majority_vote"] = False
         applied = cleanup.read_settings(stored)
     else:  # the config's (its training table's post_tfm_kwargs), as vak's _tfm columns
-        applied = cleanup.config_fixed_settings(run.config, (command,)) or cleanup.Settings()
+        applied = cleanup.config_fixed_settings(run.config, (command,), doc={"vak": tables}) or cleanup.Settings()
         predict["majority_vote"] = applied.majority_vote
         if applied.min_segment_dur:
             predict["min_segment_dur"] = applied.min_segment_dur

@@ -90,15 +90,19 @@ def fixed_settings(post_tfm_kwargs: Mapping | None, where: str = "post_tfm_kwarg
 CONFIG_TABLES = ("learncurve", "eval")
 
 
-def config_fixed_settings(config_path: str | pathlib.Path, tables: Sequence[str] = CONFIG_TABLES) -> Settings | None:
+def config_fixed_settings(
+    config_path: str | pathlib.Path, tables: Sequence[str] = CONFIG_TABLES, doc: Mapping | None = None
+) -> Settings | None:
     """The fixed clean-up of a vak config: the ``post_tfm_kwargs`` of ``[vak.learncurve]`` (the table
     learncurve evaluates each replicate with), else of ``[vak.eval]``; None when neither has them (a
     ``vak train`` config: vak's train table has no clean-up).  Errors name the file and the table.
-    ``tables``: other tables to look in, in order (``vak-tcn report``: the training table alone)."""
+    ``tables``: other tables to look in, in order (``vak-tcn report``: the training table alone).
+    ``doc``: the config's TOML document when the caller has read it (the file is not read again)."""
     path = pathlib.Path(config_path)
     try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+        if doc is None:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"{path}: cannot read the config's post_tfm_kwargs: {e}") from e
     vak = doc.get("vak", {})
