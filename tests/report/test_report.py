@@ -280,13 +280,14 @@ def test_results_directory_loads_the_model_once_and_runs_its_network_once(
     once), runs the network once per recording (the raw pass), and derives the cleaned annotations from
     the raw labels, equal to what annotate writes with the same clean-up."""
     import pandas as pd
-    import torch
 
     from vak_tcn.inference.annotator import Annotator
     from vak_tcn.models.trained import TrainedModel
+    from vak_tcn.plugins import vak_compat
 
     run = real_bout_trained("TCN")
-    counts = {"models": 0, "checkpoint reads": 0, "recordings annotated": 0}
+    #: models loaded (config, labelmap, standardizer), networks built from the checkpoint, recordings run
+    counts = {"models": 0, "networks built": 0, "recordings annotated": 0}
     for name in ("from_run", "from_predict_config"):
         loader = getattr(TrainedModel, name).__func__
 
@@ -295,22 +296,28 @@ def test_results_directory_loads_the_model_once_and_runs_its_network_once(
             return _loader(cls, *args, **kwargs)
 
         monkeypatch.setattr(TrainedModel, name, classmethod(load))
-    torch_load, annotate_one = torch.load, Annotator.annotate
+    build_without_vak, build_with_vak = TrainedModel._network_without_vak, vak_compat.load_model
+    annotate_one = Annotator.annotate
 
-    def read(path, *args, **kwargs):
-        counts["checkpoint reads"] += pathlib.Path(path).name == "checkpoint.pt"
-        return torch_load(path, *args, **kwargs)
+    def built_without_vak(self, *args, **kwargs):
+        counts["networks built"] += 1
+        return build_without_vak(self, *args, **kwargs)
+
+    def built_with_vak(*args, **kwargs):
+        counts["networks built"] += 1
+        return build_with_vak(*args, **kwargs)
 
     def annotate(self, *args, **kwargs):
         counts["recordings annotated"] += 1
         return annotate_one(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch, "load", read)
+    monkeypatch.setattr(TrainedModel, "_network_without_vak", built_without_vak)
+    monkeypatch.setattr(vak_compat, "load_model", built_with_vak)
     monkeypatch.setattr(Annotator, "annotate", annotate)
     out = tmp_path / "report"
     report(capsys, run["run_dir"], "--out", out)
     recordings = summary(out)["recordings"]
-    assert counts == {"models": 1, "checkpoint reads": 1, "recordings annotated": len(recordings)}
+    assert counts == {"models": 1, "networks built": 1, "recordings annotated": len(recordings)}
     # the cleaned annotations: the same as annotate's with the same clean-up (the predict config written)
     monkeypatch.undo()
     config = out / "predictions" / "predict.toml"
@@ -323,6 +330,38 @@ def test_results_directory_loads_the_model_once_and_runs_its_network_once(
         annotated = pd.read_csv(tmp_path / "annotate" / name)
         columns = ["label", "onset_s", "offset_s"]  # exactly: the same floats
         pd.testing.assert_frame_equal(cleaned[columns], annotated[columns], check_exact=True)
+
+
+REPORT_AND_LIST_MODULES = """
+import json, sys
+from vak_tcn.cli import main
+status = main(sys.argv[1:])
+print("MODULES " + json.dumps({"status": status, "vak": sorted(m for m in sys.modules if m.split(".")[0] == "vak")}))
+"""
+
+
+@pytest.mark.slow
+def test_results_directory_of_a_vak_tcn_network_is_reported_without_importing_vak(real_bout_trained, tmp_path):
+    """A fresh process (the start-up hook on) reports on a TCN's results directory without importing vak (7-8 s
+    of a report's 12 here): the training config, standardizer, spectrogram parameters and audio are read as
+    vak wrote them, the network built as vak's factory builds it (the model's scores: the test above)."""
+    import subprocess
+    import sys
+
+    from helpers.cli import vak_env
+
+    run = real_bout_trained("TCN")
+    argv = ["report", str(run["run_dir"]), "--out", str(tmp_path / "report")]
+    proc = subprocess.run(
+        [sys.executable, "-c", REPORT_AND_LIST_MODULES, *argv],
+        capture_output=True,
+        text=True,
+        env=vak_env(),
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("MODULES ")]
+    assert json.loads(line.removeprefix("MODULES ")) == {"status": 0, "vak": []}
 
 
 def test_mistakes_are_one_line_exit_2(demo, real_bout, capsys, tmp_path):

@@ -329,22 +329,40 @@ class TrainedModel:
         """The model of a training run: its checkpoint, the labelmap and frames standardizer vak saved in
         ``run_dir`` (the labelmap: else the dataset's), the model and dataset of the training table of
         ``config`` (the config vak copied into the results), the dataset's spectrogram parameters and
-        frame duration, and the clean-up stored beside the checkpoint, if any."""
-        from ..plugins import vak_compat
+        frame duration, and the clean-up stored beside the checkpoint, if any.  The config is read once,
+        without vak for one of vak-tcn's own networks (:func:`vak_files.read_training_config
+        <vak_tcn.plugins.vak_files.read_training_config>`: vak accepted it when it trained), else by vak's
+        parser, vak-tcn's plugins loaded."""
+        from ..plugins import vak_compat, vak_files
 
-        cfg = vak_compat.load_config(config)
-        section = cfg.train if getattr(cfg, "train", None) is not None else getattr(cfg, "learncurve", None)
+        with open(config, "rb") as fh:
+            doc = tomllib.load(fh)
+        cfg = vak_files.read_training_config(config, toml=doc)
+        lean = cfg is not None and builds_without_vak(cfg.model.name)
+        if lean:
+            section = cfg
+        else:
+            from ..plugins.manager import load_plugins
+
+            load_plugins()
+            cfg = vak_compat.load_config(config, toml=doc)
+            section = cfg.train if getattr(cfg, "train", None) is not None else getattr(cfg, "learncurve", None)
         if section is None:
             raise ValueError(f"{config}: no [vak.train] or [vak.learncurve] table")
         if not section.dataset.path:
-            raise ValueError(f"{config}: [vak.{'train' if cfg.train else 'learncurve'}.dataset] has no path")
+            command = cfg.command if lean else ("train" if cfg.train else "learncurve")
+            raise ValueError(f"{config}: [vak.{command}.dataset] has no path")
         input_type = (getattr(cfg.prep, "input_type", "spect") if cfg.prep is not None else "spect") or "spect"
         dataset = pathlib.Path(section.dataset.path)
         if not (dataset / "metadata.json").is_file():
             raise FileNotFoundError(f"{config}: dataset {dataset} not found (no metadata.json)")
         labelmap_path = results.labelmap_path(run_dir, dataset)
         standardizer_path = results.standardizer_path(run_dir)
-        standardizer = vak_compat.load_frames_standardizer(standardizer_path) if standardizer_path.is_file() else None
+        standardizer = None
+        if standardizer_path.is_file():
+            standardizer = vak_files.read_frames_standardizer(standardizer_path) if lean else None
+            if standardizer is None:
+                standardizer = vak_compat.load_frames_standardizer(standardizer_path)
         spect = vak_compat.dataset_spect_params(dataset)
         if spect is None:
             spect = cfg.prep.spect_params if cfg.prep is not None else {}
@@ -368,6 +386,7 @@ class TrainedModel:
             dataset=dataset,
             table=section,
             labelmap_path=labelmap_path,
+            built_without_vak=lean,
         )
 
     def load_network(self, n_freqbins: int | None = None):

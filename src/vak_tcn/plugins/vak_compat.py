@@ -207,12 +207,14 @@ def dataset_frame_dur(dataset_path: str) -> float | None:
 
 def dataset_spect_params(dataset_dir: str | pathlib.Path) -> dict | None:
     """The ``[vak.prep.spect_params]`` a dataset was prepared with: from the config ``vak prep`` copies
-    into the dataset directory (None: no config there, or none with a prep table)."""
-    from vak.config import load
+    into the dataset directory (None: no config there, or none with a prep table).  Read as TOML (vak is
+    not imported): the table as written, which vak's defaults complete (``SpectParams.from_vak``)."""
+    import tomllib
 
     for path in sorted(pathlib.Path(dataset_dir).glob("*.toml")):
         try:
-            prep = load._load_toml_from_path(path).get("prep")
+            with open(path, "rb") as fh:
+                prep = tomllib.load(fh).get("vak", {}).get("prep")
         except Exception:  # not a vak config
             continue
         if isinstance(prep, dict):

@@ -31,6 +31,7 @@ __all__ = [
     "read_cbin",
     "read_frames_standardizer",
     "read_predict_config",
+    "read_training_config",
 ]
 
 
@@ -208,12 +209,7 @@ def _predict(table: dict, unprepped_ok: bool):
     path = lambda value: pathlib.Path(value).expanduser()  # noqa: E731  (vak's expanded_user_path)
     for key in ("checkpoint_path", "labelmap_path", "frames_standardizer_path", "output_dir"):
         _check(key not in table or _is(table[key], str))
-    models = table["model"]
-    _check(isinstance(models, dict) and len(models) == 1)
-    ((name, tables),) = models.items()
-    _check(isinstance(tables, dict) and set(tables) <= set(_MODEL_TABLES))
-    _check(all(isinstance(tables[key], dict) for key in tables))
-    model = ModelTable(name, **{key: copy.deepcopy(tables.get(key, {})) for key in _MODEL_TABLES})
+    model = _model_table(table["model"])
     dataset = table["dataset"]
     _check(isinstance(dataset, dict) and set(dataset) <= _DATASET_KEYS)
     _check("path" in dataset or unprepped_ok)
@@ -297,4 +293,55 @@ def read_predict_config(path, unprepped_ok: bool = False, toml: dict | None = No
             predict=_predict(tables["predict"], unprepped_ok),
         )
     except (_NotSure, OSError, ValueError, TypeError):  # tomllib.TOMLDecodeError is a ValueError
+        return None
+
+
+def _model_table(models) -> ModelTable:
+    _check(isinstance(models, dict) and len(models) == 1)
+    ((name, tables),) = models.items()
+    _check(isinstance(tables, dict) and set(tables) <= set(_MODEL_TABLES))
+    _check(all(isinstance(tables[key], dict) for key in tables))
+    return ModelTable(name, **{key: copy.deepcopy(tables.get(key, {})) for key in _MODEL_TABLES})
+
+
+def read_training_config(path, toml: dict | None = None):
+    """The training table of a config vak copied into a results directory (``[vak.train]``, else
+    ``[vak.learncurve]``), without importing vak: a namespace with ``command``, ``model`` (as vak's
+    ``ModelConfig``: :class:`ModelTable`), ``dataset`` (``path``, ``params``), ``trainer`` (vak's
+    defaults) and ``prep`` (``input_type``, ``spect_params``; None without a ``[vak.prep]`` table).
+
+    vak has already accepted this config (it trained from it): only the keys read here are checked.
+    None when the reader is not sure (read it with vak's parser). ``toml``: the document, when the caller
+    has read the file already."""
+    import types
+
+    try:
+        if toml is None:
+            import tomllib
+
+            with open(path, "rb") as fh:
+                toml = tomllib.load(fh)
+        tables = toml.get("vak") if isinstance(toml, dict) else None
+        _check(isinstance(tables, dict))
+        command = "train" if "train" in tables else "learncurve"
+        table = tables.get(command)
+        _check(isinstance(table, dict))
+        dataset = table.get("dataset")
+        _check(isinstance(dataset, dict) and _is(dataset.get("path"), str))
+        params = dataset.get("params", {})
+        _check(params is None or isinstance(params, dict))
+        prep = tables.get("prep")
+        _check(prep is None or isinstance(prep, dict))
+        spect = None if prep is None else prep.get("spect_params")
+        _check(spect is None or isinstance(spect, dict))
+        return types.SimpleNamespace(
+            command=command,
+            model=_model_table(table.get("model")),
+            dataset=types.SimpleNamespace(path=pathlib.Path(dataset["path"]).expanduser(), params=dict(params or {})),
+            trainer=_trainer(table.get("trainer", {})),
+            prep=None if prep is None else types.SimpleNamespace(
+                input_type=prep.get("input_type", "spect"), spect_params=dict(spect or {})
+            ),
+        )  # fmt: skip
+    except (_NotSure, OSError, ValueError, TypeError):
         return None

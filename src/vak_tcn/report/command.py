@@ -82,9 +82,8 @@ def _unmatched_line(where, unmatched: list[tuple[str, str]], shown: int = 10) ->
 
 
 def main(args) -> int:
-    from ..plugins.manager import load_with_vak
-
-    load_with_vak()
+    # vak is not imported here: a results directory of one of vak-tcn's networks is read and run without it
+    # (TrainedModel.from_run), any other model loads vak and the plugins itself
     from tqdm import tqdm
 
     from . import data, pages

@@ -47,9 +47,9 @@ def _hex(rgba) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _cbin(path: str) -> tuple[np.ndarray, int]:
-    from ..plugins import vak_compat
+    from ..plugins import vak_files
 
-    data, rate = vak_compat.audio_formats()["cbin"](path)
+    data, rate = vak_files.read_cbin(path)  # vak's reader (evfuncs), without importing vak
     return np.asarray(data, dtype=np.float64), int(rate)
 
 
