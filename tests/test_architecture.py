@@ -13,16 +13,26 @@ import pytest
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
 #: the layers, top of the picture first; a package imports only its own and those of earlier layers
 LAYERS = [
-    {"vak_tcn", "vak_tcn.settings", "vak_tcn._params", "vak_tcn._atomic", "vak_tcn._processes", "vak_tcn._cli_args"},
+    {
+        "vak_tcn",
+        "vak_tcn._version",
+        "vak_tcn.settings",
+        "vak_tcn._params",
+        "vak_tcn._atomic",
+        "vak_tcn._processes",
+        "vak_tcn._cli_args",
+    },
     {"vak_tcn.plugins"},
     {"vak_tcn.nn", "vak_tcn.metrics"},
     {"vak_tcn.audio"},
     {"vak_tcn.models"},
     {"vak_tcn.inference"},
     {"vak_tcn.live", "vak_tcn.report", "vak_tcn.experiments"},
-    {"vak_tcn.cli"},
+    {"vak_tcn.cli", "vak_tcn.api"},
     {"vak_tcn.__main__"},
 ]
+#: the one import up the picture: the package's lazy face, ``vak_tcn.load`` (imported when first used)
+LAZY_FACE = ("vak_tcn", "vak_tcn.api")
 MAX_LINES = 600
 
 
@@ -72,7 +82,7 @@ def test_every_module_imports_only_its_own_package_and_the_layers_above():
         layer, unit = _layer(name)
         for target in targets:
             their_layer, their_unit = _layer(target)
-            if their_unit != unit and their_layer >= layer and their_layer != 0:
+            if their_unit != unit and their_layer >= layer and their_layer != 0 and (name, target) != LAZY_FACE:
                 wrong.append(f"{name} imports {target}")
     assert not wrong, wrong
 

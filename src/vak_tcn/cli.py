@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vak-tcn",
         description="TCN models, smoothing losses and segmentation metrics for vak.",
     )
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"vak-tcn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)

@@ -206,7 +206,7 @@ def write_record(
     """Say in the record beside them what made ``outputs``: ``"pending"`` before writing them,
     ``"complete"`` (with each file's identity) after, or ``"failed"`` (with ``error``, the reason) when
     the recording could not be annotated (a rerun tries it again).  Written atomically, other entries kept."""
-    from .. import __version__
+    from .._version import __version__
 
     entries = read_record(path)
     for key, output in outputs.items():

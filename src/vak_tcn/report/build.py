@@ -99,7 +99,7 @@ def _planned(recordings: list[data.Recording], options: ReportOptions, n_queue: 
 def _build(recordings, out: pathlib.Path, options, meta, echo, files: ReportFiles, unmatched) -> pathlib.Path:
     from tqdm import tqdm
 
-    from .. import __version__
+    from .._version import __version__
 
     echo = echo or tqdm.write
     t0 = time.perf_counter()

@@ -155,7 +155,7 @@ class ReportFiles:
             folder = folder.parent
 
     def _write(self, files: dict) -> None:
-        from .. import __version__
+        from .._version import __version__
 
         doc = {"written_by": f"vak-tcn {__version__} report", "files": dict(sorted(files.items()))}
         _atomic.write_text(self.out / MANIFEST, json.dumps(doc, indent=1) + "\n")
