@@ -171,8 +171,8 @@ def test_channel_workers_and_simple_seq(setup, rate):
 def test_config_errors_exit_2_with_one_line(setup, tmp_path, capsys):
     proc = annotate_in_process(capsys, tmp_path / "missing.toml", setup["audio"], expect=2)
     assert proc.stderr.strip() == f"vak-tcn annotate: error: config file not found: {tmp_path / 'missing.toml'}"
-    proc = annotate_in_process(capsys, setup["config"], setup["audio"], "--annot-format", "textgrid", expect=2)
-    assert "textgrid" in proc.stderr and "generic-seq" in proc.stderr
+    proc = annotate_in_process(capsys, setup["config"], setup["audio"], "--annot-format", "notmat", expect=2)
+    assert "notmat" in proc.stderr and "generic-seq" in proc.stderr and "textgrid" in proc.stderr
 
 
 #: `vak-tcn annotate` that kills itself (SIGKILL, as the OOM killer or a power cut would) at the worst

@@ -566,3 +566,28 @@ def test_a_fifo_without_a_reader_never_blocks_live(config, bout32, tmp_path):
     assert f"--fifo {fifo}: no reader: events dropped until one opens it" in proc.stderr
     assert f"trigger fired {n_target}x ({n_target} --fifo event(s) dropped, nobody reading)" in proc.stderr
     assert syllables_of(annot) == offsets_printed(events)
+
+
+def test_annot_out_as_a_raven_table_and_a_textgrid(config, tmp_path, capsys):
+    """--annot-format raven / textgrid: the session's syllables as annotate writes them, read back by
+    crowsetta's readers; the TextGrid ends with the audio heard, the selections on the model's band."""
+    samples, rate = soundfile.read(BOUT)
+    names, onsets, offsets, _ = whole_file_reference(config, samples, rate, post_processing=False)
+    for fmt, name in (("raven", "session.Table.1.selections.txt"), ("textgrid", "session.TextGrid")):
+        proc = cli_in_process(
+            capsys, "live", config, "--simulate", BOUT, "--speed", "0", "--reference", BOUT,
+            "--annot-out", tmp_path / name, "--annot-format", fmt,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        if fmt == "raven":
+            boxes = crowsetta.formats.bbox.Raven.from_file(tmp_path / name).to_bbox()
+            got = [b.label for b in boxes], [b.onset for b in boxes], [b.offset for b in boxes]
+            assert {(b.low_freq, b.high_freq) for b in boxes} == {tuple(map(float, SPECT_PARAMS["freq_cutoffs"]))}
+        else:
+            textgrid = crowsetta.formats.seq.TextGrid.from_file(tmp_path / name)
+            seq = textgrid.to_seq(round_times=False)
+            got = list(seq.labels), seq.onsets_s, seq.offsets_s
+            assert textgrid.xmax == pytest.approx(len(samples) / rate, abs=1e-6)
+        assert got[0] == list(names) and len(names) > 3
+        np.testing.assert_allclose(got[1], onsets, atol=2e-5)
+        np.testing.assert_allclose(got[2], offsets, atol=2e-5)

@@ -16,12 +16,20 @@ __all__ = [
     "ANNOT_FORMATS",
     "PROBABILITIES_SUFFIX",
     "ProbabilityWriter",
+    "raven_band",
     "warm_up_writer",
     "write_annotation",
 ]
 
-#: crowsetta formats written, and the suffix added to the audio file's name
-ANNOT_FORMATS = {"generic-seq": ".annot.csv", "simple-seq": ".csv", "aud-seq": ".txt"}
+#: formats written (crowsetta's names), and the suffix added to the audio file's name: ``raven`` is a Raven
+#: selection table (Raven's own name for one, ``NAME.Table.1.selections.txt``), ``textgrid`` a Praat TextGrid
+ANNOT_FORMATS = {
+    "generic-seq": ".annot.csv",
+    "simple-seq": ".csv",
+    "aud-seq": ".txt",
+    "raven": ".Table.1.selections.txt",
+    "textgrid": ".TextGrid",
+}
 PROBABILITIES_SUFFIX = ".probabilities.npz"
 #: the columns crowsetta writes for generic-seq (an empty annotation is this header alone)
 GENERIC_SEQ_COLUMNS = ["label", "onset_s", "offset_s", "notated_path", "annot_path", "sequence", "annotation"]
@@ -60,19 +68,40 @@ def warm_up_writer() -> None:
 TIME_DECIMALS = 6
 
 
-def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, onsets_s, offsets_s) -> None:
-    """One crowsetta annotation file, written to a temporary name and renamed.  Times are rounded to
-    :data:`TIME_DECIMALS` in simple-seq and aud-seq; generic-seq (vak's format) keeps the floats as computed."""
+def write_annotation(
+    path: pathlib.Path,
+    fmt: str,
+    audio: pathlib.Path,
+    labels,
+    onsets_s,
+    offsets_s,
+    *,
+    duration_s: float | None = None,
+    band_hz: tuple[float, float] | None = None,
+    channel: int | None = None,
+) -> None:
+    """One annotation file in ``fmt`` (:data:`ANNOT_FORMATS`), written to a temporary name and renamed.  Times
+    are rounded to :data:`TIME_DECIMALS` in every format but generic-seq (vak's format: the floats as computed).
+
+    ``duration_s``: the recording's, the end of a TextGrid (else its last offset).  ``band_hz``: the
+    frequencies of a Raven selection (:func:`raven_band`; required for ``raven``).  ``channel``: the one
+    annotated (0-based; Raven's ``Channel`` column is 1-based)."""
     import crowsetta
 
     labels = np.asarray(labels).astype(str)
     onsets_s, offsets_s = np.asarray(onsets_s, dtype=float), np.asarray(offsets_s, dtype=float)
     if fmt != "generic-seq":
         onsets_s, offsets_s = np.round(onsets_s, TIME_DECIMALS), np.round(offsets_s, TIME_DECIMALS)
+    if fmt == "raven" and band_hz is None:
+        raise ValueError("a Raven selection table needs the selections' frequencies (band_hz)")
     # a temporary name, flushed and renamed into place: the annotation's record, written after it,
     # must not outlive it in a power cut
     with atomic_path(path) as tmp:
-        if fmt == "generic-seq":
+        if fmt == "raven":
+            tmp.write_text(raven_table(labels, onsets_s, offsets_s, band_hz, channel or 0), encoding="utf-8")
+        elif fmt == "textgrid":
+            tmp.write_text(textgrid_text(labels, onsets_s, offsets_s, duration_s), encoding="utf-8")
+        elif fmt == "generic-seq":
             if len(labels) == 0:  # crowsetta cannot write an empty sequence: its header alone
                 tmp.write_text(",".join(GENERIC_SEQ_COLUMNS) + "\n")
             else:
@@ -89,6 +118,84 @@ def write_annotation(path: pathlib.Path, fmt: str, audio: pathlib.Path, labels, 
             ).to_file(tmp)
         else:  # pragma: no cover - checked by Options' users
             raise ValueError(f"annotation format {fmt!r} not one of {sorted(ANNOT_FORMATS)}")
+
+
+def _decimal(x: float) -> str:
+    """``x`` to the microsecond, as a plain decimal (``1.051``, ``0``; never ``1e-06``, which crowsetta's
+    TextGrid reader does not parse)."""
+    text = f"{float(x) + 0.0:.{TIME_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _float(x: float) -> str:
+    """:func:`_decimal` with a decimal point always (``0.0``): crowsetta's Raven reader wants float columns."""
+    text = _decimal(x)
+    return text if "." in text else text + ".0"
+
+
+def raven_band(samplerate: float, freq_cutoffs=None) -> tuple[float, float]:
+    """The frequencies of a Raven selection for a segment (which has none): the spectrogram's
+    ``freq_cutoffs`` when the model has them (the band it listens to; the upper one at most the Nyquist
+    frequency), else 0 to the Nyquist frequency of the recording."""
+    nyquist = float(samplerate) / 2
+    if freq_cutoffs:
+        return float(freq_cutoffs[0]), min(float(freq_cutoffs[1]), nyquist)
+    return 0.0, nyquist
+
+
+#: a Raven selection table's columns (crowsetta's ``formats.bbox.Raven`` reads them; the labels are ``Annotation``)
+RAVEN_COLUMNS = [
+    "Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)", "Annotation",
+]  # fmt: skip
+
+
+def raven_table(labels, onsets_s, offsets_s, band_hz: tuple[float, float], channel: int = 0) -> str:
+    """A Raven selection table, tab-separated, as Raven saves one (and crowsetta's ``Raven.to_file`` writes
+    it): one selection per segment in the view ``Spectrogram 1``; no segment, the header alone."""
+    low, high = (_float(f) for f in band_hz)
+    lines = ["\t".join(RAVEN_COLUMNS)]
+    for i, (label, onset, offset) in enumerate(zip(labels, onsets_s, offsets_s), start=1):
+        if any(c in label for c in "\t\r\n"):
+            raise ValueError(f"label {label!r}: a tab or a line break cannot be in a Raven selection table")
+        row = [str(i), "Spectrogram 1", str(channel + 1), _float(onset), _float(offset), low, high, label]
+        lines.append("\t".join(row))
+    return "\n".join(lines) + "\n"
+
+
+#: the TextGrid's one interval tier
+TEXTGRID_TIER = "syllables"
+
+
+def textgrid_text(labels, onsets_s, offsets_s, duration_s: float | None = None) -> str:
+    """A Praat TextGrid in Praat's (long) text format: one interval tier, :data:`TEXTGRID_TIER`, from 0 to
+    the recording's end (``duration_s``; never before the last offset), a segment per interval and
+    empty intervals between them, as Praat's own intervals tile a tier."""
+    ends = [0.0, *(float(o) for o in offsets_s), float(duration_s or 0.0)]
+    xmin, xmax = min([0.0, *(float(o) for o in onsets_s)]), max(ends)
+    if xmax <= xmin:  # a recording of no length: Praat wants xmax > xmin
+        xmax = xmin + 10.0**-TIME_DECIMALS
+    intervals, t = [], xmin
+    for label, onset, offset in zip(labels, onsets_s, offsets_s):
+        if onset < t:
+            raise ValueError(f"segment {label!r} at {onset} s overlaps the one before: not one TextGrid tier")
+        if onset > t:
+            intervals.append((t, onset, ""))
+        intervals.append((onset, offset, str(label)))
+        t = offset
+    if xmax > t or not intervals:
+        intervals.append((t, xmax, ""))
+    n = _decimal
+    lines = [
+        'File type = "ooTextFile"', 'Object class = "TextGrid"', "",
+        f"xmin = {n(xmin)} ", f"xmax = {n(xmax)} ", "tiers? <exists> ", "size = 1 ", "item []: ",
+        "    item [1]:", '        class = "IntervalTier" ', f'        name = "{TEXTGRID_TIER}" ',
+        f"        xmin = {n(xmin)} ", f"        xmax = {n(xmax)} ", f"        intervals: size = {len(intervals)} ",
+    ]  # fmt: skip
+    for i, (start, stop, text) in enumerate(intervals, start=1):
+        text = text.replace('"', '""')  # Praat doubles a quote inside a string
+        lines += [f"        intervals [{i}]:", f"            xmin = {n(start)} ", f"            xmax = {n(stop)} "]
+        lines.append(f'            text = "{text}" ')
+    return "\n".join(lines) + "\n"
 
 
 class ProbabilityWriter:

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ..audio.annotations import ANNOT_FORMATS, ProbabilityWriter, warm_up_writer, write_annotation
+from ..audio.annotations import ANNOT_FORMATS, ProbabilityWriter, raven_band, warm_up_writer, write_annotation
 from ..audio.read import RecordingError, audio_info, block_reader
 from ..models import cleanup
 from ..models.trained import TrainedModel
@@ -203,7 +203,11 @@ class Annotator:
         with profile("clean-up"):
             labels, onsets_s, offsets_s = stream.finish()
         with profile("write"):
-            write_annotation(outputs["annotation"], self.options.annot_format, audio, labels, onsets_s, offsets_s)
+            write_annotation(
+                outputs["annotation"], self.options.annot_format, audio, labels, onsets_s, offsets_s,
+                duration_s=info.duration_s, band_hz=raven_band(info.samplerate, params.freq_cutoffs),
+                channel=self.options.channel,
+            )  # fmt: skip
         seconds = time.perf_counter() - t0
         profile.audio_seconds, profile.wall_seconds = info.duration_s, seconds
         about = dict(profile.seconds, audio_seconds=profile.audio_seconds, wall_seconds=seconds)

@@ -33,7 +33,8 @@ def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--annot-format",
         default="generic-seq",
-        help="crowsetta format of the annotation files: generic-seq (default), simple-seq, aud-seq",
+        help="format of the annotation files: generic-seq (default), simple-seq, aud-seq (crowsetta's), "
+        "raven (a Raven selection table), textgrid (a Praat TextGrid)",
     )
     p.add_argument("--probabilities", action="store_true", help="also write per-frame class probabilities (.npz)")
     p.add_argument(

@@ -95,7 +95,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--annot-out", type=pathlib.Path, default=None, help="write the session's annotation here")
     p.add_argument(
-        "--annot-format", default="generic-seq", help="crowsetta format of --annot-out (default generic-seq)"
+        "--annot-format",
+        default="generic-seq",
+        help="format of --annot-out, as annotate's: generic-seq (default), simple-seq, aud-seq, raven, textgrid",
     )
 
 
@@ -134,7 +136,7 @@ def _check_reference_level(path: pathlib.Path, power: float, recorded: float | N
 
 
 def main_live(args: argparse.Namespace) -> int:
-    from ..audio.annotations import ANNOT_FORMATS, write_annotation
+    from ..audio.annotations import ANNOT_FORMATS, raven_band, write_annotation
     from ..audio.read import RecordingError, audio_info
     from .stream import Stream, reference_power_of
 
@@ -289,7 +291,11 @@ def main_live(args: argparse.Namespace) -> int:
                         if args.simulate is not None
                         else pathlib.Path("stdin" if args.stdin else "device")
                     )
-                    write_annotation(args.annot_out, args.annot_format, source, labels, onsets, offsets)
+                    write_annotation(
+                        args.annot_out, args.annot_format, source, labels, onsets, offsets,
+                        duration_s=stream.samples_in / rate, band_hz=raven_band(rate, stream.params.freq_cutoffs),
+                        channel=args.channel,
+                    )  # fmt: skip
                     wrote = args.annot_out
             finally:  # whatever happened to the annotation, no command outlives the session
                 if trigger is not None:

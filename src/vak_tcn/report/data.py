@@ -146,6 +146,20 @@ def _segments_of(annot) -> Segments:
     return Segments.of(seq.onsets_s, seq.offsets_s, seq.labels)
 
 
+def _raven_segments(path: pathlib.Path) -> Segments:
+    """A Raven selection table's selections as segments (the labels in its ``Annotation`` column); the
+    header alone (annotate's table of a recording with no segment, which crowsetta refuses) is none."""
+    import crowsetta
+
+    if path.read_text().strip().count("\n") == 0:
+        return Segments.empty()
+    try:
+        boxes = crowsetta.formats.bbox.Raven.from_file(path, annot_col="Annotation").to_bbox()
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read it as a raven selection table ({type(e).__name__}: {e})") from None
+    return Segments.of([b.onset for b in boxes], [b.offset for b in boxes], [b.label for b in boxes])
+
+
 def read_annotation(path: pathlib.Path, fmt: str) -> list[tuple[str | None, Segments]]:
     """``[(notated audio path or None, segments)]`` of one annotation file (a format may hold several);
     ValueError naming the file when crowsetta cannot read it."""
@@ -156,8 +170,12 @@ def read_annotation(path: pathlib.Path, fmt: str) -> list[tuple[str | None, Segm
         return [(None, Segments.empty())]
     if fmt == "aud-seq" and not path.read_text().strip():  # no segment: an empty file (no header in aud-seq)
         return [(None, Segments.empty())]
+    if fmt == "raven":  # a bbox format in crowsetta: its boxes' times and labels
+        return [(None, _raven_segments(path))]
     try:
-        annots = crowsetta.Transcriber(format=fmt).from_file(path).to_annot()
+        read = crowsetta.Transcriber(format=fmt).from_file(path)
+        # a TextGrid's times as written (crowsetta rounds them to the millisecond by default)
+        annots = read.to_annot(round_times=False) if fmt == "textgrid" else read.to_annot()
         annots = annots if isinstance(annots, list) else [annots]
         return [(None if a.notated_path is None else str(a.notated_path), _segments_of(a)) for a in annots]
     except Exception as e:
