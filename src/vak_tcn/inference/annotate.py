@@ -32,6 +32,7 @@ import pathlib
 
 from .._processes import connect_scheduler, quiet_dask, terminal_interrupts_ignored
 from ..audio.read import RecordingError, audio_info, find_audio
+from ..audio.resample import resampler
 from ..models.trained import ModelError, TrainedModel
 from . import pipeline
 from .annotator import Annotator, cleanup_request
@@ -193,8 +194,15 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
     # the task's model: the config's path on dask workers (each loads it once), the model itself here
     task_source = str(config_path) if config_path is not None and (workers or scheduler) else model
     todo, skipped, failed, done, foreign, other, n_other, retried = [], 0, 0, 0, [], set(), 0, []
+    infos, resampled = {}, {}  # the headers read here (read once); recordings to resample, by rate
     for audio, outputs, record in planned:
         ours = recording_made_with(made_with, audio)
+        if annotator.model_samplerate is not None:  # a recording at another rate is resampled: its record says so
+            with contextlib.suppress(RecordingError):  # said when it is annotated
+                infos[audio] = audio_info(audio)
+                resampling = annotator.resampling(infos[audio].samplerate)
+                if resampling is not None:
+                    ours = {**ours, "resampled": resampling}
         state, details = resume_state(outputs, record, ours)
         if state == "done":
             skipped += 1
@@ -208,6 +216,8 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
         if state == "failed":
             retried.append(f"{audio}: {details[0]}")
         todo.append((audio, outputs, record, ours))
+        if "resampled" in ours and (samplerate is None or ours["resampled"]["from"] == samplerate):
+            resampled[ours["resampled"]["from"]] = resampled.get(ours["resampled"]["from"], 0) + 1
     if foreign:
         raise ValueError(
             f"{len(foreign)} file(s) under --out {out_dir} were not written by vak-tcn annotate or were changed "
@@ -224,10 +234,15 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
         echo(f"{n_other} recording(s) in {out_dir} were annotated with a different {what}: annotating them again")
     if retried:
         echo(f"{len(retried)} recording(s) failed in an earlier run (e.g. {retried[0]}): trying them again")
+    if resampled:
+        rates = ", ".join(f"{n} at {rate} Hz" for rate, n in sorted(resampled.items()))
+        echo(
+            f"{rates.replace(' at', ' recording(s) at', 1)} resampled to {annotator.model_samplerate} Hz ({resampler()})"
+        )
     work = []
     for audio, outputs, record, ours in todo:
         try:
-            duration = audio_info(audio).duration_s
+            duration = (infos.get(audio) or audio_info(audio)).duration_s
         except RecordingError as e:
             echo(_line({"ok": False, "audio": str(audio), "error": str(e)}))
             record_failure(record, outputs, ours, str(e), about)

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ..audio import resample
 from ..audio.annotations import ANNOT_FORMATS, ProbabilityWriter, raven_band, warm_up_writer, write_annotation
 from ..audio.read import RecordingError, audio_info, block_reader
 from ..models import cleanup
@@ -28,7 +29,7 @@ from . import chunked, pipeline, segments, spectrogram
 from .options import Options, resolved
 from .records import as_json, sha256_of
 
-__all__ = ["Annotator", "Result", "cleanup_request"]
+__all__ = ["Annotator", "Result", "cleanup_request", "model_samplerate"]
 
 
 @dataclasses.dataclass
@@ -46,6 +47,20 @@ class Result:
 def cleanup_request(options: Options) -> cleanup.Request:
     """The clean-up the options ask for: ``--post-processing``, or off (``--no-post-processing``)."""
     return cleanup.Request(cli=options.cleanup, off_by=None if options.post_processing else "--no-post-processing")
+
+
+# ---------------------------------------------------------------- the model's sample rate
+def model_samplerate(model: TrainedModel, given: int | None) -> int | None:
+    """The rate recordings are resampled to: the model's (:attr:`TrainedModel.samplerate
+    <vak_tcn.models.trained.TrainedModel.samplerate>`), else ``given`` (``--model-samplerate``), else None
+    (each recording's own rate, if it gives the frequency bins the model takes).  ValueError, in one line,
+    when ``given`` contradicts the rate the model records."""
+    if given is not None and model.samplerate is not None and int(given) != model.samplerate:
+        raise ValueError(
+            f"--model-samplerate {given}: the model was trained at {model.samplerate} Hz "
+            f"({model.samplerate_source}); leave the option out"
+        )
+    return model.samplerate or (int(given) if given is not None else None)
 
 
 # ---------------------------------------------------------------- the annotator
@@ -86,6 +101,8 @@ class Annotator:
             model = TrainedModel.from_predict_config(model, cleanup_request(options))
         #: the trained model: everything the annotator knows of it is read from here
         self.model = model
+        #: the rate recordings at other rates are resampled to (the model's, else ``--model-samplerate``)
+        self.model_samplerate = model_samplerate(model, options.model_samplerate)
         accelerator = getattr(model.table, "trainer", None)
         accelerator = getattr(accelerator, "accelerator", "cpu") if accelerator is not None else "cpu"
         self.device = "cuda" if accelerator == "gpu" and torch.cuda.is_available() else "cpu"
@@ -144,11 +161,31 @@ class Annotator:
             }
         )
 
+    def rate_for(self, samplerate: int) -> int:
+        """The rate the model sees audio at ``samplerate`` at: the model's (resampled to it), where known
+        (:func:`model_samplerate`); else its own."""
+        return self.model_samplerate or samplerate
+
+    def resampling(self, samplerate: int) -> dict | None:
+        """How audio at ``samplerate`` is resampled (a record's ``made_with["resampled"]``); None: it is not."""
+        rate = self.rate_for(samplerate)
+        if rate == samplerate:
+            return None
+        return {"from": int(samplerate), "to": int(rate), "by": f"{resample.RESAMPLER} {resample.QUALITY}"}
+
     def prepare(self, samplerate: int) -> None:
-        """Load the network for audio at ``samplerate``; :class:`RecordingError` if the config's
-        spect_params give it another number of frequency bins than the model takes."""
+        """Load the network for audio at ``samplerate`` (resampled to the model's rate, where known);
+        :class:`RecordingError` if the config's spect_params give it another number of frequency bins than
+        the model takes."""
+        if self.model_samplerate is None:
+            hint = (
+                "; name the rate the model was trained at with --model-samplerate HZ (recordings are resampled to it)"
+            )
+        else:
+            source = self.model.samplerate_source if self.model.samplerate else "--model-samplerate"
+            hint = f" (the model's rate {self.model_samplerate} Hz: {source})"
         try:
-            n_freqbins = self.model.check_samplerate(samplerate)
+            n_freqbins = self.model.check_samplerate(self.rate_for(samplerate), hint)
         except ValueError as e:
             raise RecordingError(str(e)) from None
         if self.net is None:
@@ -167,7 +204,11 @@ class Annotator:
         profile = pipeline.Profile()
         kind = spectrogram.StreamingSpectrogram if self.options.exact else spectrogram.Float32Spectrogram
         reader = block_reader(audio, info, self.options.channel)
-        spect = kind(reader, info.n_samples, info.samplerate, params, profile=profile)
+        rate, n_samples = self.rate_for(info.samplerate), info.n_samples
+        if rate != info.samplerate:  # the model's rate: its frames' times stay in seconds of the recording
+            reader = resample.resampled_reader(reader, info.n_samples, info.samplerate, rate)
+            n_samples = resample.resampled_length(info.n_samples, info.samplerate, rate)
+        spect = kind(reader, n_samples, rate, params, profile=profile)
         n = spect.n_frames
         times = spect.frame_times
         frame_dur = float(segments.frame_dur_from_times(times(0, min(n, 1000)))) if n >= 2 else float("nan")

@@ -57,6 +57,14 @@ def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
         "--samplerate", type=positive_int, default=None, help="reject recordings at any other sample rate (Hz)"
     )
     p.add_argument(
+        "--model-samplerate",
+        type=positive_int,
+        default=None,
+        metavar="HZ",
+        help="the sample rate the model was trained at, for a model that does not record it (no samplerate in "
+        "reference_power.json beside its checkpoint): recordings at other rates are resampled to it (soxr)",
+    )
+    p.add_argument(
         "--chunk-seconds",
         type=chunk_seconds,
         default=60.0,
@@ -99,6 +107,7 @@ def _annotate(args: argparse.Namespace) -> int:
         post_processing=not args.no_post_processing,
         cleanup=args.post_processing,
         channel=args.channel,
+        model_samplerate=args.model_samplerate,
         chunk_seconds=args.chunk_seconds,
         precision=args.precision,
         threads=args.threads if args.threads else (1 if args.workers or args.scheduler else None),

@@ -29,6 +29,9 @@ class Options:
     channel: int | None = None
     chunk_seconds: float = 60.0
     samplerate: int | None = None  # required sample rate (else each file's own, checked against the model)
+    #: the sample rate the model was trained at, where the model does not record it (``--model-samplerate``):
+    #: recordings at another rate are resampled to it (else only those whose rate the model records are)
+    model_samplerate: int | None = None
     threads: int | None = None  # torch's intra-op threads in each process (None: torch's default)
     precision: str = "32"  # "32" or "bf16" (vak_tcn.nn.precision)
     #: vak's float64 spectrogram, two passes (else float32, one pass: Float32Spectrogram); None: the setting

@@ -110,6 +110,7 @@ MADE_WITH_PARTS = {
     "precision": "--precision",
     "spectrogram": "spectrogram (float32, or float64 with --exact)",
     "channel": "--channel",
+    "resampled": "resampling (sample rate, resampler)",
     "recording": "recording (changed since)",
 }
 

@@ -262,6 +262,14 @@ class TrainedModel:
             self.reference, self._reference_problem = None, str(e)
         self.network = None
         self.n_freqbins = len(self.standardizer.mean_freqs) if self.standardizer is not None else None
+        #: the sample rate the model was trained at (the training files' one rate, recorded in
+        #: ``reference_power.json`` beside the checkpoint), where it is known; else None
+        self.samplerate: int | None = None
+        #: where :attr:`samplerate` is known from, in words
+        self.samplerate_source = f"no {REFERENCE_FILENAME} beside {self.checkpoint} records it"
+        if self.reference is not None and self.reference.get("samplerate"):
+            self.samplerate = int(self.reference["samplerate"])
+            self.samplerate_source = self.reference["path"]
 
     # ---- loading
     @classmethod
@@ -416,14 +424,15 @@ class TrainedModel:
         self.n_freqbins = n_freqbins
         return self.network
 
-    def check_samplerate(self, samplerate: int) -> int:
+    def check_samplerate(self, samplerate: int, hint: str = "") -> int:
         """The number of frequency bins the config's spect_params give audio at ``samplerate``; a
-        ValueError if the model takes another number (known from the standardizer or a loaded network)."""
+        ValueError if the model takes another number (known from the standardizer or a loaded network),
+        ``hint`` (how to fix it) at its end."""
         freqbins = self.spect_params.freqbins(samplerate)
         if self.n_freqbins is not None and len(freqbins) != self.n_freqbins:
             raise ValueError(
                 f"sample rate {samplerate} Hz gives {len(freqbins)} frequency bins with the config's "
-                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?)"
+                f"spect_params; the model takes {self.n_freqbins} (wrong sample rate for this model?){hint}"
             )
         return len(freqbins)
 
