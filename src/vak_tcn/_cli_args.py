@@ -16,6 +16,7 @@ from typing import NamedTuple
 __all__ = [
     "MIN_CHUNK_SECONDS",
     "Command",
+    "add_run_options",
     "add_seed",
     "chunk_seconds",
     "durations",
@@ -36,6 +37,25 @@ class Command(NamedTuple):
 
 def add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:
     parser.add_argument("--seed", type=int, default=default, metavar="N", help=help)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--run`` and ``--checkpoint``: which trained model of a results directory (annotate, live, report,
+    predict-config; :func:`vak_tcn.models.predict_config.choose_run`)."""
+    p.add_argument(
+        "--run",
+        default=None,
+        metavar="PART",
+        help="results directory: the trained model whose checkpoint's path contains PART "
+        "(learncurve's replicates, e.g. train_dur_30s/replicate_2)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="NAME",
+        help="results directory: the checkpoint file (default: the one max-val-acc checkpoint, else the only "
+        ".pt, else checkpoint.pt: vak learncurve's rule)",
+    )
 
 
 def int_at_least(minimum: int, what: str):

@@ -4,11 +4,12 @@
   plugins loaded explicitly, for Python installations that ignore ``.pth`` files (``prep``,
   ``train`` and ``learncurve`` take ``--seed``: docs/reproducibility.md);
 * ``vak-tcn plugins``: what is registered;
-* ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained
-  model, streaming, in bounded memory (docs/annotate.md);
+* ``vak-tcn annotate CONFIG|RESULTS_DIR AUDIO...``: annotate recordings of any length with a trained
+  model, streaming, in bounded memory (docs/annotate.md); ``vak-tcn predict-config RESULTS_DIR``: the
+  stock vak predict config of a trained model (docs/annotate.md);
 * ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation
   split; ``annotate`` uses the result (docs/postprocessing.md);
-* ``vak-tcn live CONFIG``: annotate song as it arrives, with a causal TCN (docs/live.md);
+* ``vak-tcn live CONFIG|RESULTS_DIR``: annotate song as it arrives, with a causal TCN (docs/live.md);
   ``vak-tcn bench-live``: its latency;
 * ``vak-tcn report ANNOTATIONS|RESULTS_DIR --out DIR``: an offline HTML review of annotations
   (against references when given), with a review queue (docs/report.md);
@@ -148,7 +149,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("vak_tcn.cli:PLUGINS", "list registered vak plugins, models, losses and metrics"),
     "annotate": (
         "vak_tcn.inference.command:ANNOTATE",
-        "annotate recordings of any length with a trained model (a vak predict config); streaming, resumable",
+        "annotate recordings of any length with a trained model (a vak predict config or a results directory); "
+        "streaming, resumable",
+    ),
+    "predict-config": (
+        "vak_tcn.inference.command:PREDICT_CONFIG",
+        "write the stock `vak predict` config of a trained model of a vak train/learncurve results directory",
     ),
     "tune": (
         "vak_tcn.inference.command:TUNE",

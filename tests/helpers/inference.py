@@ -109,3 +109,42 @@ def song(n: int, rate: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / rate
     return 0.01 * rng.standard_normal(n) + 0.3 * np.sin(2 * np.pi * (2000 + 3000 * np.sin(3 * t)) * t) * (t % 0.5 < 0.2)
+
+
+def make_results_dir(
+    tmp_path: pathlib.Path,
+    network: dict | None = None,
+    replicates: int = 0,
+    post_tfm_kwargs: dict | None = None,
+    names: tuple[str, ...] = ("checkpoint.pt",),
+) -> pathlib.Path:
+    """A results directory as ``vak train`` (``replicates=0``) or ``vak learncurve`` (``replicates``
+    runs under ``train_dur_4s/``) lays it out, no training: each run's checkpoint (``names``, copies of one
+    checkpoint of :func:`make_predict_config`, seeded by the replicate's number), labelmap and standardizer,
+    the config vak copies in, and the prepared dataset it names (metadata.json, the prep config)."""
+    import shutil
+
+    dataset = tmp_path / "dataset"
+    dataset.mkdir(parents=True)
+    metadata = {"dataset_csv_filename": "dataset.csv", "frame_dur": 64 / 44100, "input_type": "spect"}
+    (dataset / "metadata.json").write_text(json.dumps({**metadata, "audio_format": "wav", "spect_format": None}))
+    (dataset / "dataset.csv").write_text("split,frames_path,multi_frame_labels_path,audio_path\n")
+    common = dict(model="TCN", data_dir=tmp_path, prep_output_dir=tmp_path, labelset="abc", spect_params=SPECT_PARAMS)
+    configs.write_config(configs.vak_config(command="train", **common), dataset / "prep.toml", make_dirs=False)
+    results = tmp_path / "results"
+    command = "learncurve" if replicates else "train"
+    learncurve = dict(train_set_durs=[4], num_replicates=replicates, post_tfm_kwargs=post_tfm_kwargs)
+    doc = configs.vak_config(
+        command=command, network=network, dataset_path=dataset, results_dir=tmp_path,
+        **common, **(learncurve if replicates else {}),
+    )  # fmt: skip
+    configs.write_config(doc, results / f"{command}.toml", make_dirs=False)
+    runs = [results / "train_dur_4s" / f"replicate_{i}" for i in range(1, replicates + 1)] or [results]
+    for seed, run in enumerate(runs):
+        model = make_predict_config(tmp_path / "models", network=network, seed=seed).parent
+        (run / "TCN" / "checkpoints").mkdir(parents=True)
+        for name in ("labelmap.json", "FramesStandardizer"):
+            shutil.copy(model / name, run / name)
+        for name in names:
+            shutil.copy(model / "checkpoint.pt", run / "TCN" / "checkpoints" / name)
+    return results

@@ -1,7 +1,7 @@
-"""The ``vak-tcn annotate`` and ``vak-tcn tune`` commands: their options and what they run
-(docs/annotate.md, docs/postprocessing.md).
+"""The ``vak-tcn annotate``, ``vak-tcn predict-config`` and ``vak-tcn tune`` commands: their options and
+what they run (docs/annotate.md, docs/postprocessing.md).
 
-Light at import (no NumPy, torch or vak): :mod:`vak_tcn.cli` imports it when one of the two runs
+Light at import (no NumPy, torch or vak): :mod:`vak_tcn.cli` imports it when one of them runs
 (or is asked for ``--help``); each ``main`` imports the rest.  ``annotate`` never imports vak for a
 vak-tcn network (the lean start: tests/inference/test_lean_start.py).
 """
@@ -15,6 +15,7 @@ from .. import settings
 from .._cli_args import (
     MIN_CHUNK_SECONDS,
     Command,
+    add_run_options,
     chunk_seconds,
     durations,
     errors_in_one_line,
@@ -22,13 +23,20 @@ from .._cli_args import (
     positive_int,
 )
 
-__all__ = ["ANNOTATE", "MIN_CHUNK_SECONDS", "TUNE"]
+__all__ = ["ANNOTATE", "MIN_CHUNK_SECONDS", "PREDICT_CONFIG", "TUNE"]
 
 
 def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
     errors_in_one_line(p)
-    p.add_argument("configfile", type=pathlib.Path, help="vak predict config (checkpoint, labelmap, standardizer)")
+    p.add_argument(
+        "configfile",
+        type=pathlib.Path,
+        metavar="CONFIG|RESULTS_DIR",
+        help="vak predict config (checkpoint, labelmap, standardizer), or a `vak train`/`learncurve` results "
+        "directory (its model, as `vak-tcn predict-config RESULTS_DIR` writes its config)",
+    )
     p.add_argument("audio", nargs="+", type=pathlib.Path, help="audio files and/or directories")
+    add_run_options(p)
     p.add_argument("--recursive", action="store_true", help="search directories recursively")
     p.add_argument(
         "--annot-format",
@@ -48,7 +56,10 @@ def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-post-processing", action="store_true", help="no clean-up (same as --post-processing none)")
     p.add_argument(
-        "--out", type=pathlib.Path, default=None, help="output directory (default: the config's output_dir, else .)"
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="output directory (default: the config's output_dir, else .; for a results directory: .)",
     )
     p.add_argument("--workers", type=positive_int, default=None, help="annotate on a local dask cluster of N processes")
     p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler to annotate on")
@@ -100,6 +111,7 @@ def _annotate(args: argparse.Namespace) -> int:
     # no plugin loading: a vak-tcn network is read and built without vak (vak_tcn.models.trained), which
     # imports vak and loads the plugins itself for any other model
     from .annotate import Options, annotate_all
+    from .annotator import cleanup_request
 
     options = Options(
         annot_format=args.annot_format,
@@ -114,10 +126,16 @@ def _annotate(args: argparse.Namespace) -> int:
         exact=True if args.exact else None,  # else VAK_TCN_ANNOTATE_EXACT, else float32
         profile=args.profile,
     )
+    source, out = args.configfile, args.out
+    from ..models.predict_config import results_model
+
+    model = results_model(source, args.run, args.checkpoint, cleanup_request(options), print)
+    if model is not None:
+        source, out = model, out if out is not None else pathlib.Path.cwd()
     _, failed, _ = annotate_all(
-        args.configfile,
+        source,
         args.audio,
-        out_dir=args.out,
+        out_dir=out,
         options=options,
         recursive=args.recursive,
         workers=args.workers,
@@ -158,7 +176,56 @@ def _tune(args: argparse.Namespace) -> int:
     return main_tune(args)
 
 
+def _add_predict_config_arguments(p: argparse.ArgumentParser) -> None:
+    errors_in_one_line(p)
+    p.add_argument("results_dir", type=pathlib.Path, help="a `vak train` or `vak learncurve` results directory")
+    add_run_options(p)
+    p.add_argument(
+        "--out", type=pathlib.Path, default=None, metavar="FILE", help="write the config here (default: stdout)"
+    )
+    p.add_argument(
+        "--output-dir",
+        type=pathlib.Path,
+        default=None,
+        metavar="DIR",
+        help="[vak.predict] output_dir: where vak predict writes its annotations (default: the current directory)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=pathlib.Path,
+        default=None,
+        metavar="DIR",
+        help="[vak.prep] data_dir: the recordings vak prep/predict read (default: the training config's, "
+        "else --output-dir)",
+    )
+
+
+def _predict_config(args: argparse.Namespace) -> int:
+    import sys
+
+    from .._atomic import write_text
+    from ..models import predict_config
+
+    if args.out is not None and args.out.exists():
+        raise ValueError(f"--out {args.out} exists: not overwritten; remove it or choose another --out")
+    run = predict_config.choose_run(args.results_dir, args.run, args.checkpoint)
+    print(predict_config.checkpoint_line(run, args.checkpoint), file=sys.stderr)
+    output_dir = (args.output_dir or pathlib.Path.cwd()).resolve()
+    data_dir = args.data_dir.resolve() if args.data_dir is not None else None
+    text, applied = predict_config.predict_config(run, output_dir, data_dir=data_dir)
+    print(f"clean-up: {applied.describe()}", file=sys.stderr)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(args.out, text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 #: ``vak-tcn annotate CONFIG AUDIO...``: annotate recordings of any length with a trained model
 ANNOTATE = Command(_add_annotate_arguments, _annotate)
 #: ``vak-tcn tune RESULTS_DIR``: tune the clean-up of trained models on their validation split
 TUNE = Command(_add_tune_arguments, _tune)
+#: ``vak-tcn predict-config RESULTS_DIR``: the stock vak predict config of a trained model
+PREDICT_CONFIG = Command(_add_predict_config_arguments, _predict_config)

@@ -1,4 +1,4 @@
-"""``vak-tcn live CONFIG``: annotate song as it arrives, print events, fire triggers.
+"""``vak-tcn live CONFIG|RESULTS_DIR``: annotate song as it arrives, print events, fire triggers.
 
 Audio comes from one source:
 
@@ -43,6 +43,7 @@ import pathlib
 import signal
 import statistics
 
+from .._cli_args import add_run_options
 from .session import _SIGNALS, _say, _Signals, _silence_stdout, _Stop
 from .sources import DTYPES, _blocks_from_device, _blocks_from_file, _blocks_from_stdin, _Refused
 from .trigger import Trigger
@@ -53,7 +54,13 @@ REFERENCE_DB_LIMIT = 20.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", type=pathlib.Path, help="stock vak predict config of a causal TCN or ConvTCN")
+    p.add_argument(
+        "config",
+        type=pathlib.Path,
+        metavar="CONFIG|RESULTS_DIR",
+        help="stock vak predict config of a causal TCN or ConvTCN, or its `vak train`/`learncurve` results directory",
+    )
+    add_run_options(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--simulate", type=pathlib.Path, metavar="FILE", help="play a recording at real-time pace")
     source.add_argument(
@@ -179,8 +186,12 @@ def main_live(args: argparse.Namespace) -> int:
             f"--channel {args.channel} out of range: {has} {channels} channel(s), --channel 0 to {channels - 1}"
         )
 
+    from ..models import cleanup
+    from ..models.predict_config import results_model
+
+    run_model = results_model(args.config, args.run, args.checkpoint, cleanup.Request(cli=args.post_processing), _say)
     stream = Stream.from_config(
-        args.config,
+        run_model if run_model is not None else args.config,
         rate,
         reference_power=args.reference_power,
         post_processing=args.post_processing,

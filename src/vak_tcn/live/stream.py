@@ -255,14 +255,15 @@ class Stream:
     @classmethod
     def from_config(
         cls,
-        predict_config: str | pathlib.Path,
+        predict_config: str | pathlib.Path | TrainedModel,
         samplerate: int,
         reference_power: float | None = None,
         record_labels: bool = False,
         post_processing: str = "none",
         recorded_reference: bool = True,
     ) -> Stream:
-        """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer).
+        """A stream for the model of a stock vak predict config (checkpoint, labelmap, standardizer), or
+        for a model already loaded (a results directory's: its clean-up set, ``post_processing`` unused).
 
         ``reference_power``: what ``log_spect`` divides by; None: the level recorded when training
         ended (``reference_power.json`` beside the checkpoint,
@@ -273,7 +274,9 @@ class Stream:
         the clean-up ``vak-tcn annotate`` would apply (:func:`~vak_tcn.models.cleanup.resolve_mode`),
         at the delay it needs; :attr:`cleanup_source` says where it came from.
         """
-        model = TrainedModel.from_predict_config(predict_config, cleanup.Request(cli=post_processing))
+        model = predict_config
+        if not isinstance(model, TrainedModel):
+            model = TrainedModel.from_predict_config(predict_config, cleanup.Request(cli=post_processing))
         n_freqbins = model.check_samplerate(samplerate)  # a ValueError if the model takes other frequency bins
         network = model.load_network(n_freqbins)  # float32, on the CPU (as annotate's network in float32)
         recorded, why = model.reference_power(samplerate)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import pathlib
 
-from .._cli_args import errors_in_one_line
+from .._cli_args import add_run_options, errors_in_one_line
 
 __all__ = ["add_arguments", "main"]
 
@@ -46,8 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--page-seconds", type=float, default=300.0, help="seconds of audio per recording page (default 300)"
     )
-    parser.add_argument("--run", default=None, help="results directory: the trained model whose path contains RUN")
-    parser.add_argument("--checkpoint", default=None, metavar="NAME", help="results directory: checkpoint file name")
+    add_run_options(parser)
 
 
 def _check_numbers(args) -> None:
@@ -112,9 +111,11 @@ def _read(args, source, out, files, data, pages, tqdm):
     meta = []
     reference = args.reference
     if _is_results_dir(source):
+        from ..models.predict_config import checkpoint_line
         from . import model
 
         run = model.choose_run(source, args.run, args.checkpoint)
+        tqdm.write(checkpoint_line(run, args.checkpoint))
         config = "predictions/predict.toml"
         files.claim([config])
         files.mkdir(out / "predictions" / model.RAW)

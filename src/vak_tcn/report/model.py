@@ -8,21 +8,21 @@ the clean-up the run reports (its ``_tfm`` columns: the one tuned on validation 
 ``postprocess.json`` beside the checkpoint, when there is one, else the config's ``post_tfm_kwargs``),
 is derived from the raw frame labels (:func:`~vak_tcn.inference.segments.of_frame_labels`), each
 annotation with its record as annotate writes them.  A predict config for stock ``vak predict`` is
-written beside them (the same model and clean-up).
+written beside them (the same model and clean-up: :func:`vak_tcn.models.predict_config.predict_config`,
+what ``vak-tcn predict-config`` writes).
 """
 
 from __future__ import annotations
 
 import pathlib
-import tomllib
 
 import numpy as np
 
 from ..audio.annotations import write_annotation
 from ..audio.read import find_audio
 from ..inference import annotate, records, segments
-from ..models import cleanup, results
-from ..models.trained import TrainedModel, TrainedRun, find_runs
+from ..models import cleanup, predict_config
+from ..models.trained import TrainedModel, TrainedRun
 from ..plugins import vak_compat
 
 __all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
@@ -32,71 +32,7 @@ RAW, CLEANED = "raw", "cleaned"
 
 def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | None) -> TrainedRun:
     """The trained model of ``results_dir`` (``--run``: a part of its path, for learncurve's many)."""
-    return results.choose(find_runs(results_dir, checkpoint), results_dir, run)
-
-
-def _prep_table(prep: dict | None, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path) -> dict:
-    """``[vak.prep]`` of the predict config: the training config's, its spectrogram parameters the ones the
-    dataset was prepared with (the model's), and the keys vak requires filled in when that config has
-    none (a learncurve or train config of a dataset prepared by another config has no ``[vak.prep]``)."""
-    prep = dict(prep or {})
-    params = model.spect_params  # the dataset's (else the config's): these alone shape the spectrogram
-    shaping = ("fft_size", "step_size", "thresh", "transform_type", "freq_cutoffs")
-    spect = {k: v for k, v in (prep.get("spect_params") or {}).items() if k not in shaping}
-    spect.update({"fft_size": params.fft_size, "step_size": params.step_size})
-    for key, value in (("thresh", params.thresh), ("transform_type", params.transform_type)):
-        if value is not None:
-            spect[key] = value
-    if params.freq_cutoffs is not None:
-        spect["freq_cutoffs"] = list(params.freq_cutoffs)
-    prep["spect_params"] = spect
-    prep.setdefault("data_dir", str(audio[0].parent))
-    prep.setdefault("output_dir", str(out))
-    prep.setdefault("dataset_type", "frame classification")
-    prep.setdefault("input_type", model.input_type or "spect")
-    audio_format = vak_compat.dataset_metadata(model.dataset).get("audio_format")
-    if audio_format:
-        prep.setdefault("audio_format", audio_format)
-    return prep
-
-
-def _predict_config(
-    run: TrainedRun, model: TrainedModel, audio: list[pathlib.Path], out: pathlib.Path
-) -> tuple[str, cleanup.Settings]:
-    """A vak predict config (TOML text) for ``run``'s checkpoint, written from its training config (the
-    labelmap and standardizer are the ones the trained model, ``run.load()``, takes), and the clean-up it
-    applies: the tuned one alone, else the config's ``post_tfm_kwargs``."""
-    import tomlkit
-
-    with open(run.config, "rb") as fh:
-        tables = tomllib.load(fh).get("vak", {})
-    command = "train" if "train" in tables else "learncurve"
-    train = tables.get(command)
-    if train is None:
-        raise ValueError(f"{run.config}: no [vak.train] or [vak.learncurve] table")
-    predict = {
-        "checkpoint_path": str(run.checkpoint),
-        "labelmap_path": str(model.labelmap_path),
-        "output_dir": str(out),
-        "batch_size": int(train.get("batch_size", 1)),
-        "model": train["model"],
-        "dataset": {"params": train.get("dataset", {}).get("params", {})},
-    }
-    if model.standardizer_path is not None:
-        predict["frames_standardizer_path"] = str(model.standardizer_path)
-    if "trainer" in train:
-        predict["trainer"] = train["trainer"]
-    stored = cleanup.settings_path(run.checkpoint)
-    if stored.is_file():  # the tuned clean-up alone, as _tfm reports it
-        predict["majority_vote"] = False
-        applied = cleanup.read_settings(stored)
-    else:  # the config's (its training table's post_tfm_kwargs), as vak's _tfm columns
-        applied = cleanup.config_fixed_settings(run.config, (command,), doc={"vak": tables}) or cleanup.Settings()
-        predict["majority_vote"] = applied.majority_vote
-        if applied.min_segment_dur:
-            predict["min_segment_dur"] = applied.min_segment_dur
-    prep = _prep_table(tables.get("prep"), model, audio, out)
-    return tomlkit.dumps({"vak": {"prep": prep, "predict": predict}}), applied
+    return predict_config.choose_run(results_dir, run, checkpoint)
 
 
 def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
@@ -121,7 +57,7 @@ def predict_split(
     model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
     dataset, audio = model.dataset, split_audio(model, split)
     config = pathlib.Path(config_path or out / "predict.toml")
-    text, applied = _predict_config(run, model, audio, out)
+    text, applied = predict_config.predict_config(run, out, model=model, default_data_dir=audio[0].parent)
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(text)
     folders = {RAW: out / RAW, CLEANED: out / CLEANED}
