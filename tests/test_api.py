@@ -15,9 +15,10 @@ import vak_tcn
 
 from helpers.cli import cli_in_process, vak_env
 from helpers.data import REAL_BOUT
-from helpers.inference import make_predict_config
+from helpers.inference import make_predict_config, make_results_dir
 
 NETWORK = {"out_channels": 16, "num_layers": 4, "kernel_size": 3, "causal": False}
+POST_TFM = {"majority_vote": True, "min_segment_dur": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,26 @@ def test_mistakes_are_named(predict_config, tmp_path):
         model.annotate(REAL_BOUT / "bout_1.wav", samplerate=32000)
     with pytest.raises(FileNotFoundError, match="a results directory or a vak predict config"):
         vak_tcn.load(tmp_path / "missing")
-    with pytest.raises(ValueError, match="a predict config names one"):
+    with pytest.raises(ValueError, match="--run chooses a trained model of a results directory"):
         vak_tcn.load(predict_config, run="replicate_1")
+
+
+def test_a_results_directory_gives_annotate_results_dirs_segments(tmp_path, capsys):
+    """One of learncurve's replicates, by ``run``: the segments ``vak-tcn annotate RESULTS_DIR --run`` writes,
+    with the clean-up of its predict config (here the config's post_tfm_kwargs)."""
+    results = make_results_dir(tmp_path / "made", network=NETWORK, replicates=2, post_tfm_kwargs=POST_TFM)
+    bout = REAL_BOUT / "bout_1.wav"
+    out = tmp_path / "cli"
+    proc = cli_in_process(capsys, "annotate", results, bout, "--run", "replicate_2", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    written = pd.read_csv(out / "bout_1.wav.annot.csv")
+    model = vak_tcn.load(results, run="replicate_2")
+    assert model.trained.cleanup.min_segment_dur == POST_TFM["min_segment_dur"]
+    segments = model.annotate(bout)
+    np.testing.assert_array_equal(segments["onset_s"], written["onset_s"])
+    assert segments["label"].tolist() == written["label"].astype(str).tolist()
+    with pytest.raises(ValueError, match="choose one with --run"):
+        vak_tcn.load(results)
 
 
 def test_importing_vak_tcn_does_not_import_the_api():

@@ -126,27 +126,21 @@ def load(
     ``source``: a ``vak train`` or ``vak learncurve`` results directory (``run``: a part of the path of
     one of learncurve's replicates; ``checkpoint``: a checkpoint file name, default vak learncurve's
     rule), or a stock vak predict config.  ``post_processing``: the clean-up mode (``auto``, ``tuned``,
-    ``config``, ``none``; default: the setting, else ``auto``), as ``--post-processing`` (a results
-    directory: its tuned clean-up when there is one, else none; ``none`` turns it off).  ``channel``:
+    ``config``, ``none``; default: the setting, else ``auto``), as ``--post-processing``; a results
+    directory's clean-up is the one of the predict config ``vak-tcn predict-config`` writes for it (the
+    tuned one alone, else its ``post_tfm_kwargs``), as ``vak-tcn annotate RESULTS_DIR`` applies it.  ``channel``:
     of multichannel audio.  ``precision``: ``32`` or ``bf16``."""
+    from .inference.annotator import cleanup_request
     from .inference.options import Options
+    from .models.predict_config import results_model
+    from .models.trained import TrainedModel
 
     source = pathlib.Path(source)
     options = Options(cleanup=post_processing, channel=channel, precision=precision)
-    if source.is_dir():
-        from .models import cleanup, results
-        from .models.trained import find_runs
-
-        trained = results.choose(find_runs(source, checkpoint), source, run).load()
-        if post_processing == "none":
-            trained.cleanup, trained.cleanup_source = cleanup.Settings(), "none (post_processing='none')"
-    elif source.is_file():
-        if run is not None or checkpoint is not None:
-            raise ValueError("run and checkpoint choose among a results directory's models; a predict config names one")
-        from .inference.annotator import cleanup_request
-        from .models.trained import TrainedModel
-
-        trained = TrainedModel.from_predict_config(source, cleanup_request(options))
-    else:
+    if not source.exists():
         raise FileNotFoundError(f"not found: {source} (a results directory or a vak predict config)")
+    # a results directory: its run's model with the clean-up of the predict config it gives (vak-tcn annotate's rule)
+    trained = results_model(source, run, checkpoint, cleanup_request(options), lambda line: None)
+    if trained is None:
+        trained = TrainedModel.from_predict_config(source, cleanup_request(options))
     return Model(trained, options)
