@@ -115,6 +115,21 @@ def test_times_exact_and_equal_whole_file_inference(setup, rate, name):
     assert list(names) == sorted(LABELMAP, key=LABELMAP.get) and len(times) == probs.shape[1]
 
 
+@pytest.mark.parametrize("name", ["bout_1.wav", "silence.wav"])
+def test_probabilities_keep_the_networks_class_of_each_frame(setup, rate, name):
+    """``frame_labels``: the argmax of the logits (what the annotation is made from, where the float32
+    probabilities could tie); the background class for digital silence."""
+    samples, _ = soundfile.read(setup["audio"] / name)
+    with np.load(setup["out"] / f"{name}.probabilities.npz") as npz:
+        frame_labels, probs = npz["frame_labels"], npz["probabilities"]
+    assert frame_labels.shape == (probs.shape[1],)
+    if name == "silence.wav":
+        assert set(frame_labels.tolist()) == {LABELMAP["background"]}
+    else:
+        logits = whole_file_reference(setup["config"], samples, rate)[3]
+        np.testing.assert_array_equal(frame_labels, logits.argmax(0))
+
+
 @pytest.mark.parametrize("name", ["silence.wav", "short.wav"])
 def test_silence_and_short_files_no_segments_no_nan(setup, name):
     annotation = setup["out"] / f"{name}.annot.csv"

@@ -226,7 +226,7 @@ class Annotator:
                 if writer is not None:
                     probs = np.zeros((len(self.labelmap), n), dtype=np.float32)
                     probs[stream.background] = 1.0
-                    writer.write(probs)
+                    writer.write(probs, np.full(n, stream.background))
             else:
                 with profile("network pass"):
                     self._run(spect, n, stream, writer, profile)
@@ -267,11 +267,12 @@ class Annotator:
 
         def consume(logits: np.ndarray) -> None:
             with profile("clean-up"):
-                stream.feed(logits.argmax(axis=0))
+                labels = logits.argmax(axis=0)
+                stream.feed(labels)
                 probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy() if writer is not None else None
             if writer is not None:
                 with profile("write"):
-                    writer.write(probabilities)
+                    writer.write(probabilities, labels)
 
         with pipeline.Consumer(consume) as sink:
             blocks = spect.network_blocks(self.standardizer, self.pool)

@@ -82,7 +82,8 @@ def _clean(
     options,
     echo,
 ) -> None:
-    """Each recording's cleaned annotation in ``cleaned``: the argmax of its raw probabilities, cleaned,
+    """Each recording's cleaned annotation in ``cleaned``: its raw frame labels (kept beside the raw
+    probabilities), cleaned,
     with a record (what made the raw annotation, with this clean-up); skipped when its record vouches
     for it; a file no record vouches for is refused, as annotate refuses it."""
     found = find_audio(audio)
@@ -101,7 +102,9 @@ def _clean(
                     f"{records.RECORD_SUFFIX} record vouches for it): not overwritten; move it away or choose another --out"
                 )
             with np.load(raw_outputs["probabilities"]) as npz:
-                labels = npz["probabilities"].argmax(axis=0)
+                # the network's classes (its logits' argmax, as the raw annotation); an older file: the
+                # probabilities' argmax, which differs only where their float32 softmax ties
+                labels = npz["frame_labels"] if "frame_labels" in npz.files else npz["probabilities"].argmax(axis=0)
                 times = npz["frame_times"]
             about = {"derived_from": str(raw_outputs["probabilities"])}
             records.write_record(record, outputs, made_with, "pending", about)
