@@ -220,7 +220,8 @@ def write_starter_configs(
     targets = [out / name for name in CONFIG_FILES]
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
-        raise ValueError(f"{', '.join(existing)} already exist(s): pass --force to overwrite, or --out another folder")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise ValueError(f"{' and '.join(existing)} already {verb}: pass --force to overwrite, or --out another folder")
     if audio_format is None:
         audio_format = infer_audio_format(data_dir)
         say(f"audio format: {audio_format} (the only one of {', '.join(AUDIO_FORMATS)} in {data_dir})")
