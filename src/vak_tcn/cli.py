@@ -3,6 +3,8 @@
 * ``vak-tcn prep|train|eval|predict|learncurve CONFIG``: the stock vak command with
   plugins loaded explicitly, for Python installations that ignore ``.pth`` files (``prep``,
   ``train`` and ``learncurve`` take ``--seed``: docs/reproducibility.md);
+* ``vak-tcn init --data-dir DIR --annot-format FMT --labelset LABELS``: a lab's starter configs,
+  ``train.toml`` and ``learncurve.toml``, of the recommended model (docs/config.md);
 * ``vak-tcn plugins``: what is registered;
 * ``vak-tcn annotate CONFIG|RESULTS_DIR AUDIO...``: annotate recordings of any length with a trained
   model, streaming, in bounded memory (docs/annotate.md); ``vak-tcn predict-config RESULTS_DIR``: the
@@ -146,6 +148,10 @@ PLUGINS = Command(_no_arguments, _plugins)
 #: ``"module:NAME"``, a :class:`~vak_tcn._cli_args.Command` of a module that holds several.
 COMMANDS: dict[str, tuple[str, str]] = {
     **{c: (f"vak_tcn.cli:VAK.{c}", f"run `vak {c} CONFIG` with vak plugins loaded") for c in VAK_COMMANDS},
+    "init": (
+        "vak_tcn.experiments.commands:INIT",
+        "write a lab's starter configs (train.toml, learncurve.toml) of the recommended model for its song",
+    ),
     "plugins": ("vak_tcn.cli:PLUGINS", "list registered vak plugins, models, losses and metrics"),
     "annotate": (
         "vak_tcn.inference.command:ANNOTATE",

@@ -1,5 +1,6 @@
 """The poster's experiments as ``vak-tcn`` commands: ``demo``, ``configs``, ``grid``, ``summarize``,
-``plot`` and ``bench`` (docs/experiments.md); their options and what they run.
+``plot`` and ``bench`` (docs/experiments.md), and ``init``, a lab's starter configs (docs/config.md);
+their options and what they run.
 
 Light at import (no pandas, torch or vak): :mod:`vak_tcn.cli` imports it when one of them runs
 (or is asked for ``--help``); each command's ``main`` imports the module that does the work.
@@ -14,7 +15,7 @@ import sys
 from .. import settings
 from .._cli_args import Command, add_seed, errors_in_one_line, positive_int
 
-__all__ = ["BENCH", "CONFIGS", "DEMO", "GRID", "PLOT", "SUMMARIZE"]
+__all__ = ["BENCH", "CONFIGS", "DEMO", "GRID", "INIT", "PLOT", "SUMMARIZE"]
 
 
 def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,6 +56,77 @@ def _demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         repeat=args.repeat,
         short_gaps=args.short_gaps,
+    )
+    return 0
+
+
+def _add_init_arguments(p: argparse.ArgumentParser) -> None:
+    errors_in_one_line(p)
+    p.description = (
+        "Write train.toml ([vak.prep] + [vak.train]) and learncurve.toml ([vak.prep] + [vak.learncurve]) for "
+        "your song from the recommended configuration (docs/real-song.md), each checked by vak's parser. "
+        "Then: vak prep train.toml; vak train train.toml; vak-tcn annotate RESULTS_DIR recordings/ --out annotations/."
+    )
+    p.add_argument("--data-dir", type=pathlib.Path, required=True, help="audio + annotations of the training song")
+    p.add_argument(
+        "--audio-format",
+        choices=["wav", "cbin"],
+        default=None,
+        help="audio files' format (default: the only one of wav, cbin in the data folder, said)",
+    )
+    p.add_argument("--annot-format", required=True, help="annotation format, one crowsetta knows (e.g. simple-seq)")
+    p.add_argument("--labelset", required=True, help="the labels to keep, e.g. abcdefg (vak's labelset)")
+    p.add_argument(
+        "--model",
+        choices=["ConvTCN", "TCN"],
+        default="ConvTCN",
+        help="ConvTCN (default): the lowest error for offline annotation; TCN: several times as fast (README)",
+    )
+    p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("."), help="folder for the configs (default: here)")
+    p.add_argument(
+        "--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default: OUT/prep)"
+    )
+    p.add_argument(
+        "--results-dir", type=pathlib.Path, default=None, help="root of vak's results (default: OUT/results/MODEL)"
+    )
+    p.add_argument(
+        "--accelerator",
+        choices=["gpu", "cpu"],
+        default=None,
+        help="trainer's accelerator (default: gpu where this machine has one, else cpu, said)",
+    )
+    from .starter import DEFAULT_MODEL, recommended_settings
+
+    prep = recommended_settings(DEFAULT_MODEL)["prep"]
+    for split in ("train", "val", "test"):
+        p.add_argument(
+            f"--{split}-dur",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help=f"seconds of song in the {split} split (default: the recommended config's, {prep[f'{split}_dur']})"
+            + ("; -1: all that validation and test leave" if split == "train" else ""),
+        )
+    p.add_argument("--force", action="store_true", help="overwrite configs already in OUT")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .starter import write_starter_configs
+
+    write_starter_configs(
+        args.out,
+        data_dir=args.data_dir,
+        labelset=args.labelset,
+        annot_format=args.annot_format,
+        audio_format=args.audio_format,
+        model=args.model,
+        prep_dir=args.prep_dir,
+        results_dir=args.results_dir,
+        accelerator=args.accelerator,
+        train_dur=args.train_dur,
+        val_dur=args.val_dur,
+        test_dur=args.test_dur,
+        force=args.force,
     )
     return 0
 
@@ -161,6 +233,8 @@ def _bench(args: argparse.Namespace) -> int:
 DEMO = Command(_add_demo_arguments, _demo)
 #: ``vak-tcn configs --out DIR``: the poster's grid of learncurve configs
 CONFIGS = Command(_add_configs_arguments, _configs)
+#: ``vak-tcn init``: a lab's starter configs (train.toml, learncurve.toml) from the recommended configuration
+INIT = Command(_add_init_arguments, _init)
 #: ``vak-tcn grid CONFIG...``: run many configs, resumable
 GRID = Command(_add_grid_arguments, _grid)
 #: ``vak-tcn summarize RESULTS... --out CSV``: results directories -> one tidy CSV
