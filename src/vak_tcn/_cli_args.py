@@ -9,6 +9,7 @@ every layer can use it and importing it costs nothing.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -16,11 +17,14 @@ from typing import NamedTuple
 __all__ = [
     "MIN_CHUNK_SECONDS",
     "Command",
+    "HelpWithDefaults",
+    "add_option",
     "add_run_options",
     "add_seed",
     "chunk_seconds",
     "durations",
     "errors_in_one_line",
+    "given_as",
     "int_at_least",
     "nonnegative_int",
     "positive_int",
@@ -33,6 +37,73 @@ class Command(NamedTuple):
 
     add_arguments: Callable[[argparse.ArgumentParser], None]
     main: Callable[[argparse.Namespace], int]
+
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Every ``vak-tcn`` command's ``--help``: an option with a default says it, ``(default: X)``, unless its
+    help already does (a help text that names its default in words, e.g. "(default: the one max-val-acc
+    checkpoint)", is left alone).  ``None`` and ``False`` (a flag) are no default to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        default = action.default
+        if (
+            "default" in help.lower()
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default == []
+            or (not action.option_strings and action.nargs not in ("?", "*"))
+        ):
+            return help
+        if isinstance(default, (list, tuple)):
+            default = " ".join(map(str, default))
+        shown = str(default).replace("%", "%%")
+        return f"{help} (default: {shown})" if help else f"default: {shown}"
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None and self._get_help_string(action):  # no help text: its default all the same
+            action = copy.copy(action)
+            action.help = ""
+            action.help = self._get_help_string(action)
+        return super()._format_action(action)
+
+
+class _Spelled(argparse.Action):
+    """Store the value and the spelling it was given as (:func:`given_as`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        spellings = dict(getattr(namespace, "_given_as", {}))
+        spellings[self.dest] = option_string
+        namespace._given_as = spellings
+
+
+def add_option(parser, name: str, *old: str, **kwargs) -> argparse.Action:
+    """``parser.add_argument(name, **kwargs)`` (a value-taking option) and its ``old`` spellings: they work
+    for one release, hidden from ``--help`` and its usage line (docs say each rename).  A message about
+    the option names it as given (:func:`given_as`): ``--rate 0`` is answered about ``--rate``."""
+    action = parser.add_argument(name, action=_Spelled, **kwargs)
+    if old:
+        parser.add_argument(
+            *old,
+            action=_Spelled,
+            dest=action.dest,
+            nargs=action.nargs,
+            const=action.const,
+            type=action.type,
+            choices=action.choices,
+            metavar=action.metavar,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
+    return action
+
+
+def given_as(args: argparse.Namespace, dest: str, name: str) -> str:
+    """The spelling the option ``dest`` was given as on the command line (an old one of
+    :func:`add_option`), else ``name``, its spelling now."""
+    return getattr(args, "_given_as", {}).get(dest) or name
 
 
 def add_seed(parser: argparse.ArgumentParser, help: str, default: int | None = None) -> None:

@@ -36,7 +36,7 @@ import sys
 import types
 
 from . import settings
-from ._cli_args import Command, add_seed
+from ._cli_args import Command, HelpWithDefaults, add_seed
 
 VAK_COMMANDS = ("prep", "train", "eval", "predict", "learncurve")
 #: vak commands that draw random numbers, so take ``--seed``: prep's split, training
@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vak-tcn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     for name, (_, help) in COMMANDS.items():
-        sub.add_parser(name, help=help).lazy_command = name
+        sub.add_parser(name, help=help, formatter_class=HelpWithDefaults).lazy_command = name
     return parser
 
 

@@ -147,8 +147,9 @@ DETERMINISTIC = Setting(
 )  # fmt: skip
 MAX_STEPS = Setting(
     "max_steps", "VAK_TCN_MAX_STEPS", "stop each training run of a vak-tcn model after N optimizer steps "
-    "(smoke tests, demos; `vak-tcn demo --steps` sets it too); make `val_step` and `ckpt_step` divide N",
-    check_positive_int, None, cli_flag="--max-steps", recorded=True, values="positive integer", commands=("grid",),
+    "(smoke tests, demos); make `val_step` and `ckpt_step` divide N",
+    check_positive_int, None, cli_flag="--max-steps", recorded=True, values="positive integer",
+    commands=("grid", "demo"),
 )  # fmt: skip
 PRECISION = Setting(
     "precision", "VAK_TCN_PRECISION", "precision of vak-tcn models in `vak predict`/`vak eval` (and "

@@ -48,6 +48,7 @@ import time
 
 from .. import settings
 from .._atomic import atomic_write, write_text
+from .._cli_args import add_option, given_as
 from ..models import catalogue
 
 #: the models, by display name (the catalogue's)
@@ -397,21 +398,28 @@ def format_table(report: dict) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    p.add_argument("--windows", nargs="+", type=int, default=[176, 2000])
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="the models to measure")
+    p.add_argument("--windows", nargs="+", type=int, default=[176, 2000], help="window sizes in frames")
+    p.add_argument("--batch", type=int, default=8, help="windows per training step and inference call")
     p.add_argument(
         "--freqbins",
         type=int,
         default=152,
         help="spectrogram frequency bins (default 152: 500-10000 Hz at 32 kHz, fft 512)",
     )
-    p.add_argument("--classes", type=int, default=12)
+    p.add_argument("--classes", type=int, default=12, help="output classes")
     p.add_argument(
         "--frame-dur", type=float, default=0.002, help="seconds per frame, for 'x real time' (default 0.002)"
     )
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--warmup", type=int, default=3)
+    add_option(
+        p,
+        "--accelerator",
+        "--device",
+        default="auto",
+        help="cpu, gpu (or cuda, the same: a CUDA GPU, shown as torch names it, cuda), gpu:N / cuda:N, or auto "
+        "(default: a GPU where torch sees one, else cpu)",
+    )
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs before the timed ones")
     p.add_argument("--repeats", type=int, default=10, help="timed runs per model and round (default 10)")
     p.add_argument(
         "--rounds",
@@ -426,8 +434,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.2,
         help="flag a ratio whose (max - min) / median over rounds exceeds this: load changed (default 0.2)",
     )
-    p.add_argument("--overhead-repeats", type=int, default=7)
-    p.add_argument("--skip-overheads", action="store_true")
+    p.add_argument("--overhead-repeats", type=int, default=7, help="runs of each plugin overhead measurement")
+    p.add_argument("--skip-overheads", action="store_true", help="do not measure the plugin overheads")
     p.add_argument(
         "--precision",
         nargs="+",
@@ -483,17 +491,18 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--spread-limit must be positive, got {args.spread_limit}")
     if args.frame_dur <= 0:
         raise ValueError(f"--frame-dur must be positive seconds, got {args.frame_dur}")
-    device = args.device
-    if device != "auto" and device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise ValueError(f"--device must be cpu, cuda, cuda:N or auto, got {device!r}")
-    if device.startswith("cuda"):
+    option, given = given_as(args, "accelerator", "--accelerator"), args.accelerator
+    if not re.fullmatch(r"auto|cpu|(cuda|gpu)(:\d+)?", given):
+        raise ValueError(f"{option} must be cpu, gpu (or cuda), gpu:N (cuda:N) or auto, got {given!r}")
+    args.device = re.sub(r"^gpu", "cuda", given)  # torch's name: what the rows and the table show
+    if args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: no CUDA GPU is visible to torch here; use --device cpu or auto")
-        index = int(device.partition(":")[2] or 0)
+            raise ValueError(f"{option} {given}: no CUDA GPU is visible to torch here; use {option} cpu or auto")
+        index = int(args.device.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+            raise ValueError(f"{option} {given}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
 
 
 def main_bench(args: argparse.Namespace) -> int:

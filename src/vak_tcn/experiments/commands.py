@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 from .. import settings
-from .._cli_args import Command, add_seed, errors_in_one_line, positive_int
+from .._cli_args import Command, add_option, add_seed, errors_in_one_line, given_as, positive_int
 
 __all__ = ["BENCH", "CONFIGS", "DEMO", "GRID", "INIT", "PLOT", "SUMMARIZE"]
 
@@ -22,7 +22,15 @@ def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=pathlib.Path, default=None, help="output directory (default: $VAK_TCN_DEMO_OUT or demo-out)"
     )
-    p.add_argument("--steps", type=int, default=300, help="training steps per model (default 300)")
+    add_option(
+        p,
+        "--max-steps",
+        "--steps",
+        type=int,
+        default=300,
+        metavar="N",
+        help="training steps per model run (sets VAK_TCN_MAX_STEPS, as grid's --max-steps; default 300)",
+    )
     p.add_argument(
         "--bouts",
         type=int,
@@ -46,11 +54,13 @@ def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.max_steps < 1:  # named as given (--steps: its old spelling)
+        raise ValueError(f"{given_as(args, 'max_steps', '--max-steps')} must be at least 1, got {args.max_steps}")
     from .demo import run_demo
 
     run_demo(
         args.out,
-        steps=args.steps,
+        steps=args.max_steps,
         n_bouts=args.bouts,
         window_size=args.window_size,
         seed=args.seed,
@@ -136,17 +146,22 @@ def _add_configs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
         type=pathlib.Path,
-        default=pathlib.Path("data/bfsongrepo/bird1"),
-        help="audio + annotations of one bird",
+        default=pathlib.Path("data/bfsongrepo/gy6or6"),
+        help="audio + annotations of one bird (default: BFSongRepo's gy6or6, the poster's, with its labelset)",
     )
     p.add_argument("--labelset", default="iabcdefghjk", help="labels to keep (default: BFSongRepo bird gy6or6's)")
-    p.add_argument("--annot-format", default="notmat")
-    p.add_argument("--audio-format", default="cbin")
+    p.add_argument("--annot-format", default="notmat", help="crowsetta format of the annotations")
+    p.add_argument("--audio-format", default="cbin", help="format of the audio files")
     p.add_argument(
         "--prep-dir", type=pathlib.Path, default=None, help="where vak prep writes the dataset (default OUT/prep)"
     )
     p.add_argument("--results-dir", type=pathlib.Path, default=None, help="root of results (default OUT/results)")
-    p.add_argument("--accelerator", default="gpu", choices=["gpu", "cpu"])
+    p.add_argument(
+        "--accelerator",
+        default="gpu",
+        choices=["gpu", "cuda", "cpu"],
+        help="what the configs train on: gpu (or cuda, the same; written as gpu, vak's name) or cpu",
+    )
 
 
 def _configs(args: argparse.Namespace) -> int:
@@ -160,7 +175,7 @@ def _configs(args: argparse.Namespace) -> int:
         audio_format=args.audio_format,
         prep_dir=args.prep_dir,
         results_dir=args.results_dir,
-        accelerator=args.accelerator,
+        accelerator="gpu" if args.accelerator == "cuda" else args.accelerator,
     )
     print(f"wrote {len(paths)} configs to {args.out}")
     return 0

@@ -131,7 +131,7 @@ def run_demo(
             f"--bouts must be at least {MIN_BOUTS} (the demo splits 70 s of song into train/val/test), got {n_bouts}"
         )
     if steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {steps}")
+        raise ValueError(f"--max-steps must be at least 1, got {steps}")
     if repeat < 1:
         raise ValueError(f"--repeat must be at least 1, got {repeat}")
     settings.check_seed(seed, "--seed")

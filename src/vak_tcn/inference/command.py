@@ -153,10 +153,11 @@ def _add_tune_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="checkpoint file name (default: max-val-acc-checkpoint.pt, else checkpoint.pt)",
     )
-    p.add_argument(
-        "--min-segment-dur", default=None, metavar="S,S,...", help="grid of min_segment_dur, seconds (0: off)"
-    )
-    p.add_argument("--min-gap-dur", default=None, metavar="S,S,...", help="grid of min_gap_dur, seconds (0: off)")
+    from ..models.cleanup.tuner import DEFAULT_GRID  # numpy, no torch
+
+    for option, key in (("--min-segment-dur", "min_segment_dur"), ("--min-gap-dur", "min_gap_dur")):
+        grid = ",".join(f"{s:g}" for s in DEFAULT_GRID[key])
+        p.add_argument(option, default=None, metavar="S,S,...", help=f"grid of {key}, seconds (0: off; default {grid})")
     p.add_argument(
         "--majority-vote", choices=("both", "on", "off"), default="both", help="majority vote (default both)"
     )

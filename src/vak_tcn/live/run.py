@@ -4,8 +4,8 @@ Audio comes from one source:
 
 * ``--simulate FILE``: a recording played at real-time pace (``--speed``: 2 = twice as fast,
   0 = as fast as the machine goes), for testing without hardware;
-* ``--stdin --rate R [--dtype int16] [--channels N]``: raw interleaved PCM on standard input
-  (e.g. ``arecord -f S16_LE -r 32000 -c 1 | vak-tcn live config.toml --stdin --rate 32000``);
+* ``--stdin --samplerate R [--dtype int16] [--channels N]``: raw interleaved PCM on standard input
+  (e.g. ``arecord -f S16_LE -r 32000 -c 1 | vak-tcn live config.toml --stdin --samplerate 32000``);
 * ``--device [N]``: a sound card, through the optional ``sounddevice`` package
   (``pip install "vak-tcn[live]"``).
 
@@ -19,7 +19,7 @@ format, as ``vak-tcn annotate`` writes them, and a summary (events, compute time
 to standard error, on every way a session ends: end of input, Ctrl-C (exit 130), SIGTERM (143),
 SIGHUP (129), the reader of standard output gone (141), or an error.
 
-Mistakes are refused before the session, in one line (exit 2): among them a ``--reference`` whose
+Mistakes are refused before the session, in one line (exit 2): among them a ``--calibration`` recording whose
 level is more than :data:`REFERENCE_DB_LIMIT` dB from the level recorded when training ended, a
 trigger on a label that never makes an onset (the background), and a ``--stdin`` stream whose
 first second does not look like audio of its ``--dtype`` (:func:`.sources.dtype_problem`).
@@ -43,13 +43,13 @@ import pathlib
 import signal
 import statistics
 
-from .._cli_args import add_run_options
+from .._cli_args import add_option, add_run_options, given_as
 from .session import _SIGNALS, _say, _Signals, _silence_stdout, _Stop
 from .sources import DTYPES, _blocks_from_device, _blocks_from_file, _blocks_from_stdin, _Refused
 from .trigger import Trigger
 
-#: a --reference whose maximum power is further than this from the level recorded when training ended is
-#: refused: it is not the set-up's song (issue 37: 5 s of DC, 39 dB below it, gave 375 syllables instead of 63)
+#: a --calibration recording whose maximum power is further than this from the level recorded when training
+#: ended is refused: it is not the set-up's song (issue 37: 5 s of DC, 39 dB below it, gave 375 syllables instead of 63)
 REFERENCE_DB_LIMIT = 20.0
 
 
@@ -64,10 +64,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--simulate", type=pathlib.Path, metavar="FILE", help="play a recording at real-time pace")
     source.add_argument(
-        "--stdin", action="store_true", help="raw PCM on standard input (give --rate; its first second is checked)"
+        "--stdin",
+        action="store_true",
+        help="raw PCM on standard input (give --samplerate; its first second is checked)",
     )
     source.add_argument("--device", nargs="?", const="default", help="a sound card (needs the sounddevice package)")
-    p.add_argument("--rate", type=int, help="sample rate of --stdin / --device audio (Hz)")
+    add_option(
+        p,
+        "--samplerate",
+        "--rate",
+        type=int,
+        metavar="HZ",
+        help="sample rate of --stdin / --device audio (Hz; needed with --stdin; --device default: 32000)",
+    )
     p.add_argument("--dtype", default="int16", choices=DTYPES, help="sample format of --stdin (default int16)")
     p.add_argument("--channels", type=int, default=1, help="interleaved channels of --stdin / --device (default 1)")
     p.add_argument("--channel", type=int, default=0, help="the channel to annotate (default 0)")
@@ -80,7 +89,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="what log_spect divides by (default: the level recorded when training ended, "
         "reference_power.json beside the checkpoint; without it the running maximum)",
     )
-    p.add_argument("--reference", type=pathlib.Path, default=None, help="take --reference-power from this recording")
+    add_option(
+        p,
+        "--calibration",
+        "--reference",
+        type=pathlib.Path,
+        default=None,
+        metavar="FILE",
+        help="a recording of loud song from the set-up: --reference-power is its maximum power",
+    )
     p.add_argument("--trigger", metavar="LABEL", help="fire --exec / --fifo at each onset of LABEL")
     p.add_argument(
         "--exec", dest="exec_cmd", metavar="CMD", help="command run at each trigger (event in $VAK_TCN_EVENT)"
@@ -116,7 +133,7 @@ def _say_reference(stream, args: argparse.Namespace) -> None:
     if power is None:
         _say(
             f"warning: normalising by the {stream.reference_source}: until the loudest sound so far, frames "
-            "look louder than vak-tcn annotate sees them and their labels can differ; give --reference "
+            "look louder than vak-tcn annotate sees them and their labels can differ; give --calibration "
             "CALIBRATION.wav, or record the training files' level with `vak-tcn tune RESULTS_DIR`"
         )
     elif args.reference_power is not None:
@@ -125,8 +142,8 @@ def _say_reference(stream, args: argparse.Namespace) -> None:
         _say(f"reference power {power:.6g}: {stream.reference_source}")
 
 
-def _check_reference_level(path: pathlib.Path, power: float, recorded: float | None) -> None:
-    """A ``--reference`` whose level is further than :data:`REFERENCE_DB_LIMIT` from the level recorded
+def _check_reference_level(path: pathlib.Path, power: float, recorded: float | None, option: str) -> None:
+    """A ``--calibration`` recording whose level is further than :data:`REFERENCE_DB_LIMIT` from the level recorded
     when training ended (when there is one) is not the set-up's song: refused, both levels named."""
     if recorded is None:
         return
@@ -134,7 +151,7 @@ def _check_reference_level(path: pathlib.Path, power: float, recorded: float | N
     if abs(apart) <= REFERENCE_DB_LIMIT:
         return
     raise ValueError(
-        f"--reference {path}: its level, {10 * math.log10(power):.1f} dB (maximum power {power:.3g}), is "
+        f"{option} {path}: its level, {10 * math.log10(power):.1f} dB (maximum power {power:.3g}), is "
         f"{abs(apart):.1f} dB {'below' if apart < 0 else 'above'} the level recorded when training ended, "
         f"{10 * math.log10(recorded):.1f} dB ({recorded:.3g}): more than {REFERENCE_DB_LIMIT:g} dB away, it is not "
         f"song from the same set-up ({'near-silent' if apart < 0 else 'far louder'}); give a recording with loud "
@@ -148,10 +165,11 @@ def main_live(args: argparse.Namespace) -> int:
     from .stream import Stream, reference_power_of
 
     # the arguments first, before the model loads: each mistake is one line (exit 2)
-    if args.stdin and not args.rate:
-        raise ValueError("--stdin needs --rate (the sample rate of the PCM on standard input)")
-    if args.rate is not None and args.rate <= 0:
-        raise ValueError(f"--rate must be a sample rate in Hz > 0, got {args.rate}")
+    if args.stdin and args.samplerate is None:
+        raise ValueError("--stdin needs --samplerate (formerly --rate): the sample rate of the PCM on standard input")
+    if args.samplerate is not None and args.samplerate <= 0:
+        option = given_as(args, "samplerate", "--samplerate")
+        raise ValueError(f"{option} must be a sample rate in Hz > 0, got {args.samplerate}")
     if args.channels < 1:
         raise ValueError(f"--channels must be at least 1, got {args.channels}")
     if args.hop < 1:
@@ -180,7 +198,7 @@ def main_live(args: argparse.Namespace) -> int:
             raise ValueError(f"--simulate {args.simulate}: {e}") from None
         rate, channels, has = info.samplerate, info.channels, f"{args.simulate} has"
     else:
-        rate, channels, has = args.rate or 32000, args.channels, "--channels says"
+        rate, channels, has = args.samplerate or 32000, args.channels, "--channels says"
     if not 0 <= args.channel < channels:
         raise ValueError(
             f"--channel {args.channel} out of range: {has} {channels} channel(s), --channel 0 to {channels - 1}"
@@ -195,16 +213,17 @@ def main_live(args: argparse.Namespace) -> int:
         rate,
         reference_power=args.reference_power,
         post_processing=args.post_processing,
-        recorded_reference=args.reference is None,
+        recorded_reference=args.calibration is None,
     )
-    if args.reference is not None:  # the reference recording's maximum power, with the model's spect_params
+    if args.calibration is not None:  # the calibration recording's maximum power, with the model's spect_params
+        option = given_as(args, "calibration", "--calibration")
         try:
-            power = reference_power_of(args.reference, stream.params, args.channel, rate)
+            power = reference_power_of(args.calibration, stream.params, args.channel, rate)
         except RecordingError as e:
-            raise ValueError(f"--reference {e}") from None
-        _check_reference_level(args.reference, power, stream.recorded_power)
+            raise ValueError(f"{option} {e}") from None
+        _check_reference_level(args.calibration, power, stream.recorded_power, option)
         stream.spectrogram.reference_power = power
-        stream.reference_source = f"the maximum power of --reference {args.reference}"
+        stream.reference_source = f"the maximum power of {option} {args.calibration}"
     if args.trigger is not None and args.trigger not in stream.event_labels:
         valid = ", ".join(stream.event_labels)
         if args.trigger in stream.labels.values():

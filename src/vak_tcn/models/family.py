@@ -30,7 +30,7 @@ and computes only the metrics it knows by name (``loss``, ``acc``,
   the tuned one again in ``_tuned``; ``vak predict`` applies it before vak's own clean-up
   (docs/postprocessing.md);
 * records, when training ends, the reference level ``vak-tcn live`` normalises by without
-  ``--reference``: ``reference_power.json`` beside the checkpoint (:meth:`record_reference`, also
+  ``--calibration``: ``reference_power.json`` beside the checkpoint (:meth:`record_reference`, also
   with ``VAK_TCN_TUNE=0``; docs/live.md);
 * predicts and evaluates in float32, or in bfloat16 with ``VAK_TCN_PRECISION=bf16``
   (:mod:`vak_tcn.nn.precision`; float32 with one warning where the hardware has no bf16).
@@ -233,7 +233,7 @@ class FrameClassificationModel(vak_compat.base_family()):
 
     def record_reference(self) -> pathlib.Path | None:
         """Write ``reference_power.json`` beside the checkpoint: the level ``vak-tcn live`` normalises by
-        without ``--reference``, from the training files' audio (:func:`after_training.record_reference`)."""
+        without ``--calibration``, from the training files' audio (:func:`after_training.record_reference`)."""
         found = vak_compat.dataset_sources(self._train_dataset())
         ckpt = after_training.evaluated_checkpoint(self._trainer)
         if found is None or ckpt is None:
