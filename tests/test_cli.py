@@ -8,6 +8,8 @@ the end-to-end tests).  An exception escaping ``main`` fails the test, so "no tr
 from __future__ import annotations
 
 import os
+import pathlib
+import re
 import subprocess
 import time
 
@@ -116,3 +118,126 @@ def test_unreachable_scheduler_is_one_line_quickly(vak_tcn, tmp_path):
     proc = vak_tcn("grid", cfg, "--scheduler", "tcp://127.0.0.1:9")
     one_line_error(proc, "cannot reach the dask scheduler at tcp://127.0.0.1:9")
     assert time.time() - started < 60
+
+
+# ---- issue 39: every mistake on the path from recordings to annotations is one line naming the fix
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+
+
+def toml_blocks(page: pathlib.Path) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", page.read_text(), re.S)
+
+
+def test_docs_annotate_predict_config_loads_with_vaks_parser(tmp_path):
+    """docs/annotate.md's predict config, as written: vak's parser takes it (it failed three times in a row:
+    PrepConfig's dataset_type/input_type, audio_format, the trainer table), and its model builds."""
+    from vak_tcn.plugins import vak_compat
+    from vak_tcn.plugins.manager import load_plugins
+
+    (block,) = [b for b in toml_blocks(DOCS / "annotate.md") if "[vak.predict]" in b]
+    config = tmp_path / "predict.toml"
+    config.write_text(block)
+    load_plugins()
+    cfg = vak_compat.load_config(config, unprepped_ok=True)
+    assert cfg.predict.model.name == "TCN" and cfg.prep.audio_format == "wav"
+    vak_compat.check_config(config, placeholder_dataset=True)
+
+
+#: the predict config docs/annotate.md showed before, and its next two states as a user mended it
+OLD_PREDICT_CONFIG = """[vak.prep]
+data_dir = "recordings"
+output_dir = "prep"
+[vak.prep.spect_params]
+fft_size = 512
+step_size = 64
+[vak.predict]
+checkpoint_path = "checkpoint.pt"
+labelmap_path = "labelmap.json"
+frames_standardizer_path = "FramesStandardizer"
+[vak.predict.dataset.params]
+window_size = 176
+[vak.predict.model.TCN.network]
+num_layers = 8
+"""
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            "",
+            ["[vak.prep] lacks the required key(s) dataset_type, input_type", 'dataset_type = "frame classification"'],
+        ),
+        (
+            'output_dir = "prep"\ndataset_type = "frame classification"\ninput_type = "spect"',
+            ["[vak.prep] gives neither audio_format nor spect_format", 'add audio_format = "wav"'],
+        ),
+        (
+            'output_dir = "prep"\ndataset_type = "frame classification"\ninput_type = "spect"\naudio_format = "wav"',
+            ["[vak.predict] lacks the required key(s) trainer", "[vak.predict.trainer]", "accelerator"],
+        ),
+    ],
+    ids=["prep-dataset-type", "prep-audio-format", "predict-trainer"],
+)
+def test_annotate_with_the_old_docs_predict_config_names_the_table_and_key(vak_tcn, tmp_path, edit, expected):
+    """Each of the three failures of docs/annotate.md's old predict config (a 26-line traceback, a
+    message naming no table, a KeyError traceback): one line naming the table, the key and what to write."""
+    config = tmp_path / "predict.toml"
+    config.write_text(OLD_PREDICT_CONFIG.replace('output_dir = "prep"', edit) if edit else OLD_PREDICT_CONFIG)
+    (tmp_path / "recordings").mkdir()
+    one_line_error(vak_tcn("annotate", config, tmp_path / "recordings", "--out", tmp_path / "o"), *expected)
+    assert not (tmp_path / "o").exists()
+
+
+def test_annotate_with_a_learncurve_config_says_it_takes_a_predict_config_or_a_results_dir(vak_tcn, tmp_path):
+    """configs/TCN.toml (a learncurve config) given to annotate: a 29-line traceback (DatasetConfig
+    missing 'path'); now one line, before vak is imported, naming what annotate takes."""
+    config = tmp_path / "TCN.toml"
+    config.write_text((CONFIGS / "TCN.toml").read_text())
+    one_line_error(
+        vak_tcn("annotate", config, tmp_path, "--out", tmp_path / "o"),
+        "has no [vak.predict] table (it is a learncurve config)",
+        "predict config or a results directory",
+        "vak-tcn predict-config RESULTS_DIR",
+    )
+
+
+@pytest.mark.parametrize("command", ["learncurve", "train"])
+def test_learncurve_or_train_before_vak_prep_says_run_vak_prep_first(vak_tcn, tmp_path, command):
+    """The config's dataset has no path yet (vak prep writes it): was vak's `DatasetConfig ... missing
+    'path'`; now one line naming the table and the command to run."""
+    config = small_config(tmp_path, command=command)
+    one_line_error(
+        vak_tcn(command, config), f"[vak.{command}.dataset] has no path yet", f"run `vak prep {config}` first"
+    )
+
+
+def test_train_on_a_learncurve_config_names_the_table_it_needs(vak_tcn, tmp_path):
+    config = small_config(tmp_path, command="learncurve")
+    one_line_error(vak_tcn("train", config), "has no [vak.train] table (it is a learncurve config)")
+
+
+def test_prep_with_a_data_dir_that_does_not_exist_names_data_dir_and_the_path(vak_tcn, tmp_path):
+    """vak prep's NotADirectoryError traceback (22 lines), after vak started; now one line before."""
+    missing = tmp_path / "no-such-folder"
+    config = small_config(tmp_path, command="train", data_dir=missing)
+    one_line_error(vak_tcn("prep", config), "[vak.prep] data_dir", str(missing), "not found", "set data_dir")
+
+
+def test_learncurve_config_turned_into_train_names_the_key_to_delete(vak_tcn, tmp_path):
+    """docs/config.md's "replace learncurve with train" on configs/TCN.toml: post_tfm_kwargs is not a
+    train key.  The error names the key and the fix; the doc's instruction, followed, gives a config
+    vak takes."""
+    from vak_tcn.plugins import vak_compat
+
+    text = (CONFIGS / "TCN.toml").read_text().replace("learncurve", "train")
+    config = tmp_path / "train.toml"
+    config.write_text(text)
+    one_line_error(vak_tcn("prep", config), "[vak.train]: post_tfm_kwargs is not a train key", "delete it")
+    page = (DOCS / "config.md").read_text()
+    (instruction,) = re.findall(r"For `train`,\s+delete\s+([^.]*)\.", page)
+    keys = re.findall(r"`(\w+)`", instruction)
+    assert "post_tfm_kwargs" in keys, instruction
+    config.write_text("\n".join(line for line in text.splitlines() if line.split("=")[0].strip() not in keys))
+    vak_compat.check_config(config, placeholder_dataset=True)

@@ -78,7 +78,10 @@ def _run_vak(args: argparse.Namespace) -> int:
 
     try:  # config mistakes: one line, before vak starts (vak itself answers with a traceback)
         with side_effect_free_builds():  # the check builds the network: it must not shift the run's seeds
-            vak_compat.check_config(args.configfile, placeholder_dataset=args.command == "prep")
+            prep = args.command == "prep"
+            vak_compat.check_config(
+                args.configfile, placeholder_dataset=prep, check_data_dir=prep, command=args.command
+            )
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2

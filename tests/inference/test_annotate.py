@@ -337,6 +337,30 @@ def test_resume_never_takes_a_folders_ground_truth_or_an_edited_annotation_for_i
     one_line(proc, str(edited), "changed since", "not overwritten")
 
 
+def test_annotate_overwrite_annotates_over_outputs_no_record_vouches_for(predict_config, tmp_path, rate, capsys):
+    """An annotation no record vouches for (an earlier version's, one corrected by hand) stopped every rerun
+    with exit 2 and no way forward but moving it away: the refusal names --overwrite, which annotates over
+    it and vouches for the new one (the next run skips it)."""
+    folder = recordings(tmp_path / "bird", rate, "a.wav", "b.wav", seconds=0.5)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / "a.wav.annot.csv"
+    old.write_text("onset_s,offset_s,label\n0.1,0.2,a\n")  # an earlier version's, without a record
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, expect=2)
+    one_line(proc, str(old), "not overwritten; move them away or choose another --out", "--overwrite")
+    assert old.read_text() == "onset_s,offset_s,label\n0.1,0.2,a\n" and not (out / "b.wav.annot.csv").exists()
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out, "--overwrite")
+    assert "1 file(s) under --out" in proc.stdout and "annotated over them (--overwrite)" in proc.stdout, proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "2 annotated, 0 failed"
+    assert old.read_text().startswith(read_header(out / "b.wav.annot.csv"))
+    proc = annotate_in_process(capsys, predict_config, folder, "--out", out)
+    assert proc.stdout.strip().splitlines()[-1] == "0 annotated, 0 failed, 2 skipped (already annotated)", proc.stdout
+
+
+def read_header(path: pathlib.Path) -> str:
+    return path.read_text().splitlines()[0]
+
+
 def test_resume_annotates_again_what_another_clean_up_or_checkpoint_made(predict_config, tmp_path, rate, capsys):
     """A rerun with another clean-up, then another checkpoint, into the same --out: the outputs were
     kept as "already annotated"; now each is annotated again, saying why, then skipped."""

@@ -143,6 +143,7 @@ def annotate_all(
     scheduler: str | None = None,
     samplerate: int | None = None,
     echo=None,
+    overwrite: bool = False,
 ) -> tuple[int, int, int]:
     """Annotate every recording found in ``inputs`` with the model of ``source`` (a stock vak predict
     config, read once, or a :class:`~vak_tcn.models.trained.TrainedModel` already loaded, whose clean-up
@@ -152,7 +153,7 @@ def annotate_all(
         audio, a file not in an audio format read here, two recordings that would write one file, an
         output folder that is a file or read-only, or that another ``vak-tcn annotate`` is writing
         (:func:`output_lock`), a config whose model does not load (:class:`ModelError`), and files under
-        output names that no record vouches for (never overwritten).  Recordings whose record vouches for
+        output names that no record vouches for (not overwritten unless ``overwrite``: ``--overwrite``).  Recordings whose record vouches for
         their outputs, made the same way, are skipped (resume); those made another way, and those that
         failed, are annotated again.  In this process by default, on a local dask.distributed cluster of
         ``workers`` processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo``
@@ -176,10 +177,12 @@ def annotate_all(
     planned = plan_outputs(find_audio(inputs, recursive), out_dir, options)
     check_writable([out_dir])
     with output_lock(out_dir, echo):
-        return _annotate_planned(source, config_path, planned, out_dir, options, workers, scheduler, samplerate, echo)
+        return _annotate_planned(
+            source, config_path, planned, out_dir, options, workers, scheduler, samplerate, echo, overwrite
+        )
 
 
-def _annotate_planned(model, config_path, planned, out_dir, options, workers, scheduler, samplerate, echo):
+def _annotate_planned(model, config_path, planned, out_dir, options, workers, scheduler, samplerate, echo, overwrite):
     """:func:`annotate_all` once the recordings and their outputs are known, ``out_dir`` locked."""
     from tqdm import tqdm
 
@@ -209,7 +212,8 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
             continue
         if state == "foreign":
             foreign.extend(details)
-            continue
+            if not overwrite:
+                continue
         if state == "other":
             n_other += 1
             other.update(details)
@@ -218,11 +222,16 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
         todo.append((audio, outputs, record, ours))
         if "resampled" in ours and (samplerate is None or ours["resampled"]["from"] == samplerate):
             resampled[ours["resampled"]["from"]] = resampled.get(ours["resampled"]["from"], 0) + 1
-    if foreign:
+    if foreign and not overwrite:
         raise ValueError(
             f"{len(foreign)} file(s) under --out {out_dir} were not written by vak-tcn annotate or were changed "
             f"since (no {RECORD_SUFFIX} record vouches for them), e.g. {foreign[0]}: not overwritten; move them "
-            "away or choose another --out"
+            "away or choose another --out, or give --overwrite to annotate over them"
+        )
+    if foreign:
+        echo(
+            f"{len(foreign)} file(s) under --out {out_dir} that no {RECORD_SUFFIX} record vouches for (e.g. "
+            f"{foreign[0]}): annotated over them (--overwrite)"
         )
     check_writable({path.parent for _, outputs, record, _ in todo for path in (*outputs.values(), record)})
     if skipped:

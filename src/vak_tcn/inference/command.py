@@ -39,6 +39,12 @@ def _add_annotate_arguments(p: argparse.ArgumentParser) -> None:
     add_run_options(p)
     p.add_argument("--recursive", action="store_true", help="search directories recursively")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="annotate over files under --out that no .annotate.json record vouches for (written by hand, by "
+        "another program or an earlier version; default: refuse, naming them)",
+    )
+    p.add_argument(
         "--annot-format",
         default="generic-seq",
         help="format of the annotation files: generic-seq (default), simple-seq, aud-seq (crowsetta's), "
@@ -141,6 +147,7 @@ def _annotate(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         samplerate=args.samplerate,
+        overwrite=args.overwrite,
     )
     return 1 if failed else 0
 

@@ -119,8 +119,16 @@ def read_predict_config(config_path: str | pathlib.Path) -> tuple[Any, bool, dic
             toml = tomllib.load(fh)  # the one read of the file
     except tomllib.TOMLDecodeError:
         toml = None  # vak's parser reads it and says what is wrong, in its words
-    written = (toml or {}).get("vak", {}).get("predict", {})
-    written = written if isinstance(written, dict) else {}
+    tables = (toml or {}).get("vak", {})
+    tables = tables if isinstance(tables, dict) else {}
+    if toml is not None and not isinstance(tables.get("predict"), dict):  # e.g. the training config: one line
+        kinds = [t for t in tables if t != "prep"]
+        raise ValueError(
+            f"{config_path} has no [vak.predict] table{f' (it is a {kinds[0]} config)' if kinds else ''}: annotate "
+            "(live, report) takes a vak predict config or a results directory (`vak-tcn predict-config RESULTS_DIR` "
+            "writes one)"
+        )
+    written = tables.get("predict", {})
     cfg = vak_files.read_predict_config(config_path, unprepped_ok=True, toml=toml) if toml is not None else None
     if cfg is not None and builds_without_vak(cfg.predict.model.name):
         return cfg, True, written

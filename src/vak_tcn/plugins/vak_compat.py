@@ -243,14 +243,22 @@ def background_label() -> str:
     return _vak().common.constants.DEFAULT_BACKGROUND_LABEL
 
 
-def check_config(path: str | pathlib.Path, placeholder_dataset: bool = False) -> None:
+def check_config(
+    path: str | pathlib.Path,
+    placeholder_dataset: bool = False,
+    check_data_dir: bool = False,
+    command: str | None = None,
+) -> None:
     """Check a vak TOML config as vak would run it; raise ValueError naming the file and the problem.
 
     The config is parsed by vak's own parser, and each command table's model is built
     (:func:`model_attributes`): unknown keys, models, losses and metric tables, bad values.
 
     With ``placeholder_dataset``, a command table with no ``dataset.path`` yet (before
-    ``vak prep`` writes it) gets a placeholder, so the rest is checked before the prep.
+    ``vak prep`` writes it) gets a placeholder, so the rest is checked before the prep; without it,
+    such a table is refused: "run vak prep first" (after every other check).  ``check_data_dir``
+    (``vak prep``): ``[vak.prep] data_dir`` must be a folder.  ``command`` (train, eval, ...): the config
+    must have its table.
     """
     import tomlkit
     from vak.config.config import Config
@@ -263,10 +271,21 @@ def check_config(path: str | pathlib.Path, placeholder_dataset: bool = False) ->
     tables = doc.get("vak")
     if not isinstance(tables, dict) or not tables:
         raise ValueError(f"{path}: not a vak config (no [vak.<command>] table)")
-    if placeholder_dataset:
-        for table in tables.values():
-            if isinstance(table, dict) and isinstance(table.get("dataset"), dict):
-                table["dataset"].setdefault("path", str(path.parent))
+    if command not in (None, "prep") and command not in tables:
+        kinds = [t for t in tables if t != "prep"]
+        raise ValueError(
+            f"{path} has no [vak.{command}] table"
+            + (f" (it is a {kinds[0]} config)" if kinds else "")
+            + f": vak {command} takes a {command} config (docs/config.md says which keys each command takes)"
+        )
+    original = copy.deepcopy(tables)
+    unprepped = [
+        name
+        for name, table in tables.items()
+        if isinstance(table, dict) and isinstance(table.get("dataset"), dict) and not table["dataset"].get("path")
+    ]
+    for name in unprepped:  # a placeholder: the rest is checked before the prep (or before saying "prep first")
+        tables[name]["dataset"]["path"] = str(path.parent)
     from .._params import suggest
 
     try:
@@ -288,9 +307,19 @@ def check_config(path: str | pathlib.Path, placeholder_dataset: bool = False) ->
                 model_attributes(model, model_tables)
             except (ValueError, TypeError, KeyError) as e:
                 raise ValueError(f"[vak.{command}.model.{model}]: {e}") from None
-    except (ValueError, TypeError, KeyError) as e:
-        message = " ".join(str(e).split())  # vak's messages span lines
-        raise ValueError(f"{path}: {message}") from None
+    except (ValueError, TypeError, KeyError) as e:  # vak's messages span lines: one, naming the table and fix
+        raise ValueError(f"{path}: {config_error(e, original)}") from None
+    if unprepped and not placeholder_dataset:
+        raise ValueError(f"{path}: [vak.{unprepped[0]}.dataset] has no path yet: run `vak prep {path}` first")
+    prep = tables.get("prep")
+    data_dir = prep.get("data_dir") if isinstance(prep, dict) else None
+    if check_data_dir and isinstance(data_dir, str) and not pathlib.Path(data_dir).expanduser().is_dir():
+        where = "" if pathlib.Path(data_dir).is_absolute() else f" (from {pathlib.Path.cwd()})"
+        what = "is a file, not a folder" if pathlib.Path(data_dir).expanduser().exists() else "not found"
+        raise ValueError(
+            f"{path}: [vak.prep] data_dir {data_dir}: {what}{where}: set data_dir to the folder of the recordings "
+            "and their annotations (a path relative to the folder you run vak in)"
+        )
 
 
 def load_frames(frames_path: str | pathlib.Path, input_type: str = "spect"):
@@ -413,7 +442,21 @@ def load_config(path, unprepped_ok: bool = False, toml: dict | None = None):
         dataset = config_dict.get("predict", {}).get("dataset")
         if isinstance(dataset, dict):
             dataset.setdefault("path", "")
-    return _vak().config.Config.from_config_dict(config_dict, None, path)
+    tables = copy.deepcopy(config_dict)
+    try:
+        return _vak().config.Config.from_config_dict(config_dict, None, path)
+    except (TypeError, KeyError, ValueError) as e:  # vak's words, over lines: one line naming the table and fix
+        raise ValueError(f"{path}: {config_error(e, tables)}") from None
+
+
+def config_error(error: BaseException, tables: dict) -> str:
+    """vak's config error ``error`` as one line naming the table, the key and the fix
+    (:func:`.config_errors.explain`); ``tables``: the config's ``vak`` tables."""
+    from vak.config.validators import VALID_KEYS
+
+    from . import config_errors
+
+    return config_errors.explain(error, tables, {t: list(keys) for t, keys in VALID_KEYS.items()})
 
 
 def load_model(model_config: dict, labelmap: dict, input_shape: tuple, checkpoint_path):
