@@ -121,11 +121,13 @@ def _read(args, source, out, files, data, pages, tqdm):
         files.mkdir(out / "predictions" / model.RAW)
         files.mkdir(out / "predictions" / model.CLEANED)
         files.add([config])
-        dataset, folders = model.predict_split(
+        dataset, folders, split_dirs = model.predict_split(
             run, args.split, out / "predictions", echo=tqdm.write, config_path=files.path(config)
         )
-        recordings = data.read_predictions(folders[model.CLEANED], args.audio, version=model.CLEANED, warn=_warn)
-        raw = {rec.name: rec for rec in data.read_predictions(folders[model.RAW], args.audio, version=model.RAW)}
+        # the split's audio is known: a recording whose annotation has no segment (it names no file) is found
+        audio_dirs = [*(args.audio or []), *split_dirs]
+        recordings = data.read_predictions(folders[model.CLEANED], audio_dirs, version=model.CLEANED, warn=_warn)
+        raw = {rec.name: rec for rec in data.read_predictions(folders[model.RAW], audio_dirs, version=model.RAW)}
         for rec in recordings:
             rec.predictions[model.RAW] = raw[rec.name].predicted
             rec.probabilities = raw[rec.name].probabilities

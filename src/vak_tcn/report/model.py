@@ -49,8 +49,9 @@ def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
 
 def predict_split(
     run: TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
-) -> tuple[pathlib.Path, dict]:
-    """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder})``, raw first.
+) -> tuple[pathlib.Path, dict, list[pathlib.Path]]:
+    """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder}, the folders of
+    its audio)``, raw first.
     The model is loaded once and its network run once; the cleaned annotations are the raw frame labels
     cleaned.  The equivalent stock vak predict config is written to ``config_path`` (default
     ``out/predict.toml``).  Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
@@ -70,7 +71,7 @@ def predict_split(
         raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
     echo(f"{run.checkpoint}: {CLEANED}: the raw labels with the clean-up {applied.describe()}")
     _clean(model, audio, folders[RAW], folders[CLEANED], applied, options, echo)
-    return dataset, folders
+    return dataset, folders, sorted({a.parent for a in audio})
 
 
 def _clean(
