@@ -51,9 +51,8 @@ def predict_split(
     run: TrainedRun, split: str, out: pathlib.Path, echo=print, config_path: pathlib.Path | None = None
 ) -> tuple[pathlib.Path, dict, list[pathlib.Path]]:
     """Annotate the audio of ``run``'s ``split``: ``(dataset, {version: annotations folder}, the folders of
-    its audio)``, raw first.
-    The model is loaded once and its network run once; the cleaned annotations are the raw frame labels
-    cleaned.  The equivalent stock vak predict config is written to ``config_path`` (default
+    its audio)``, raw first.  The model is loaded once and its network run once; the cleaned annotations
+    are the raw frame labels cleaned.  The equivalent stock vak predict config is written to ``config_path`` (default
     ``out/predict.toml``).  Resumable as ``vak-tcn annotate`` is (a rerun skips what is done)."""
     model = run.load()  # the config, dataset, labelmap and standardizer, by the trained model's rules
     dataset, audio = model.dataset, split_audio(model, split)
@@ -84,9 +83,8 @@ def _clean(
     echo,
 ) -> None:
     """Each recording's cleaned annotation in ``cleaned``: its raw frame labels (kept beside the raw
-    probabilities), cleaned,
-    with a record (what made the raw annotation, with this clean-up); skipped when its record vouches
-    for it; a file no record vouches for is refused, as annotate refuses it."""
+    probabilities) cleaned, with a record (what made the raw annotation, with this clean-up); skipped
+    when its record vouches for it; a file no record vouches for is refused, as annotate refuses it."""
     found = find_audio(audio)
     planned_raw = records.plan_outputs(found, raw, options)
     planned = records.plan_outputs(found, cleaned, annotate.Options())
