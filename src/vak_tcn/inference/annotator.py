@@ -66,9 +66,9 @@ def model_samplerate(model: TrainedModel, given: int | None) -> int | None:
 # ---------------------------------------------------------------- the annotator
 class Annotator:
     """The one runtime of a trained model: a :class:`~vak_tcn.models.trained.TrainedModel`, its network
-    loaded once, that annotates recordings one after the other (:meth:`annotate`), and turns frame
-    labels into segments under a clean-up (:func:`~vak_tcn.inference.segments.of_frame_labels`).  ``vak-tcn annotate``, ``vak-tcn
-    report`` and the benchmarks run a model through it.
+    loaded once, that annotates recordings one after the other (:meth:`annotate`; frame labels under
+    another clean-up: :func:`~vak_tcn.inference.segments.of_frame_labels`).  ``vak-tcn annotate``,
+    ``vak-tcn report``, the Python API (:mod:`vak_tcn.api`) and the benchmarks run a model through it.
 
     Parameters
     ----------
