@@ -219,7 +219,7 @@ def test_train_on_a_learncurve_config_names_the_table_it_needs(vak_tcn, tmp_path
 
 
 def test_prep_with_a_data_dir_that_does_not_exist_names_data_dir_and_the_path(vak_tcn, tmp_path):
-    """vak prep's NotADirectoryError traceback (22 lines), after vak started; now one line before."""
+    """vak prep's NotADirectoryError traceback (22 lines): now one line naming data_dir and the fix."""
     missing = tmp_path / "no-such-folder"
     config = small_config(tmp_path, command="train", data_dir=missing)
     one_line_error(vak_tcn("prep", config), "[vak.prep] data_dir", str(missing), "not found", "set data_dir")

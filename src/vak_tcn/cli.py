@@ -79,9 +79,7 @@ def _run_vak(args: argparse.Namespace) -> int:
     try:  # config mistakes: one line, before vak starts (vak itself answers with a traceback)
         with side_effect_free_builds():  # the check builds the network: it must not shift the run's seeds
             prep = args.command == "prep"
-            vak_compat.check_config(
-                args.configfile, placeholder_dataset=prep, check_data_dir=prep, command=args.command
-            )
+            vak_compat.check_config(args.configfile, placeholder_dataset=prep, command=args.command)
     except ValueError as e:
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -96,6 +94,12 @@ def _run_vak(args: argparse.Namespace) -> int:
     except NonFiniteError as e:  # bad audio: the files and the cause, no traceback
         print(f"vak-tcn {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except NotADirectoryError:  # vak prep's first check, a traceback: one line naming data_dir and the fix
+        problem = vak_compat.data_dir_problem(args.configfile) if args.command == "prep" else None
+        if problem is None:
+            raise
+        print(f"vak-tcn {args.command}: error: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -311,15 +311,33 @@ def check_config(
         raise ValueError(f"{path}: {config_error(e, original)}") from None
     if unprepped and not placeholder_dataset:
         raise ValueError(f"{path}: [vak.{unprepped[0]}.dataset] has no path yet: run `vak prep {path}` first")
-    prep = tables.get("prep")
+    problem = data_dir_problem(path, tables) if check_data_dir else None
+    if problem:
+        raise ValueError(problem)
+
+
+def data_dir_problem(path, tables: dict | None = None) -> str | None:
+    """One line when ``[vak.prep] data_dir`` of the config at ``path`` is not a folder (``vak prep`` would
+    stop with a traceback), naming the fix; None when it is one (or the config has none).  ``tables``: the
+    config's ``vak`` tables when the caller has read them."""
+    if tables is None:
+        import tomllib
+
+        try:
+            with open(path, "rb") as fh:
+                tables = tomllib.load(fh).get("vak", {})
+        except (OSError, ValueError):
+            return None
+    prep = tables.get("prep") if isinstance(tables, dict) else None
     data_dir = prep.get("data_dir") if isinstance(prep, dict) else None
-    if check_data_dir and isinstance(data_dir, str) and not pathlib.Path(data_dir).expanduser().is_dir():
-        where = "" if pathlib.Path(data_dir).is_absolute() else f" (from {pathlib.Path.cwd()})"
-        what = "is a file, not a folder" if pathlib.Path(data_dir).expanduser().exists() else "not found"
-        raise ValueError(
-            f"{path}: [vak.prep] data_dir {data_dir}: {what}{where}: set data_dir to the folder of the recordings "
-            "and their annotations (a path relative to the folder you run vak in)"
-        )
+    if not isinstance(data_dir, str) or pathlib.Path(data_dir).expanduser().is_dir():
+        return None
+    where = "" if pathlib.Path(data_dir).is_absolute() else f" (from {pathlib.Path.cwd()})"
+    what = "is a file, not a folder" if pathlib.Path(data_dir).expanduser().exists() else "not found"
+    return (
+        f"{path}: [vak.prep] data_dir {data_dir}: {what}{where}: set data_dir to the folder of the recordings "
+        "and their annotations (a path relative to the folder you run vak in)"
+    )
 
 
 def load_frames(frames_path: str | pathlib.Path, input_type: str = "spect"):
