@@ -211,8 +211,7 @@ class Annotator:
         spect = kind(reader, n_samples, rate, params, profile=profile)
         n = spect.n_frames
         times = spect.frame_times
-        frame_dur = float(segments.frame_dur_from_times(times(0, min(n, 1000)))) if n >= 2 else float("nan")
-        stream = segments.stream_for(self.labelmap, times, frame_dur, self.cleanup)
+        stream = segments.stream_for(self.labelmap, times, n, self.cleanup)
         writer = None
         if "probabilities" in outputs:
             names = [k for k, _ in sorted(self.labelmap.items(), key=lambda kv: kv[1])]

@@ -179,8 +179,11 @@ class SegmentStream:
         self.offsets_s.append(np.asarray(offsets, dtype=float))
 
 
-def stream_for(labelmap: dict, frame_times: Callable, frame_dur: float, cleanup) -> SegmentStream:
-    """A :class:`SegmentStream` applying the clean-up ``cleanup`` (:class:`vak_tcn.models.cleanup.Settings`)."""
+def stream_for(labelmap: dict, frame_times: Callable, n_frames: int, cleanup) -> SegmentStream:
+    """A :class:`SegmentStream` of a recording's ``n_frames`` frames (``frame_times(start, stop)``: their
+    times, s) applying the clean-up ``cleanup`` (:class:`vak_tcn.models.cleanup.Settings`); its frame
+    duration vak's, from the first 1000 frame times (NaN for fewer than two frames)."""
+    frame_dur = float(frame_dur_from_times(frame_times(0, min(n_frames, 1000)))) if n_frames >= 2 else float("nan")
     return SegmentStream(
         labelmap, frame_times, frame_dur, cleanup.majority_vote, cleanup.min_segment_dur or None,
         min_gap_dur=cleanup.min_gap_dur or None,
@@ -191,8 +194,6 @@ def of_frame_labels(labelmap: dict, frame_labels: np.ndarray, frame_times: np.nd
     """``(labels, onsets_s, offsets_s)`` of one recording's frame labels (class numbers) and frame times
     (seconds) under ``cleanup``: what annotate's stream makes of the same labels, for a whole vector."""
     frame_times = np.asarray(frame_times, dtype=float)
-    n = len(frame_times)
-    frame_dur = float(frame_dur_from_times(frame_times[: min(n, 1000)])) if n >= 2 else float("nan")
-    stream = stream_for(labelmap, lambda a, b: frame_times[a:b], frame_dur, cleanup)
+    stream = stream_for(labelmap, lambda a, b: frame_times[a:b], len(frame_times), cleanup)
     stream.feed(np.asarray(frame_labels))
     return stream.finish()
