@@ -41,6 +41,7 @@ from .records import (
     MADE_WITH_PARTS,
     RECORD_SUFFIX,
     check_writable,
+    foreign_refusal,
     output_lock,
     part_order,
     plan_outputs,
@@ -143,21 +144,22 @@ def annotate_all(
     scheduler: str | None = None,
     samplerate: int | None = None,
     echo=None,
-    overwrite: bool = False,
+    overwrite: bool | None = False,
 ) -> tuple[int, int, int]:
     """Annotate every recording found in ``inputs`` with the model of ``source`` (a stock vak predict
     config, read once, or a :class:`~vak_tcn.models.trained.TrainedModel` already loaded, whose clean-up
     is applied); returns ``(annotated, failed, skipped)``.
 
-        Before any recording is read, ValueError for: an option that cannot work, a folder without
-        audio, a file not in an audio format read here, two recordings that would write one file, an
-        output folder that is a file or read-only, or that another ``vak-tcn annotate`` is writing
-        (:func:`output_lock`), a config whose model does not load (:class:`ModelError`), and files under
-        output names that no record vouches for (not overwritten unless ``overwrite``: ``--overwrite``).  Recordings whose record vouches for
-        their outputs, made the same way, are skipped (resume); those made another way, and those that
-        failed, are annotated again.  In this process by default, on a local dask.distributed cluster of
-        ``workers`` processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo``
-        (default: print above the progress bar) gets one line per recording and the summary.
+    Before any recording is read, ValueError for: an option that cannot work, a folder without
+    audio, a file not in an audio format read here, two recordings that would write one file, an
+    output folder that is a file or read-only, or that another ``vak-tcn annotate`` is writing
+    (:func:`output_lock`), a config whose model does not load (:class:`ModelError`), and files under
+    output names that no record vouches for (not overwritten unless ``overwrite``, ``--overwrite``; None:
+    the caller has no such option, and the refusal does not offer it).  Recordings whose record vouches
+    for their outputs, made the same way, are skipped (resume); those made another way, and those that
+    failed, are annotated again.  In this process by default, on a local dask.distributed cluster of
+    ``workers`` processes, or on the cluster at ``scheduler`` (one task per recording).  ``echo``
+    (default: print above the progress bar) gets one line per recording and the summary.
     """
     from tqdm import tqdm
 
@@ -223,11 +225,7 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
         if "resampled" in ours and (samplerate is None or ours["resampled"]["from"] == samplerate):
             resampled[ours["resampled"]["from"]] = resampled.get(ours["resampled"]["from"], 0) + 1
     if foreign and not overwrite:
-        raise ValueError(
-            f"{len(foreign)} file(s) under --out {out_dir} were not written by vak-tcn annotate or were changed "
-            f"since (no {RECORD_SUFFIX} record vouches for them), e.g. {foreign[0]}: not overwritten; move them "
-            "away or choose another --out, or give --overwrite to annotate over them"
-        )
+        raise foreign_refusal(foreign, out_dir, None if overwrite is None else "--overwrite")
     if foreign:
         echo(
             f"{len(foreign)} file(s) under --out {out_dir} that no {RECORD_SUFFIX} record vouches for (e.g. "

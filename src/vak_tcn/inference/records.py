@@ -23,6 +23,7 @@ __all__ = [
     "LOCK_NAME",
     "RECORD_SUFFIX",
     "check_writable",
+    "foreign_refusal",
     "output_lock",
     "output_paths",
     "plan_outputs",
@@ -221,6 +222,19 @@ def write_record(
         entries[output.name] = entry
     record = {"written_by": f"vak-tcn {__version__} annotate", "format": RECORD_FORMAT, "outputs": entries}
     write_text(path, json.dumps(record, indent=1) + "\n")  # atomic, flushed to disk
+
+
+def foreign_refusal(foreign: list[str], out_dir, overwrite: str | None = "--overwrite") -> ValueError:
+    """The refusal of files under output names that no record vouches for (``foreign``, from
+    :func:`resume_state`), never overwritten; ``overwrite``: the option that annotates over them, where the
+    command has one."""
+    fix = "move them away or choose another --out" + (
+        f", or give {overwrite} to annotate over them" if overwrite else ""
+    )
+    return ValueError(
+        f"{len(foreign)} file(s) under --out {out_dir} were not written by vak-tcn annotate or were changed "
+        f"since (no {RECORD_SUFFIX} record vouches for them), e.g. {foreign[0]}: not overwritten; {fix}"
+    )
 
 
 def check_writable(folders) -> None:

@@ -111,10 +111,10 @@ def _read(args, source, out, files, data, pages, tqdm):
     meta = []
     reference = args.reference
     if _is_results_dir(source):
-        from ..models.predict_config import checkpoint_line
+        from ..models.predict_config import checkpoint_line, choose_run
         from . import model
 
-        run = model.choose_run(source, args.run, args.checkpoint)
+        run = choose_run(source, args.run, args.checkpoint)
         tqdm.write(checkpoint_line(run, args.checkpoint))
         config = "predictions/predict.toml"
         files.claim([config])

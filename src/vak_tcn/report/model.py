@@ -25,14 +25,9 @@ from ..models import cleanup, predict_config
 from ..models.trained import TrainedModel, TrainedRun
 from ..plugins import vak_compat
 
-__all__ = ["RAW", "CLEANED", "choose_run", "predict_split"]
+__all__ = ["RAW", "CLEANED", "predict_split"]
 
 RAW, CLEANED = "raw", "cleaned"
-
-
-def choose_run(results_dir: pathlib.Path, run: str | None, checkpoint: str | None) -> TrainedRun:
-    """The trained model of ``results_dir`` (``--run``: a part of its path, for learncurve's many)."""
-    return predict_config.choose_run(results_dir, run, checkpoint)
 
 
 def split_audio(model: TrainedModel, split: str) -> list[pathlib.Path]:
@@ -65,7 +60,9 @@ def predict_split(
     model.cleanup, model.cleanup_source = cleanup.Settings(), "none (raw: the report cleans the raw labels)"
     echo(f"{run.checkpoint}: predicting the {split} split ({len(audio)} files), {RAW}")
     options = annotate.Options(probabilities=True)
-    _, failed, _ = annotate.annotate_all(model, audio, out_dir=folders[RAW], options=options, echo=echo)
+    _, failed, _ = annotate.annotate_all(
+        model, audio, out_dir=folders[RAW], options=options, echo=echo, overwrite=None
+    )  # the report has no --overwrite
     if failed:
         raise ValueError(f"{failed} file(s) of the {split} split of {dataset} could not be annotated (see above)")
     echo(f"{run.checkpoint}: {CLEANED}: the raw labels with the clean-up {applied.describe()}")
@@ -96,10 +93,7 @@ def _clean(
             if state == "done":
                 continue
             if state == "foreign":
-                raise ValueError(
-                    f"{details[0]} was not written by vak-tcn annotate or was changed since (no "
-                    f"{records.RECORD_SUFFIX} record vouches for it): not overwritten; move it away or choose another --out"
-                )
+                raise records.foreign_refusal(details, cleaned, overwrite=None)
             with np.load(raw_outputs["probabilities"]) as npz:
                 # the network's classes (its logits' argmax, as the raw annotation); an older file: the
                 # probabilities' argmax, which differs only where their float32 softmax ties
