@@ -36,6 +36,24 @@ def learncurve_kwargs(tmp_path: pathlib.Path, song_dir: pathlib.Path, **override
     return kwargs
 
 
+def audacity_copy(song_dir: pathlib.Path, folder: pathlib.Path, drop=()) -> pathlib.Path:
+    """``song_dir``'s recordings in ``folder`` with their annotations as Audacity exports labels:
+    ``bout_000.txt`` (onset, offset, label; tab-separated), none for the stems in ``drop``."""
+    import shutil
+
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    for wav in sorted(song_dir.glob("*.wav")):
+        shutil.copy(wav, folder / wav.name)
+        if wav.stem in drop:
+            continue
+        segments = pd.read_csv(wav.with_name(wav.name + ".csv"))
+        rows = zip(segments.onset_s, segments.offset_s, segments.label)
+        (folder / f"{wav.stem}.txt").write_text("".join(f"{a:.6f}\t{b:.6f}\t{lab}\n" for a, b, lab in rows))
+    return folder
+
+
 def prep_once(tmp_path_factory, name: str, **kwargs) -> pathlib.Path:
     """One stock ``vak prep`` of a config made of ``configs.vak_config(**kwargs)``; the dataset's path."""
     from vak_tcn.experiments import configs

@@ -118,6 +118,12 @@ def _add_init_arguments(p: argparse.ArgumentParser) -> None:
             + ("; -1: all that validation and test leave" if split == "train" else ""),
         )
     p.add_argument("--force", action="store_true", help="overwrite configs already in OUT")
+    p.add_argument(
+        "--rename-annotations",
+        action="store_true",
+        help="rename annotation files named as Audacity names them (bird1_001.txt) to the names vak prep "
+        "pairs with the recordings (bird1_001.wav.txt)",
+    )
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -137,6 +143,7 @@ def _init(args: argparse.Namespace) -> int:
         val_dur=args.val_dur,
         test_dur=args.test_dur,
         force=args.force,
+        rename_annotations=args.rename_annotations,
     )
     return 0
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import tomlkit
 
-from . import configs
+from . import configs, pairing
 
 #: the recommended models, each with its package file; the first is the default (offline annotation)
 MODELS = ("ConvTCN", "TCN")
@@ -36,6 +36,8 @@ CONFIG_FILES = {"train.toml": "train", "learncurve.toml": "learncurve"}
 AUDIO_FORMATS = ("wav", "cbin")
 #: formats soundfile reads the length of from the header (cheap), for the "how much audio" line
 _SOUNDFILE_FORMATS = ("wav",)
+#: the share of a small folder's song that validation and test each take (:func:`fit_to_folder`)
+SPLIT_SHARE = 0.15
 
 
 def recommended_text(model: str) -> str:
@@ -79,16 +81,80 @@ def infer_audio_format(data_dir: pathlib.Path) -> str:
     return present[0]
 
 
-def audio_seconds(files: Sequence[pathlib.Path], audio_format: str) -> float | None:
-    """Total length of ``files`` read from their headers, or None where that is not cheap (cbin) or fails."""
+def audio_seconds(files: Sequence[pathlib.Path], audio_format: str) -> tuple[float, int] | None:
+    """Total length of ``files`` and the first one's sample rate, read from their headers; None where
+    that is not cheap (cbin) or fails."""
     if audio_format not in _SOUNDFILE_FORMATS:
         return None
     import soundfile
 
     try:
-        return float(sum(soundfile.info(str(f)).duration for f in files))
+        infos = [soundfile.info(str(f)) for f in files]
     except Exception:  # a file soundfile cannot read: vak prep will say which
         return None
+    return float(sum(i.duration for i in infos)), int(infos[0].samplerate)
+
+
+def fit_to_folder(docs: dict, seconds: float, samplerate: int, chosen: set[str], say=print) -> None:
+    """Size the recommended durations and validation steps to a folder of ``seconds`` of song, in place.
+
+    * durations not ``chosen`` (by --train-dur, ...): where the folder holds less than the recommended
+      train + val + test, val and test take ``SPLIT_SHARE`` of it each (at most the recommended) and
+      train the rest (-1); learncurve's training subsets are those that fit;
+    * ``val_step`` and ``ckpt_step``: Lightning stops ``vak train`` when ``val_step`` exceeds the
+      training batches of an epoch; where it would, both become half the batches the training split
+      (learncurve: its shortest subset) makes (vak's training set: every window start; splits are
+      made of whole files, hence the half).
+    Each change said in one line.
+    """
+    prep = docs["train.toml"]["vak"]["prep"]
+    keys = ("train_dur", "val_dur", "test_dur")
+    needed = sum(max(float(prep[k]), 0) for k in keys)
+    if seconds < needed and not chosen:
+        share = {k: min(float(prep[k]), round(SPLIT_SHARE * seconds, 1)) for k in keys[1:]}
+        for doc in docs.values():
+            doc["vak"]["prep"]["train_dur"] = -1
+            for k, v in share.items():
+                doc["vak"]["prep"][k] = int(v) if v.is_integer() else v
+        say(
+            f"the folder's {seconds:.0f} s of audio is less than the recommended {needed:.0f} s of splits: "
+            f"val_dur = {share['val_dur']:g}, test_dur = {share['test_dur']:g} ({SPLIT_SHARE:.0%} each), "
+            "train_dur = -1 (the rest); --train-dur, --val-dur, --test-dur to choose"
+        )
+    elif seconds < needed:
+        say(
+            f"note: vak prep splits train_dur + val_dur + test_dur = {needed:.0f} s of annotated song, more than "
+            f"the folder's {seconds:.0f} s: lower --train-dur (-1: all that validation and test leave)"
+        )
+    rest = seconds - sum(max(float(prep[k]), 0) for k in keys[1:])
+    train = rest if float(prep["train_dur"]) < 0 else min(float(prep["train_dur"]), rest)
+    learncurve = docs["learncurve.toml"]["vak"]["prep"]
+    if float(learncurve["train_dur"]) < 0 and "train_set_durs" in learncurve:
+        durs = learncurve["train_set_durs"].unwrap()
+        learncurve["train_set_durs"] = [d for d in durs if d <= train] or [max(1, int(train / 2))]
+    for name, doc in docs.items():
+        command = CONFIG_FILES[name]
+        table, shortest = doc["vak"][command], train
+        if command == "learncurve":  # each training subset is trained on: the shortest decides
+            shortest = min([train, *doc["vak"]["prep"]["train_set_durs"].unwrap()])
+        frames = shortest * samplerate / doc["vak"]["prep"]["spect_params"]["step_size"]
+        batches = (frames - table["dataset"]["params"]["window_size"] + 1) / table["batch_size"]
+        cap = max(1, int(batches / 2))
+        # train's split is whole files, val and test at least their durations: train may come out shorter
+        if table["val_step"] > batches * (0.6 if command == "train" else 1):
+            was = table["val_step"]
+            table["val_step"] = cap
+            table["ckpt_step"] = min(table["ckpt_step"], cap)
+            say(
+                f"{name}: val_step = {cap}, ckpt_step = {table['ckpt_step']}: ~{shortest:.0f} s of training song "
+                f"make about {max(batches, 0):.0f} batches an epoch, fewer than the recommended val_step {was} "
+                f"(vak {command} would stop with Lightning's val_check_interval error)"
+            )
+        if batches < 1:
+            say(
+                f"note: {name}: ~{shortest:.0f} s of training song is less than one training window "
+                f"({table['dataset']['params']['window_size']} frames): annotate more song"
+            )
 
 
 def _header(model: str, command: str, name: str) -> str:
@@ -197,6 +263,7 @@ def write_starter_configs(
     val_dur: float | None = None,
     test_dur: float | None = None,
     force: bool = False,
+    rename_annotations: bool = False,
     say=print,
 ) -> list[pathlib.Path]:
     """Write ``train.toml`` and ``learncurve.toml`` into ``out`` (see the module); return their paths.
@@ -228,6 +295,8 @@ def write_starter_configs(
     files = audio_files(data_dir, audio_format)
     if not files:
         raise ValueError(f"no .{audio_format} files in {data_dir} (nor one folder below, where vak prep looks)")
+    found = pairing.pair(files, annot_format)
+    pairing.check_pairing(found, data_dir, rename=rename_annotations)
     prep_dir = pathlib.Path(prep_dir).absolute() if prep_dir else out / "prep"
     results_dir = pathlib.Path(results_dir).absolute() if results_dir else out / "results" / model
     if accelerator is None:  # the recommended "gpu" where this machine has one
@@ -254,18 +323,15 @@ def write_starter_configs(
         )  # fmt: skip
         for name, command in CONFIG_FILES.items()
     }
+    measured = audio_seconds(files, audio_format)
+    held = f", {measured[0]:.0f} s of audio" if measured is not None else ""
+    say(f"{data_dir}: {len(files)} .{audio_format} files{held}")
+    if measured is not None:
+        chosen = {k for k, v in (("train", train_dur), ("val", val_dur), ("test", test_dur)) if v is not None}
+        fit_to_folder(docs, *measured, chosen, say=say)
     for name, doc in docs.items():
         check(doc, name)
-    seconds = audio_seconds(files, audio_format)
-    prep = docs["train.toml"]["vak"]["prep"]
-    needed = sum(max(float(prep[k]), 0) for k in ("train_dur", "val_dur", "test_dur"))
-    held = f", {seconds:.0f} s of audio" if seconds is not None else ""
-    say(f"{data_dir}: {len(files)} .{audio_format} files{held}")
-    if seconds is not None and seconds < needed:
-        say(
-            f"note: vak prep splits train_dur + val_dur + test_dur = {needed:.0f} s of annotated song, more than "
-            f"the folder's {seconds:.0f} s: lower --train-dur (-1: all that validation and test leave)"
-        )
+    pairing.rename_annotations(found, say=say)
     paths = [configs.write_config(doc, out / name) for name, doc in docs.items()]
     say(f"wrote {', '.join(str(p) for p in paths)} ({model}, checked by vak's parser)")
     say(f"next: vak prep {paths[0]} && vak train {paths[0]}")
