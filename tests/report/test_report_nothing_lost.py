@@ -214,12 +214,19 @@ def test_report_shows_recording_without_segments(with_silence, capsys, tmp_path)
 
 
 def test_report_shows_recording_without_segments_and_audio(with_silence, capsys, tmp_path):
-    """The empty annotation alone (no other annotation names a folder, no --audio): still a page of zero
-    segments, without a spectrogram, and one warning line naming it; with --audio, its spectrogram."""
+    """The empty annotation alone (no other annotation names a folder, no --audio, the recording moved
+    from where the record saw it): still a page of zero segments, without a spectrogram, and one warning
+    line naming it; with --audio, its spectrogram."""
     alone = tmp_path / "alone"
     alone.mkdir()
     for path in with_silence["ann"].glob("quiet.wav.*"):
         shutil.copy(path, alone)
+    record = alone / "quiet.wav.annotate.json"
+    moved = json.loads(record.read_text())
+    for entry in moved["outputs"].values():
+        assert entry["recording_path"] == str((with_silence["audio"] / "quiet.wav").resolve())
+        entry["recording_path"] = str(tmp_path / "moved" / "quiet.wav")
+    record.write_text(json.dumps(moved))
     out = tmp_path / "report"
     proc = report(capsys, alone, "--out", out)
     (warning,) = warnings_of(proc)

@@ -192,6 +192,7 @@ class _Output:
     fmt: str
     probabilities: pathlib.Path | None
     size: int | None  # the recording's size in bytes, as annotate's record gives it
+    recorded: str | None = None  # the recording's path when annotated, as annotate's record gives it
 
 
 def _recorded_size(entry: dict) -> int | None:
@@ -206,7 +207,7 @@ def _annotate_outputs(folder: pathlib.Path) -> list[_Output]:
     found = []
     for record in sorted(folder.rglob(f"*{RECORD_SUFFIX}")):
         base = record.name[: -len(RECORD_SUFFIX)]
-        annotation = probabilities = fmt = size = None
+        annotation = probabilities = fmt = size = recorded = None
         for output, entry in read_record(record).items():
             if not isinstance(entry, dict) or entry.get("state") != "complete":
                 continue
@@ -215,9 +216,11 @@ def _annotate_outputs(folder: pathlib.Path) -> list[_Output]:
                 probabilities = path
             elif output[len(base) :] in suffix_format and path.is_file():
                 annotation, fmt, size = path, suffix_format[output[len(base) :]], _recorded_size(entry)
+                recorded = entry.get("recording_path") if isinstance(entry.get("recording_path"), str) else None
         if annotation is not None:
             prob = probabilities if probabilities is not None and probabilities.is_file() else None
-            found.append(_Output(str(record.parent.relative_to(folder) / base), annotation, fmt, prob, size))
+            name = str(record.parent.relative_to(folder) / base)
+            found.append(_Output(name, annotation, fmt, prob, size, recorded))
     if not found:  # no records (copied without them): annotate's default format
         suffix = ANNOT_FORMATS["generic-seq"]
         for annotation in sorted(folder.rglob(f"*{suffix}")):
@@ -301,8 +304,9 @@ def read_predictions(folder: pathlib.Path, audio_dirs=(), version: str = "predic
     ))  # fmt: skip
     recordings, without_audio = [], []
     for output, notated, segments, audio in read:
-        if audio is None and not notated:  # in the folders the other recordings were found in
-            candidates = [root / output.name for root in roots] + [
+        if audio is None and not notated:  # where annotate read it, else in the folders the others were found in
+            candidates = [pathlib.Path(output.recorded)] if output.recorded else []
+            candidates += [root / output.name for root in roots] + [
                 root / pathlib.Path(output.name).name for root in roots
             ]
             audio = next((c for c in candidates if _same_recording(c, output.size)), None)
