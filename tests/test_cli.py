@@ -76,7 +76,7 @@ def test_vak_command_with_misspelt_metric_table_is_one_line(vak_tcn, tmp_path):
         (["--repeats", "0"], "--repeats"),
         (["--batch", "0"], "--batch"),
         (["--warmup", "-1"], "--warmup"),
-        (["--device", "tpu"], "--device"),  # gpu is cuda's other name (issue 39): no longer a mistake
+        (["--accelerator", "tpu"], "--accelerator"),  # gpu is cuda's other name (issue 39): no longer a mistake
     ],
 )
 def test_bench_rejects_options_that_measure_nothing(vak_tcn, tmp_path, args, expected):
@@ -89,7 +89,7 @@ def test_bench_on_cuda_without_a_gpu_is_one_line(vak_tcn, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")
-    one_line_error(vak_tcn("bench", "--device", "cuda", "--out", tmp_path), "--device cuda", "no CUDA GPU")
+    one_line_error(vak_tcn("bench", "--accelerator", "cuda", "--out", tmp_path), "--accelerator cuda", "no CUDA GPU")
 
 
 def test_grid_max_steps_zero_is_rejected(vak_tcn, tmp_path):

@@ -38,11 +38,16 @@ RENAMED = [
 
 
 @pytest.mark.parametrize("command, rest, new, old, dest, given, parsed", RENAMED, ids=lambda v: str(v))
-def test_renamed_option_and_its_old_spelling_parse_alike_old_hidden(command, rest, new, old, dest, given, parsed):
+def test_renamed_option_and_its_old_spelling_parse_alike_old_hidden(
+    capsys, command, rest, new, old, dest, given, parsed
+):
     parser = cli.build_parser()
     for spelling in (new, old):
+        capsys.readouterr()
         args = parser.parse_args([command, *rest, spelling, given])
         assert str(getattr(args, dest)) == str(parsed), spelling
+        note = f"vak-tcn {command}: note: {old} is now {new} (the old spelling goes in the next release)\n"
+        assert capsys.readouterr().err == (note if spelling == old else ""), spelling
     help = _command_parser(command).format_help()
     assert _spelling(new).search(help), help
     assert not _spelling(old).search(help), f"{old} (the old spelling) is shown:\n{help}"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -79,15 +81,31 @@ class _Spelled(argparse.Action):
         namespace._given_as = spellings
 
 
+class _OldSpelling(_Spelled):
+    """:class:`_Spelled` for an old spelling, which says once what it is called now."""
+
+    def __init__(self, *args, new: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"{parser.prog}: note: {option_string} is now {self.new} (the old spelling goes in the next release)",
+            file=sys.stderr,
+        )
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_option(parser, name: str, *old: str, **kwargs) -> argparse.Action:
     """``parser.add_argument(name, **kwargs)`` (a value-taking option) and its ``old`` spellings: they work
     for one release, hidden from ``--help`` and its usage line (docs say each rename).  A message about
-    the option names it as given (:func:`given_as`): ``--rate 0`` is answered about ``--rate``."""
+    the option names it as given (:func:`given_as`): ``--rate 0`` is answered about ``--rate``; an old
+    spelling says its new one on stderr."""
     action = parser.add_argument(name, action=_Spelled, **kwargs)
     if old:
         parser.add_argument(
             *old,
-            action=_Spelled,
+            action=functools.partial(_OldSpelling, new=name),
             dest=action.dest,
             nargs=action.nargs,
             const=action.const,
@@ -118,7 +136,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PART",
         help="results directory: the trained model whose checkpoint's path contains PART "
-        "(learncurve's replicates, e.g. train_dur_30s/replicate_2)",
+        "(learncurve's replicates, e.g. train_dur_60s/replicate_2)",
     )
     p.add_argument(
         "--checkpoint",

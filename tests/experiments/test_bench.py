@@ -112,7 +112,7 @@ def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys)
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     args = parser.parse_args(
-        ["--windows", "16", "--stages", "1", "3", "3", "--skip-overheads", "--device", "cpu", "--rounds", "1"]
+        ["--windows", "16", "--stages", "1", "3", "3", "--skip-overheads", "--accelerator", "cpu", "--rounds", "1"]
     )
     bench.check_arguments(args)
     report = bench.run(args)
@@ -122,7 +122,7 @@ def test_bench_measures_multi_stage_tcns_and_tweetynet_once(monkeypatch, capsys)
     # --stages 3 alone: TweetyNet (no stages, the unit of the ratios) is still measured, once
     calls.clear()
     args = parser.parse_args(
-        ["--windows", "16", "--stages", "3", "--skip-overheads", "--device", "cpu", "--rounds", "1"]
+        ["--windows", "16", "--stages", "3", "--skip-overheads", "--accelerator", "cpu", "--rounds", "1"]
     )
     bench.check_arguments(args)
     report = bench.run(args)
@@ -159,7 +159,7 @@ def test_bench_network_keys_reach_the_tcn_models_only(monkeypatch, capsys):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     args = parser.parse_args(
-        ["--windows", "16", "--skip-overheads", "--device", "cpu", "--rounds", "1", "--network", "num_layers=3"]
+        ["--windows", "16", "--skip-overheads", "--accelerator", "cpu", "--rounds", "1", "--network", "num_layers=3"]
     )
     bench.check_arguments(args)
     report = bench.run(args)
@@ -228,7 +228,7 @@ def test_bench_interleaves_the_models_and_gives_each_ratio_its_spread_over_round
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    args = parser.parse_args(["--windows", "16", "--skip-overheads", "--device", "cpu", "--rounds", "3"])
+    args = parser.parse_args(["--windows", "16", "--skip-overheads", "--accelerator", "cpu", "--rounds", "3"])
     bench.check_arguments(args)
     report = bench.run(args)
     assert calls == ["TweetyNet", "TCN", "ConvTCN"] * 3  # interleaved, not each model's repeats in a row

@@ -346,7 +346,7 @@ def test_grid_runs_resumes_after_interruption_and_summarizes(tmp_path, song_dir)
 def test_demo_command_runs_the_whole_study_and_resumes(tmp_path):
     """README command 1, shortened: `vak-tcn demo` with few training steps."""
     out = tmp_path / "demo"
-    args = ["vak-tcn", "demo", "--out", out, "--steps", "4"]
+    args = ["vak-tcn", "demo", "--out", out, "--max-steps", "4"]
     text = run_cli(args).stdout
     for step in ("[1/4] generating synthetic song", "[2/4] 5 vak configs", "[3/4]", "[4/4]", "demo finished in"):
         assert step in text, step

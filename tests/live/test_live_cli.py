@@ -42,7 +42,7 @@ def test_simulate_prints_the_offline_syllables_and_fires_the_trigger(config, tmp
     target = str(names[0])
     fires, annot = tmp_path / "fires.jsonl", tmp_path / "session.csv"
     proc = run_cli(
-        ["vak-tcn", "live", config, "--simulate", BOUT, "--speed", "0", "--reference", BOUT,
+        ["vak-tcn", "live", config, "--simulate", BOUT, "--speed", "0", "--calibration", BOUT,
          "--trigger", target, "--fifo", fires, "--annot-out", annot],
     )  # fmt: skip
     events = events_of(proc.stdout)
@@ -67,7 +67,7 @@ def test_stdin_pcm_gives_the_same_events_and_exec_runs_per_onset(config, tmp_pat
     command = f"{sys.executable} -c \"import os; open({str(log)!r}, 'a').write(os.environ['VAK_TCN_EVENT'] + chr(10))\""
     target = next(e["label"] for e in simulated if e["kind"] == "onset")
     proc = subprocess.run(
-        [console_script("vak-tcn"), "live", str(config), "--stdin", "--rate", str(rate), "--dtype", "float32", "--hop", "4",
+        [console_script("vak-tcn"), "live", str(config), "--stdin", "--samplerate", str(rate), "--dtype", "float32", "--hop", "4",
          "--trigger", target, "--exec", command],
         input=samples.tobytes(), capture_output=True, env=vak_env(), timeout=600,
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_user_mistakes_are_one_line_errors(config, capsys):
 
     status = cli.main(["live", str(config), "--stdin"])
     stderr = capsys.readouterr().err
-    assert status == 2 and "--rate" in stderr and "Traceback" not in stderr, stderr
+    assert status == 2 and "--samplerate" in stderr and "Traceback" not in stderr, stderr
     status = cli.main(["live", str(config), "--simulate", str(BOUT), "--trigger", "zz", "--fifo", "/dev/null"])
     stderr = capsys.readouterr().err
     assert status == 2 and "'zz'" in stderr and "Traceback" not in stderr, stderr
@@ -123,7 +123,7 @@ def test_post_processing_gives_annotates_segments_later(config, tmp_path):
     stored.write_text(json.dumps({"best": tuned.asdict()}))
     try:
         live = run_cli(
-            ["vak-tcn", "live", config, "--simulate", BOUT, "--speed", "0", "--reference", BOUT,
+            ["vak-tcn", "live", config, "--simulate", BOUT, "--speed", "0", "--calibration", BOUT,
              "--post-processing", "auto", "--annot-out", tmp_path / "live.csv"],
         )  # fmt: skip
         run_cli(["vak-tcn", "annotate", config, BOUT, "--out", tmp_path / "annotate"])
@@ -237,9 +237,9 @@ def test_a_reference_that_is_silent_non_finite_or_at_another_rate_is_refused(con
     soundfile.write(nan, np.where(np.arange(len(samples)) == 500, np.nan, samples), rate, subtype="DOUBLE")
     soundfile.write(other_rate, samples[:32000], 32000)
     for reference, says in ((silent, "silent"), (nan, "non-finite sample"), (other_rate, "sample rate 32000 Hz")):
-        status, _, stderr = live([config, "--simulate", BOUT, "--speed", "0", "--reference", reference])
+        status, _, stderr = live([config, "--simulate", BOUT, "--speed", "0", "--calibration", reference])
         line = one_line_error(status, stderr)
-        assert f"--reference {reference}: " in line and says in line, line
+        assert f"--calibration {reference}: " in line and says in line, line
 
 
 @pytest.fixture(scope="module")
@@ -284,21 +284,21 @@ def test_a_reference_far_from_the_level_recorded_at_training_is_refused(recorded
     for reference, side in ((dc, "below"), (louder, "above")):
         power = powers[reference]
         status, stdout, stderr = live(
-            [config_recorded, "--simulate", second, "--speed", "0", "--reference", reference, "--annot-out", annot]
+            [config_recorded, "--simulate", second, "--speed", "0", "--calibration", reference, "--annot-out", annot]
         )
         line = one_line_error(status, stderr)
         assert line.startswith(
-            f"vak-tcn live: error: --reference {reference}: its level, {db(power):.1f} dB (maximum power "
+            f"vak-tcn live: error: --calibration {reference}: its level, {db(power):.1f} dB (maximum power "
             f"{power:.3g}), is {abs(db(power / level)):.1f} dB {side} the level recorded when training ended, "
             f"{db(level):.1f} dB ({level:.3g}): more than 20 dB away"
         ), line
         assert line.endswith(f"or --reference-power {power:.3g} if its gain really differs that much"), line
         assert stdout == "" and not annot.exists()
-    status, _, stderr = live([config_recorded, "--simulate", second, "--speed", "0", "--reference", quieter])
-    assert status == 0 and f"reference power {powers[quieter]:.6g}: the maximum power of --reference" in stderr
+    status, _, stderr = live([config_recorded, "--simulate", second, "--speed", "0", "--calibration", quieter])
+    assert status == 0 and f"reference power {powers[quieter]:.6g}: the maximum power of --calibration" in stderr
     for args in (
         [config_recorded, "--reference-power", powers[dc]],  # the way out, when the gain really differs
-        [config, "--reference", dc],  # no recorded level beside this checkpoint
+        [config, "--calibration", dc],  # no recorded level beside this checkpoint
     ):
         status, _, stderr = live([*args, "--simulate", second, "--speed", "0"])
         assert status == 0 and f"reference power {powers[dc]:.6g}" in stderr, stderr
@@ -319,7 +319,9 @@ def test_stdin_in_the_wrong_dtype_is_refused_in_one_line(config, monkeypatch, tm
     ]
     for data, dtype, says in cases:
         status, stdout, stderr = live(
-            [config, "--stdin", "--rate", rate, "--dtype", dtype, "--annot-out", annot], monkeypatch, data.tobytes()
+            [config, "--stdin", "--samplerate", rate, "--dtype", dtype, "--annot-out", annot],
+            monkeypatch,
+            data.tobytes(),
         )
         line = one_line_error(status, stderr)
         assert line.startswith(
@@ -343,12 +345,14 @@ def test_stdin_in_its_dtype_is_taken_whole_after_the_check(config, monkeypatch, 
     soundfile.write(wav, ints, rate, subtype="PCM_16")
     _, expected, _ = live([config, "--simulate", wav, "--speed", "0", "--hop", "16"])
     status, stdout, stderr = live(
-        [config, "--stdin", "--rate", rate, "--dtype", "int16", "--hop", "16"], monkeypatch, ints.tobytes()
+        [config, "--stdin", "--samplerate", rate, "--dtype", "int16", "--hop", "16"], monkeypatch, ints.tobytes()
     )
     assert status == 0 and events_of(stdout) == events_of(expected) and len(events_of(expected)) > 40, stderr
     assert "8.5 s of audio" in stderr
     silence = np.concatenate([np.zeros(2 * rate, dtype=np.float32), np.zeros(100, dtype=np.float32)])
-    status, _, stderr = live([config, "--stdin", "--rate", rate, "--dtype", "float32"], monkeypatch, silence.tobytes())
+    status, _, stderr = live(
+        [config, "--stdin", "--samplerate", rate, "--dtype", "float32"], monkeypatch, silence.tobytes()
+    )
     assert status == 0 and "2.0 s of audio" in stderr, stderr
 
 
@@ -361,7 +365,7 @@ def test_scattered_non_finite_samples_on_stdin_are_one_line(config, monkeypatch)
     floats = np.frombuffer(data, dtype=np.float32)
     bad = np.flatnonzero(~np.isfinite(floats))
     assert len(bad) > 300 and bad[0] >= rate and bad[-1] < rate * 3 // 2  # scattered over 0.23 s
-    status, _, stderr = live([config, "--stdin", "--rate", rate, "--dtype", "float32"], monkeypatch, data)
+    status, _, stderr = live([config, "--stdin", "--samplerate", rate, "--dtype", "float32"], monkeypatch, data)
     assert status == 0, stderr
     reports = [line for line in stderr.splitlines() if "non-finite sample(s)" in line and "replaced" in line]
     assert reports[0] == (
@@ -401,8 +405,8 @@ def test_bad_channel_channels_or_simulate_file_are_one_line_errors(config, tmp_p
     text.write_text("not audio\n")
     cases = [
         (["--simulate", BOUT, "--channel", "3"], f"--channel 3 out of range: {BOUT} has 1 channel(s)"),
-        (["--stdin", "--rate", "44100", "--channels", "0"], "--channels must be at least 1, got 0"),
-        (["--stdin", "--rate", "44100", "--channels", "2", "--channel", "2"], "--channel 2 out of range"),
+        (["--stdin", "--samplerate", "44100", "--channels", "0"], "--channels must be at least 1, got 0"),
+        (["--stdin", "--samplerate", "44100", "--channels", "2", "--channel", "2"], "--channel 2 out of range"),
         (["--simulate", text], f"--simulate {text}: cannot read audio"),
     ]
     for args, says in cases:
@@ -505,7 +509,7 @@ def test_sigterm_and_sighup_end_the_session_with_its_annotation_written(
     wav, samples, rate, events = bout32
     annot = tmp_path / "session.csv"
     live_process = LiveProcess(
-        [config, "--stdin", "--rate", rate, "--dtype", "float32", "--hop", "16", "--annot-out", annot],
+        [config, "--stdin", "--samplerate", rate, "--dtype", "float32", "--hop", "16", "--annot-out", annot],
         tmp_path / "stderr.txt",
     )
     live_process.feed(samples[: 4 * rate].tobytes())  # 4 s, then nothing more: live waits for audio
@@ -531,7 +535,7 @@ def test_a_closed_stdout_ends_the_session_with_its_annotation_written(config, bo
     wav, samples, rate, events = bout32
     annot = tmp_path / "session.csv"
     live_process = LiveProcess(
-        [config, "--stdin", "--rate", rate, "--dtype", "float32", "--hop", "16", "--annot-out", annot],
+        [config, "--stdin", "--samplerate", rate, "--dtype", "float32", "--hop", "16", "--annot-out", annot],
         tmp_path / "stderr.txt",
     )
     half = len(samples) // 2
@@ -575,7 +579,7 @@ def test_annot_out_as_a_raven_table_and_a_textgrid(config, tmp_path, capsys):
     names, onsets, offsets, _ = whole_file_reference(config, samples, rate, post_processing=False)
     for fmt, name in (("raven", "session.Table.1.selections.txt"), ("textgrid", "session.TextGrid")):
         proc = cli_in_process(
-            capsys, "live", config, "--simulate", BOUT, "--speed", "0", "--reference", BOUT,
+            capsys, "live", config, "--simulate", BOUT, "--speed", "0", "--calibration", BOUT,
             "--annot-out", tmp_path / name, "--annot-format", fmt,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr

@@ -194,8 +194,8 @@ def test_live_without_reference_uses_the_level_recorded_when_training_ended(tmp_
     # --reference and --reference-power win; another sample rate or other spect_params: not used
     proc = cli_in_process(capsys, "live", config, "--simulate", audio, "--speed", "0", "--reference-power", "0.2")
     assert "reference power 0.2 (--reference-power)" in proc.stderr and "recorded" not in proc.stderr
-    proc = cli_in_process(capsys, "live", config, "--simulate", audio, "--speed", "0", "--reference", audio)
-    assert f"the maximum power of --reference {audio}" in proc.stderr
+    proc = cli_in_process(capsys, "live", config, "--simulate", audio, "--speed", "0", "--calibration", audio)
+    assert f"the maximum power of --calibration {audio}" in proc.stderr
     recorded = trained.TrainedModel.from_predict_config(config)
     assert recorded.reference_power(RATE)[0] == level
     assert recorded.reference_power(48000) == (
