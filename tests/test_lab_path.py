@@ -19,7 +19,9 @@ import tomlkit
 from helpers.cli import cli_in_process, run_cli
 from helpers.data import audacity_copy
 
-pytestmark = pytest.mark.slow
+# one environment (vak 1.1's, beside the demo, so the two take about as long): init's configs are parsed
+# by both vaks' parsers in tests/experiments/test_init.py, and stock prep and train run on both in test_e2e.py
+pytestmark = [pytest.mark.slow, pytest.mark.in_vak11]
 
 
 def long_recordings(song_dir, folder):
