@@ -262,8 +262,14 @@ def test_results_directory_raw_and_cleaned_on_the_test_split(real_bout_trained, 
     assert list(rec["scores"]) == ["cleaned", "raw"]
     for version in ("cleaned", "raw"):
         pred = out / "predictions" / version / f"{rec['name']}.annot.csv"
-        hyp = crowsetta.Transcriber(format="generic-seq").from_file(pred).to_annot()
-        hyp = hyp[0] if isinstance(hyp, list) else None
+        if len(pred.read_text().splitlines()) == 1:  # a 10-step model may label no segment (crowsetta refuses
+            nothing = crowsetta.Sequence.from_keyword(
+                labels=np.array([], dtype=str), onsets_s=np.array([]), offsets_s=np.array([])
+            )
+            hyp = crowsetta.Annotation(seq=nothing, annot_path=pred)  # a header-only file): scored as no segment
+        else:
+            hyp = crowsetta.Transcriber(format="generic-seq").from_file(pred).to_annot()
+            hyp = hyp[0] if isinstance(hyp, list) else None
         ref = crowsetta.Transcriber(format="notmat").from_file(rec["reference_file"]).to_annot()
         if hyp is not None:
             expected = metrics.score_annotations(hyp, ref)
