@@ -7,13 +7,16 @@
     python benchmarks/stages.py --out stages-demo-2000 --window 2000 --seeds 3 --losses CE CE+TMSE \
         --only TweetyNet TCN_centred_s1 TCN_centred_s3 TCN_centred_s3_CE-TMSE   # the poster's window
     python benchmarks/stages.py --out stages-demo --table-only      # the table of finished runs
+    python benchmarks/stages.py --out lookahead-demo --seeds 3 --only TCN_centred_s3 TCN_causal_s3 \
+        TCN_la4_s3 TCN_la8_s3 TCN_la16_s3 TCN_la32_s3                  # look-ahead (issue 41)
 
 Runs stock ``vak prep`` + ``vak learncurve`` through the grid runner (resumable: run the same
 command again after an interruption) at the demo's settings: window 256 (``--window``), batch 8, lr 0.001,
 cross-entropy only, ``--steps`` (300) training steps, validation every 100, the TCN with 7 layers
 (at window 256; its default 8 where the receptive field fits, e.g. ``--window 2000``).
 Variants: TweetyNet, and ``TCN`` / ``ConvTCN`` x causal / centred x 1-4 stages (refinement stages
-of ``--stage-layers`` (6) layers and ``--stage-channels`` (32) channels).  ``--seeds N`` runs
+of ``--stage-layers`` (6) layers and ``--stage-channels`` (32) channels), and the causal ones with a
+look-ahead of 4, 8, 16 or 32 frames (``TCN_la8_s3``: ``causal = true, lookahead = 8``; issue 41).  ``--seeds N`` runs
 each variant N times (config names ``<variant>``, ``<variant>_rep2``, ...; each run's seed
 derived from ``--seed`` and its name), or only the ``--repeat-only`` variants beyond the first.
 ``--losses CE CE+TMSE`` adds each variant with MS-TCN's smoothing loss (``<variant>_CE-TMSE``);
@@ -43,6 +46,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 CORPORA = ("demo", "short-gaps", "real-bout")
 #: the real bout's labels (its .not.mat) and the test split's name in vak's learning curve
 REAL_LABELS = "abcdefghijkn"
+#: look-aheads of the causal variants ``<model>_la<N>_s<stages>`` (issue 41; ``causal`` is look-ahead 0)
+LOOKAHEADS = (4, 8, 16, 32)
 
 
 def tcn_layers(window: int) -> int:
@@ -68,6 +73,8 @@ def variants(stage_layers: int, stage_channels: int, window: int = 256) -> list[
                 if stages > 1:
                     network.update(stages=stages, stage_layers=stage_layers, stage_channels=stage_channels)
                 out.append((f"{model}_{'causal' if causal else 'centred'}_s{stages}", model, network))
+                if causal:  # the same, read N frames late (the network table's lookahead)
+                    out += [(f"{model}_la{n}_s{stages}", model, {**network, "lookahead": n}) for n in LOOKAHEADS]
     return out
 
 

@@ -13,18 +13,27 @@ from vak_tcn.nn.tcn import TCN, inference_copy
 N_FRAMES = 800
 
 
-def network(cls, causal: bool, seed: int = 0):
+def padding(causal: bool | int) -> dict:
+    """The network table's keys for ``causal``: True, False, or an int: causal with that ``lookahead``."""
+    return {"causal": causal} if isinstance(causal, bool) else {"causal": True, "lookahead": causal}
+
+
+#: causal, centred, and causal read 7 frames late (the network table's lookahead)
+KINDS = pytest.mark.parametrize("causal", [True, False, 7], ids=["causal", "centred", "lookahead7"])
+
+
+def network(cls, causal: bool | int, seed: int = 0):
     torch.manual_seed(seed)
-    net = cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=5, kernel_size=3, causal=causal)
+    net = cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=5, kernel_size=3, **padding(causal))
     return inference_copy(net)
 
 
-def staged_network(cls, causal: bool):
+def staged_network(cls, causal: bool | int):
     """Three stages that carry most of the receptive field (2 x 62 of TCN's 129 frames): a 1-block first
     stage, 5-layer refinement stages. Untrained logits are near uniform, and a softmax of near-uniform
     logits hardly changes: the logits are scaled up, so that what a stage sees shows in its output."""
     torch.manual_seed(0)
-    net = cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=1, kernel_size=3, causal=causal,
+    net = cls(num_classes=5, num_freqbins=64, out_channels=16, num_layers=1, kernel_size=3, **padding(causal),
               stages=3, stage_layers=5, stage_channels=8)  # fmt: skip
     with torch.no_grad():
         for conv in (net.fc, *(stage.conv_out for stage in net.refinement)):
@@ -43,7 +52,7 @@ def whole(net, frames: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cls", [TCN, ConvTCN])
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "centred"])
+@KINDS
 @pytest.mark.parametrize("chunk", [37, 300, N_FRAMES - 1, 4 * N_FRAMES])
 def test_logits_equal_whole_sequence(frames, cls, causal, chunk):
     net = network(cls, causal)
@@ -59,7 +68,7 @@ def test_logits_equal_whole_sequence(frames, cls, causal, chunk):
 
 
 @pytest.mark.parametrize("cls", [TCN, ConvTCN])
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "centred"])
+@KINDS
 def test_frames_fed_in_random_blocks(frames, cls, causal):
     net = network(cls, causal, seed=1)
     reference = whole(net, frames)
@@ -70,7 +79,7 @@ def test_frames_fed_in_random_blocks(frames, cls, causal):
 
 
 @pytest.mark.parametrize("cls", [TCN, ConvTCN])
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "centred"])
+@KINDS
 @pytest.mark.parametrize("chunk", [37, 300])
 def test_multi_stage_logits_equal_whole_sequence(frames, cls, causal, chunk):
     """Refinement stages widen the receptive field (and, centred, the lookahead): still exact at the seams,
@@ -90,13 +99,14 @@ def test_multi_stage_logits_equal_whole_sequence(frames, cls, causal, chunk):
 
 
 @pytest.mark.parametrize("cls", [TCN, ConvTCN])
-@pytest.mark.parametrize("causal", [True, False], ids=["causal", "centred"])
+@KINDS
 def test_context_is_the_receptive_field_and_needed(frames, cls, causal):
     """The context comes from receptive_field/lookahead, and it is needed: half of it changes seam logits."""
     net = network(cls, causal)
     left, right, exact = context_of(net)
     assert exact and left + right + 1 == net.receptive_field and right == net.lookahead
-    assert (right == 0) == (causal and cls is TCN)  # ConvTCN's front end looks ahead even when causal
+    assert (right == 0) == (causal is True and cls is TCN)  # ConvTCN's front end looks ahead even when causal
+    assert right == net.delay + (4 if cls is ConvTCN else 0) or causal is False
     reference = whole(net, frames)
     short_left = chunked_logits(net, frames, 300, context=(left // 2, right))
     assert np.abs(short_left - reference).max() > 1e-4

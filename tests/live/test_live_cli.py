@@ -595,3 +595,11 @@ def test_annot_out_as_a_raven_table_and_a_textgrid(config, tmp_path, capsys):
         assert got[0] == list(names) and len(names) > 3
         np.testing.assert_allclose(got[1], onsets, atol=2e-5)
         np.testing.assert_allclose(got[2], offsets, atol=2e-5)
+
+
+def test_a_centred_model_is_one_line_naming_the_keys_to_set(tmp_path, capsys):
+    """Live needs a bounded look-ahead: a centred model is refused in one line naming causal and lookahead."""
+    centred = make_predict_config(tmp_path, network={**SMALL_TCN, "causal": False})
+    proc = cli_in_process(capsys, "live", centred, "--simulate", BOUT, "--speed", "0")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "set causal = true in the network table (and lookahead = N" in proc.stderr

@@ -35,11 +35,18 @@ def offline(config, samples: np.ndarray, rate: int):
 
 @pytest.mark.parametrize(
     "model, network, bias",  # untrained weights, biased so that the bout gets some syllables
-    [("TCN", SMALL_TCN, [1.0, 0, 0, 0]), ("ConvTCN", {**SMALL_TCN, "conv1_filters": 4, "conv2_filters": 4}, None)],
+    [
+        ("TCN", SMALL_TCN, [1.0, 0, 0, 0]),
+        ("ConvTCN", {**SMALL_TCN, "conv1_filters": 4, "conv2_filters": 4}, None),
+        ("TCN", {**SMALL_TCN, "lookahead": 6}, [1.0, 0, 0, 0]),  # read 6 frames late (issue 41)
+        ("ConvTCN", {**SMALL_TCN, "conv1_filters": 4, "conv2_filters": 4, "lookahead": 3}, None),
+    ],
+    ids=["TCN", "ConvTCN", "TCN-lookahead6", "ConvTCN-lookahead3"],
 )
 def test_stream_equals_offline_causal_inference_on_the_real_bout(tmp_path, model, network, bias):
     """With the recording's own maximum as reference power (the offline normalisation), the live
-    stream's syllables are offline annotation's (no post-processing), for random block sizes."""
+    stream's syllables are offline annotation's (no post-processing), for random block sizes; a
+    look-ahead's frames come that many frames late, and the stream says so in its latency."""
     config = make_predict_config(tmp_path, model=model, network=network, fc_bias=bias)
     samples, rate = soundfile.read(REAL_BOUT / "bout_1.wav")
 
@@ -47,6 +54,8 @@ def test_stream_equals_offline_causal_inference_on_the_real_bout(tmp_path, model
 
     reference = reference_power_of(REAL_BOUT / "bout_1.wav", SpectParams.from_vak(SPECT_PARAMS))
     stream = Stream.from_config(config, rate, reference_power=reference)
+    frames_late = network.get("lookahead", 0) + (4 if model == "ConvTCN" else 0)
+    assert stream.latency_s == pytest.approx(frames_late * SPECT_PARAMS["step_size"] / rate)
     events = pushed(stream, samples, np.random.default_rng(0), high=rate)  # 1 sample to 1 s
     _, names, onsets, offsets = offline(config, samples, rate)
     got_labels, got_onsets, got_offsets = stream.annotation()
@@ -104,7 +113,7 @@ def test_running_maximum_is_causal_and_silence_gives_no_nan():
 
 def test_a_centred_model_is_refused(tmp_path):
     config = make_predict_config(tmp_path, model="TCN", network={**SMALL_TCN, "causal": False})
-    with pytest.raises(ValueError, match="causal"):
+    with pytest.raises(ValueError, match=r"bounded look-ahead: set causal = true .* lookahead = N"):
         Stream.from_config(config, 44100)  # the real bout's rate, which the standardizer was fitted at
 
 

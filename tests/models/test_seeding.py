@@ -124,6 +124,7 @@ def test_build_record(fresh_process, monkeypatch):
             "kernel_size": 2,
             "dropout": 0.1,
             "causal": False,  # the default: centred
+            "lookahead": None,  # the default: none
             "stages": 1,
             "stage_layers": 10,
             "stage_channels": 64,

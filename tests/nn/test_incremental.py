@@ -75,12 +75,28 @@ def test_streamed_multi_stage_logits_equal_offline_causal_inference(cls, stages,
 
 def test_lookahead_is_the_delay_of_the_outputs():
     x = torch.randn(1, 1, 64, 20)
-    for cls, delay in ((TCN, 0), (ConvTCN, 4)):
-        engine = IncrementalNetwork(make(cls))
+    for cls, lookahead, delay in ((TCN, None, 0), (ConvTCN, None, 4), (TCN, 3, 3), (ConvTCN, 3, 7)):
+        engine = IncrementalNetwork(make(cls, lookahead=lookahead))
         assert engine.lookahead == delay
         counts = [engine.push(x[0, ..., t : t + 1]).shape[-1] for t in range(20)]
         assert counts == [0] * delay + [1] * (20 - delay)
         assert engine.flush().shape[-1] == delay
+
+
+@pytest.mark.parametrize("cls", [TCN, ConvTCN])
+@pytest.mark.parametrize("lookahead, stages, seed", [(1, 1, 0), (8, 1, 1), (5, 3, 2), (16, 2, 0)])
+def test_a_lookahead_streams_as_offline(cls, lookahead, stages, seed):
+    """The network table's lookahead: the engine drops the causal network's first outputs and flushes with
+    zero frames, equal to offline inference frame by frame, in blocks and in one block."""
+    net = make(cls, lookahead=lookahead, stages=stages, stage_layers=4, stage_channels=8)
+    x = torch.randn(1, 1, 64, 257)
+    with torch.no_grad():
+        offline = net(x)[0]
+    assert offline.shape[-1] == 257
+    rng = np.random.default_rng(seed)
+    got = stream(net, x, random_sizes(x.shape[-1], rng, [1, 7, 300][seed]))
+    torch.testing.assert_close(got, offline, atol=1e-4, rtol=1e-5)
+    assert torch.equal(got.argmax(0), offline.argmax(0))
 
 
 def test_reset_starts_a_new_stream():
@@ -93,7 +109,7 @@ def test_reset_starts_a_new_stream():
 
 
 def test_centred_network_is_refused():
-    with pytest.raises(ValueError, match="causal"):
+    with pytest.raises(ValueError, match="set causal = true in the network table .and lookahead = N"):
         IncrementalNetwork(make(TCN, causal=False))
     with pytest.raises(ValueError, match="causal"):
         IncrementalNetwork(make(TCN, causal=False, stages=2, stage_layers=2))

@@ -217,7 +217,7 @@ class Stream:
         try:
             self.engine = IncrementalNetwork(network)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"live annotation needs a causal TCN or ConvTCN (causal = true): {err}") from err
+            raise ValueError(f"live annotation: {err}") from err
         self.spectrogram = LiveSpectrogram(samplerate, spect_params, reference_power)
         self.standardizer = standardizer
         self.labels = {int(v): k for k, v in labelmap.items()}

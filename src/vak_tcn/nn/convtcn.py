@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import _check_int, _check_tcn_args, _pair, _reject_unknown
+from .layers import _check_int, _check_lookahead, _check_tcn_args, _pair, _reject_unknown
 from .stages import stage_args_of
 from .tcn import FrameClassifier
 
@@ -50,8 +50,8 @@ class ConvTCN(FrameClassifier):
     pool1_size, pool1_stride, pool2_size, pool2_stride : int or pair of ints
         (freq, time) max-pooling windows and strides. Default (8, 1); the time
         entries must stay 1 so the time length is kept.
-    out_channels, num_layers, kernel_size, dropout, causal
-        The TCN's, as :class:`TCN`.
+    out_channels, num_layers, kernel_size, dropout, causal, lookahead
+        The TCN's, as :class:`TCN` (``lookahead`` adds to the front end's own 4 frames).
     stages, stage_layers, stage_channels, stage_kernel_size, stage_dropout
         Refinement stages (MS-TCN), as :class:`TCN`; default one stage (none).
 
@@ -104,6 +104,7 @@ class ConvTCN(FrameClassifier):
         kernel_size: int = 2,
         dropout: float = 0.2,
         causal: bool = False,
+        lookahead: int | None = None,
         stages: int = 1,
         stage_layers: int = 10,
         stage_channels: int = 64,
@@ -127,6 +128,7 @@ class ConvTCN(FrameClassifier):
         ):
             _check_int(name, value)
         _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal)
+        delay = _check_lookahead(lookahead, causal)
         k1 = _pair(conv1_kernel_size, "conv1_kernel_size")
         k2 = _pair(conv2_kernel_size, "conv2_kernel_size")
         pools = {
@@ -192,6 +194,7 @@ class ConvTCN(FrameClassifier):
             causal,
             front_receptive_field=1 + sum(k - 1 for k in time_kernels),
             front_lookahead=sum((k - 1) - (k - 1) // 2 for k in time_kernels),
+            delay=delay,
             **stage_args_of(locals()),  # stages, stage_layers, ...
         )
 

@@ -11,7 +11,10 @@ outputs equal offline inference of the same network on the whole sequence (teste
 rounding, for any way of cutting the sequence into blocks).
 
 Lookahead.  A causal TCN needs no future frames: the logits of frame ``t`` come out when
-frame ``t`` goes in.  ConvTCN's front end (TweetyNet's two SAME convolutions, centred in
+frame ``t`` goes in.  With the network table's ``lookahead = N`` (the network's ``delay``) the
+causal network's output is read ``N`` frames late: the first ``N`` outputs of the stream are
+dropped, and :meth:`IncrementalNetwork.flush` pushes ``N`` zero frames (offline inference pads
+the end so).  ConvTCN's front end (TweetyNet's two SAME convolutions, centred in
 time) looks ``lookahead`` frames ahead (4 with the default 5-frame kernels): the logits of
 frame ``t`` come out when frame ``t + lookahead`` goes in, and :meth:`IncrementalNetwork.flush`
 returns the last ``lookahead`` frames at the end of a stream (as offline inference, which
@@ -72,7 +75,10 @@ def _left_padding(module) -> int:
     """A causal layer's left padding; ValueError for a centred one (it would need future frames)."""
     left, right = module.padding
     if right:
-        raise ValueError("incremental inference needs a causal TCN (causal = true)")
+        raise ValueError(
+            "incremental inference needs a bounded look-ahead: set causal = true in the network table "
+            "(and lookahead = N to label each frame with N future frames heard)"
+        )
     return left
 
 
@@ -166,7 +172,8 @@ class IncrementalNetwork:
     ----------
     lookahead : int
         Frames of delay: the logits of frame ``t`` are returned by the :meth:`push` that
-        brings frame ``t + lookahead`` (0 for TCN, 4 for the default ConvTCN).
+        brings frame ``t + lookahead`` (0 for a causal TCN, 4 for the default ConvTCN, plus the
+        network table's ``lookahead``).
     frames_in, frames_out : int
         Frames pushed and frames whose logits were returned so far.
 
@@ -196,6 +203,9 @@ class IncrementalNetwork:
         self._blocks = [_Block(block) for block in net.tcn]
         self._stages = [_Stage(stage) for stage in getattr(net, "refinement", ())]
         self._input_proj, self._fc = _pointwise(net.input_proj), _pointwise(net.fc)
+        self._delay = int(getattr(net, "delay", 0))
+        self._skip = self._delay  # the causal network's first outputs, read for no frame
+        self._frame = None  # one frame's (1, channels, freqbins, 0) shape, for flush's zero frames
         self.frames_in = 0
         self.frames_out = 0
 
@@ -262,21 +272,32 @@ class IncrementalNetwork:
             raise ValueError(f"push() takes (channels, freqbins, frames); got {tuple(frames.shape)}")
         frames = frames.to(self.network.fc.weight.dtype)
         self.frames_in += frames.shape[-1]
-        features = frames if self._front is None else self._front_end_step(frames)
+        self._frame = frames[..., :0]
+        out = self._run(frames)
+        self.frames_out += out.shape[-1]
+        return out
+
+    def _run(self, frames: torch.Tensor | None, flush: bool = False) -> torch.Tensor:
+        """Frames (or None) through the front end (with ``flush``, its end padding) and the head; the
+        outputs read for no frame (the first ``delay``) dropped."""
+        features = frames if self._front is None else self._front_end_step(frames, flush=flush)
         if features is None or features.shape[-1] == 0:
             return self._empty()
         out = self._head(features.flatten(1, 2))
-        self.frames_out += out.shape[-1]
-        return out
+        skip, self._skip = min(self._skip, out.shape[-1]), self._skip - min(self._skip, out.shape[-1])
+        return out[..., skip:]
 
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
         """End of stream: the logits of the last ``lookahead`` frames (zero padding after them)."""
-        if self._front is None or self.frames_out >= self.frames_in:
+        if self.frames_out >= self.frames_in or self._frame is None:
             return self._empty()
-        features = self._front_end_step(None, flush=True)
-        if features is None:
-            return self._empty()
-        out = self._head(features.flatten(1, 2))[..., : self.frames_in - self.frames_out]
+        outs = []
+        if self._delay:  # the zero frames offline inference pads the end with, as frames
+            zeros = self._frame.new_zeros(*self._frame.shape[:-1], self._delay)
+            outs.append(self._run(zeros))
+        if self._front is not None:
+            outs.append(self._run(None, flush=True))
+        out = torch.cat(outs, dim=-1)[..., : self.frames_in - self.frames_out]
         self.frames_out += out.shape[-1]
         return out

@@ -104,6 +104,20 @@ def _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal) -> N
         raise TypeError(f"network parameter 'causal' must be true or false (a bool), got {causal!r}")
 
 
+def _check_lookahead(lookahead, causal: bool) -> int:
+    """The frames a causal network's output is read late (``lookahead``; 0 when not given). A look-ahead
+    is a causal stack read late, so it needs ``causal = true``."""
+    if lookahead is None:
+        return 0
+    _check_int("lookahead", lookahead, minimum=0)
+    if not causal:
+        raise ValueError(
+            f"network parameter 'lookahead' ({lookahead}) needs causal = true: the causal network's output is "
+            "read lookahead frames late (a centred one looks ahead half its receptive field)"
+        )
+    return int(lookahead)
+
+
 def _reject_unknown(cls: type, unknown: dict) -> None:
     """A misspelt key in the TOML ``network`` table: name it and list the valid ones."""
     reject_unknown(unknown, parameters(cls.__init__), f"network parameter(s) for {cls.__name__}")

@@ -36,6 +36,7 @@ from .layers import (
     Dropout,
     FrameConv1d,
     _check_int,
+    _check_lookahead,
     _check_tcn_args,
     _reject_unknown,
     _SameLength,
@@ -264,10 +265,16 @@ class FrameClassifier(nn.Module):
         In frames, of the whole network, refinement stages included.
     lookahead : int
         Future frames an output frame depends on (0 for a causal network), stages included.
+    delay : int
+        Of those, the frames a causal network's output is read late (the network table's
+        ``lookahead``; 0 when not given): the input is padded with ``delay`` zero frames at its
+        end and the first ``delay`` output frames dropped, so output frame ``t`` depends on input
+        frames ``<= t + delay`` (plus a front end's own look-ahead).
     """
 
     receptive_field: int
     lookahead: int
+    delay: int = 0
 
     def _build_head(
         self,
@@ -280,6 +287,7 @@ class FrameClassifier(nn.Module):
         causal: bool,
         front_receptive_field: int = 1,
         front_lookahead: int = 0,
+        delay: int = 0,
         **stage_args,
     ) -> None:
         check_stage_args(**stage_args)  # before any weight is drawn
@@ -300,7 +308,13 @@ class FrameClassifier(nn.Module):
         self.receptive_field = (
             self.tcn.receptive_field + front_receptive_field - 1 + sum(s.receptive_field - 1 for s in self.refinement)
         )
-        self.lookahead = self.tcn.lookahead + front_lookahead + sum(s.lookahead for s in self.refinement)
+        if delay > self.receptive_field - 1 - front_lookahead - sum(s.lookahead for s in self.refinement):
+            raise ValueError(
+                f"network parameter 'lookahead' ({delay}) must be less than the receptive field ({self.receptive_field} "
+                "frames): a frame's label would not hear the frame itself"
+            )
+        self.delay = delay
+        self.lookahead = self.tcn.lookahead + front_lookahead + sum(s.lookahead for s in self.refinement) + delay
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -309,13 +323,17 @@ class FrameClassifier(nn.Module):
         """The logits of every stage, first to last (one tensor for ``stages = 1``).
 
         Each refinement stage takes the softmax over classes of the previous stage's logits.
+        With a ``delay`` (the network table's ``lookahead``), every stage's output is read that many
+        frames late (the input padded at its end with zero frames, as at any edge).
         """
+        if self.delay:
+            x = F.pad(x, (0, self.delay))
         out = self.fc(self.tcn(self.input_proj(to_frames4(self.features(x)))))
         outs = [out]
         for stage in self.refinement:
             out = stage(F.softmax(out, dim=1))
             outs.append(out)
-        return [from_frames4(out) for out in outs]
+        return [from_frames4(out)[..., self.delay :] for out in outs]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's logits ``(batch, num_classes, time)``."""
@@ -379,6 +397,10 @@ class TCN(FrameClassifier):
         Left padding only (the poster's TCN, and what live annotation needs), or centred
         dilations (default: offline, a centred TCN labels onsets on time and measured far
         better, docs/models.md).
+    lookahead : int, optional
+        With ``causal = true``: read the causal network's output this many frames late, so each
+        frame is labelled with that many future frames heard (0 = causal; live emits each frame
+        this many frames late). Default: none (0).
     stages : int
         Stages in all (MS-TCN): ``stages - 1`` refinement stages after the first. Default 1
         (none).
@@ -424,6 +446,7 @@ class TCN(FrameClassifier):
         kernel_size: int = 2,
         dropout: float = 0.2,
         causal: bool = False,
+        lookahead: int | None = None,
         stages: int = 1,
         stage_layers: int = 10,
         stage_channels: int = 64,
@@ -439,13 +462,16 @@ class TCN(FrameClassifier):
         ):
             _check_int(name, value)
         _check_tcn_args(out_channels, num_layers, kernel_size, dropout, causal)
+        delay = _check_lookahead(lookahead, causal)
         super().__init__()
         self.num_classes = num_classes
         self.num_input_channels = num_input_channels
         self.num_freqbins = num_freqbins
         stage_args = stage_args_of(locals())  # stages, stage_layers, ...
         in_features = num_input_channels * num_freqbins
-        self._build_head(in_features, num_classes, out_channels, num_layers, kernel_size, dropout, causal, **stage_args)
+        self._build_head(
+            in_features, num_classes, out_channels, num_layers, kernel_size, dropout, causal, delay=delay, **stage_args
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1, 2)  # (batch, channels * freqbins, time)
