@@ -298,6 +298,8 @@ class IncrementalNetwork:
             outs.append(self._run(zeros))
         if self._front is not None:
             outs.append(self._run(None, flush=True))
+        if not outs:
+            return self._empty()
         out = torch.cat(outs, dim=-1)[..., : self.frames_in - self.frames_out]
         self.frames_out += out.shape[-1]
         return out
