@@ -46,6 +46,7 @@ from .records import (
     part_order,
     plan_outputs,
     record_failure,
+    recording_about,
     recording_made_with,
     remove_stale_temporaries,
     resume_state,
@@ -88,9 +89,7 @@ def annotate_task(
         model = pathlib.Path(source) if isinstance(source, str) else source
         _ANNOTATORS[key] = Annotator(model, options, samplerate)
     paths = {k: pathlib.Path(v) for k, v in outputs.items()}
-    # where the recording was (not what made the outputs: a moved folder is no reason to redo them), for
-    # the report of formats that do not name it (Raven, TextGrid, ...)
-    about = {**(about or {}), "recording_path": str(pathlib.Path(audio).resolve())}
+    about = recording_about(about, audio)
     try:
         if record is not None:
             write_record(pathlib.Path(record), paths, made_with or {}, "pending", about)
@@ -255,9 +254,7 @@ def _annotate_planned(model, config_path, planned, out_dir, options, workers, sc
             duration = (infos.get(audio) or audio_info(audio)).duration_s
         except RecordingError as e:
             echo(_line({"ok": False, "audio": str(audio), "error": str(e)}))
-            record_failure(
-                record, outputs, ours, str(e), {**about, "recording_path": str(pathlib.Path(audio).resolve())}
-            )
+            record_failure(record, outputs, ours, str(e), recording_about(about, audio))
             failed += 1
             continue
         for path in (*outputs.values(), record):  # a killed run's half-written files: never under a final name

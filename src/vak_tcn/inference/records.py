@@ -30,6 +30,7 @@ __all__ = [
     "read_record",
     "record_failure",
     "record_path",
+    "recording_about",
     "recording_made_with",
     "resume_state",
     "write_record",
@@ -147,6 +148,13 @@ def recording_made_with(made_with: dict, audio: pathlib.Path) -> dict:
     """``made_with`` for one recording: the run's, and the recording's size and modification time."""
     stat = pathlib.Path(audio).stat()
     return as_json({**made_with, "recording": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}})
+
+
+def recording_about(about: dict | None, audio: pathlib.Path) -> dict:
+    """``about`` (what a record says beside what made the outputs) for one recording: with where the
+    recording was (``recording_path``; not part of ``made_with``: a moved folder is no reason to redo
+    the outputs), for the report of formats that do not name it (Raven, TextGrid, ...)."""
+    return {**(about or {}), "recording_path": str(pathlib.Path(audio).resolve())}
 
 
 def read_record(path: pathlib.Path) -> dict:
