@@ -284,7 +284,8 @@ class IncrementalNetwork:
         if features is None or features.shape[-1] == 0:
             return self._empty()
         out = self._head(features.flatten(1, 2))
-        skip, self._skip = min(self._skip, out.shape[-1]), self._skip - min(self._skip, out.shape[-1])
+        skip = min(self._skip, out.shape[-1])
+        self._skip -= skip
         return out[..., skip:]
 
     @torch.inference_mode()

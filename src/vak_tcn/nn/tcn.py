@@ -308,13 +308,14 @@ class FrameClassifier(nn.Module):
         self.receptive_field = (
             self.tcn.receptive_field + front_receptive_field - 1 + sum(s.receptive_field - 1 for s in self.refinement)
         )
-        if delay > self.receptive_field - 1 - front_lookahead - sum(s.lookahead for s in self.refinement):
+        ahead = self.tcn.lookahead + front_lookahead + sum(s.lookahead for s in self.refinement)
+        if ahead + delay > self.receptive_field - 1:
             raise ValueError(
                 f"network parameter 'lookahead' ({delay}) must be less than the receptive field ({self.receptive_field} "
                 "frames): a frame's label would not hear the frame itself"
             )
         self.delay = delay
-        self.lookahead = self.tcn.lookahead + front_lookahead + sum(s.lookahead for s in self.refinement) + delay
+        self.lookahead = ahead + delay
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
